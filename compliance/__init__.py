@@ -1,0 +1,1 @@
+"""Frameworks, requirements and controls (HIPAA, SOX, GLBA), evaluations, evidence and evidence packs."""

@@ -1,0 +1,1 @@
+"""Sources, scan runs, the estate's VMs and their identity, history, lineage, approvals and findings."""

@@ -1,0 +1,19 @@
+"""Choices used across the portal app."""
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    """A user's role in the portal. Each role is a Django group of the same name."""
+
+    MANAGER = "manager", "Manager"
+    COMPLIANCE_OFFICER = "compliance_officer", "Compliance officer"
+    SECURITY_ADMIN = "security_admin", "Security admin"
+    AUDITOR = "auditor", "Auditor"
+    ADMIN = "admin", "Administrator"
+
+
+# Shorthands used by views to declare who may use them.
+ALL_ROLES = frozenset(Role)
+STAFF_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.SECURITY_ADMIN, Role.ADMIN})
+OVERSIGHT_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.ADMIN})

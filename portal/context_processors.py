@@ -1,0 +1,26 @@
+"""Navigation for the base layout, by role."""
+
+from django.urls import reverse
+
+from portal.choices import ALL_ROLES, OVERSIGHT_ROLES
+
+# (label, url name, roles that see it). Later apps add their pages here.
+NAVIGATION = [
+    ("Dashboard", "dashboard", ALL_ROLES),
+    ("People", "people:org_chart", ALL_ROLES),
+    ("Audit trail", "audit:list", OVERSIGHT_ROLES),
+    ("API", "api:docs", ALL_ROLES),
+]
+
+
+def navigation(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"navigation": []}
+    items = [
+        {"label": label, "url": reverse(name), "active": request.path.startswith(reverse(name))
+         if name != "dashboard" else request.path == reverse(name)}
+        for label, name, roles in NAVIGATION
+        if user.has_role(*roles)
+    ]
+    return {"navigation": items}

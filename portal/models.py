@@ -1,0 +1,115 @@
+"""People, logins and the audit trail."""
+
+import datetime
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models.functions import Lower
+from tree_queries.fields import TreeNodeForeignKey
+from tree_queries.models import TreeNode
+
+from portal.choices import Role
+
+
+class User(AbstractUser):
+    """A login to the portal. Roles are the user's groups; an auditor's access ends on a date."""
+
+    access_expires_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Last day this login may be used (required for auditors). Empty means no expiry.",
+    )
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """The user's roles, cached on the instance for the request."""
+        if not hasattr(self, "_roles_cache"):
+            names = set(self.groups.values_list("name", flat=True))
+            if self.is_superuser:
+                names.add(Role.ADMIN)
+            self._roles_cache = frozenset(names & set(Role.values))
+        return self._roles_cache
+
+    @property
+    def role_labels(self) -> list[str]:
+        return [Role(role).label for role in sorted(self.roles)]
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles & set(roles))
+
+    def access_expired(self, today: datetime.date | None = None) -> bool:
+        if self.access_expires_on is None:
+            return False
+        return (today or datetime.date.today()) > self.access_expires_on
+
+
+class Person(TreeNode):
+    """Somebody in the organisation. ``parent`` is the person's manager: the tree is the chain of command.
+
+    People are deactivated, never deleted, so their answers and approvals keep an author.
+    """
+
+    parent = TreeNodeForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reports",
+        verbose_name="manager",
+    )
+    name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254, unique=True, help_text="Stored in lower case; the key of re-imports.")
+    title = models.CharField(max_length=200, blank=True)
+    department = models.CharField(max_length=200, blank=True)
+    active = models.BooleanField(default=True)
+    user = models.OneToOneField(
+        "portal.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="person"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "people"
+        indexes = [models.Index(Lower("name"), name="person_name_lower_idx")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(email=Lower("email")), name="person_email_lower_case"),
+            models.CheckConstraint(
+                condition=~models.Q(parent=models.F("id")), name="person_not_own_manager"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+class AuditEvent(models.Model):
+    """One entry of the append-only audit trail.
+
+    ``sequence`` has no gaps and each row stores the SHA-256 of its own content
+    and of the previous row's hash, so an edited, inserted or removed row breaks
+    the chain (``manage.py verify_audit``). On PostgreSQL a trigger also refuses
+    UPDATE and DELETE on this table.
+    """
+
+    sequence = models.PositiveBigIntegerField(unique=True, editable=False)
+    at = models.DateTimeField(editable=False, db_index=True)
+    actor = models.ForeignKey(
+        "portal.User", null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    actor_label = models.CharField(max_length=200, help_text="Who acted, as shown at the time (user or system).")
+    action = models.CharField(max_length=100, db_index=True, help_text="Dotted verb, e.g. people.imported.")
+    object_type = models.CharField(max_length=100, blank=True, db_index=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=300, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    previous_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-sequence"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_repr}"

@@ -1,0 +1,89 @@
+"""Read queries on people and the audit trail, shared by pages, the API and later evidence."""
+
+import datetime
+from collections import defaultdict
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from portal.models import AuditEvent, Person, User
+
+
+def person_list(*, active_only: bool = True) -> QuerySet[Person]:
+    people = Person.objects.select_related("parent")
+    return people.filter(active=True) if active_only else people
+
+
+def person_subtree(*, person: Person | int, include_self: bool = True) -> QuerySet[Person]:
+    """Everybody under ``person`` in the chain of command, in one recursive query."""
+    return Person.objects.descendants(person, include_self=include_self)
+
+
+def person_chain_up(*, person: Person) -> QuerySet[Person]:
+    """The person's managers from the top of the organisation down to their direct manager."""
+    return Person.objects.ancestors(person).with_tree_fields()
+
+
+def person_reports(*, person: Person) -> QuerySet[Person]:
+    return Person.objects.filter(parent=person, active=True).order_by("name")
+
+
+def person_roots() -> QuerySet[Person]:
+    return Person.objects.filter(parent__isnull=True, active=True).order_by("name")
+
+
+def person_headcounts() -> dict[int, int]:
+    """Active people below each person (not counting the person), from one query of the whole tree."""
+    parent_of = dict(Person.objects.filter(active=True).values_list("id", "parent_id"))
+    children: dict[int | None, list[int]] = defaultdict(list)
+    for person_id, parent_id in parent_of.items():
+        children[parent_id].append(person_id)
+    counts: dict[int, int] = {}
+    # Iterative post-order walk: deep organisations must not hit Python's recursion limit.
+    stack = [(root, False) for root in children[None]] + [
+        (person_id, False) for person_id, parent_id in parent_of.items() if parent_id and parent_id not in parent_of
+    ]
+    while stack:
+        person_id, expanded = stack.pop()
+        if expanded:
+            counts[person_id] = sum(1 + counts[child] for child in children[person_id])
+        else:
+            stack.append((person_id, True))
+            stack.extend((child, False) for child in children[person_id])
+    return counts
+
+
+def person_for_user(*, user: User) -> Person | None:
+    return Person.objects.filter(user=user).first()
+
+
+def audit_event_list() -> QuerySet[AuditEvent]:
+    """The trail, newest first, with what a list of events shows."""
+    return AuditEvent.objects.select_related("actor").order_by("-sequence")
+
+
+def audit_actions() -> list[str]:
+    return list(AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct())
+
+
+def dashboard_figures(*, user: User) -> dict:
+    """The numbers each role's dashboard shows; every figure is a query, none is stored."""
+    people = Person.objects.filter(active=True)
+    figures: dict = {
+        "people": people.count(),
+        "managers": people.filter(reports__active=True).distinct().count(),
+        "departments": people.exclude(department="").values("department").distinct().count(),
+    }
+    person = person_for_user(user=user)
+    if person is not None:
+        figures["person"] = person
+        figures["my_reports"] = person_reports(person=person).count()
+        figures["my_subtree"] = person_subtree(person=person, include_self=False).filter(active=True).count()
+    if user.has_role("compliance_officer", "auditor", "admin"):
+        week_ago = timezone.now() - datetime.timedelta(days=7)
+        figures["audit_events_week"] = AuditEvent.objects.filter(at__gte=week_ago).count()
+        figures["recent_events"] = list(audit_event_list()[:8])
+    if user.access_expires_on:
+        figures["access_expires_on"] = user.access_expires_on
+        figures["access_days_left"] = (user.access_expires_on - timezone.localdate()).days
+    return figures

@@ -1,0 +1,268 @@
+"""Import of the organisation chart from CSV: validate everything, then write everything or nothing."""
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from portal.models import Person, User
+from portal.services.audit import audit_log
+
+COLUMNS = ("email", "name", "title", "department", "manager_email")
+REQUIRED_VALUES = ("email", "name")
+# Rows per INSERT / UPDATE statement: large enough to keep 10,000 people to a few
+# dozen statements, small enough for SQLite's limit on bound parameters.
+WRITE_BATCH_SIZE = 500
+
+
+@dataclass(frozen=True, order=True)
+class ImportProblem:
+    """One reason a file was refused, pointing at the line and field to fix."""
+
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line else "file"
+        return f"{where}, {self.field}: {self.message}"
+
+
+class PeopleImportError(Exception):
+    def __init__(self, problems: list[ImportProblem]):
+        self.problems = sorted(problems)
+        super().__init__(f"{len(self.problems)} problem(s); nothing was imported")
+
+
+@dataclass
+class PeopleImportResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+
+
+@dataclass
+class _Row:
+    line: int
+    email: str
+    name: str
+    title: str
+    department: str
+    manager_email: str
+
+
+@dataclass
+class _Validation:
+    rows: list[_Row] = field(default_factory=list)
+    problems: list[ImportProblem] = field(default_factory=list)
+
+    def add(self, line: int, field_name: str, message: str) -> None:
+        self.problems.append(ImportProblem(line, field_name, message))
+
+
+def _read_rows(stream: TextIO, result: _Validation) -> None:
+    reader = csv.DictReader(stream)
+    try:
+        header = reader.fieldnames
+    except UnicodeDecodeError:
+        result.add(1, "file", "is not UTF-8 text")
+        return
+    if not header:
+        result.add(1, "header", f"the file is empty; expected the columns {', '.join(COLUMNS)}")
+        return
+    reader.fieldnames = [(name or "").strip().lower() for name in header]
+    missing = [column for column in COLUMNS if column not in reader.fieldnames]
+    for column in missing:
+        result.add(1, column, "missing column")
+    if missing:
+        return
+    seen: dict[str, int] = {}
+    line = 1
+    try:
+        for raw in reader:
+            line += 1
+            line = max(line, reader.line_num)
+            values = {key: (raw.get(key) or "").strip() for key in COLUMNS}
+            if not any(values.values()):
+                continue
+            row = _Row(line=line, **values)
+            row.email = row.email.lower()
+            row.manager_email = row.manager_email.lower()
+            _check_row(row, seen, result)
+            result.rows.append(row)
+    except UnicodeDecodeError:
+        result.add(line + 1, "file", "is not UTF-8 text from this line on")
+    except csv.Error as exc:
+        result.add(line + 1, "file", f"is not valid CSV: {exc}")
+
+
+def _check_row(row: _Row, seen: dict[str, int], result: _Validation) -> None:
+    for name in REQUIRED_VALUES:
+        if not getattr(row, name):
+            result.add(row.line, name, "is required")
+    for name in ("email", "manager_email"):
+        value = getattr(row, name)
+        if value:
+            try:
+                validate_email(value)
+            except ValidationError:
+                result.add(row.line, name, f"{value!r} is not a valid e-mail address")
+    if row.email:
+        if row.email in seen:
+            result.add(row.line, "email", f"{row.email} is already on line {seen[row.email]}")
+        else:
+            seen[row.email] = row.line
+    if row.manager_email and row.manager_email == row.email:
+        result.add(row.line, "manager_email", f"{row.email} cannot be their own manager")
+
+
+def _check_graph(
+    rows: list[_Row],
+    existing: dict[str, dict],
+    *,
+    single_root: bool,
+    deactivate_missing: bool,
+    result: _Validation,
+) -> None:
+    """Unknown managers, cycles and extra roots, over the org as it would be after the import."""
+    in_file = {row.email: row for row in rows if row.email}
+    email_by_id = {values["id"]: email for email, values in existing.items()}
+    # The manager of every person after the import: the file wins, the portal fills in the rest.
+    manager_of: dict[str, str] = {}
+    if not deactivate_missing:
+        for email, values in existing.items():
+            if values["active"] and email not in in_file:
+                manager_of[email] = email_by_id.get(values["parent_id"], "")
+    known = set(in_file) | set(manager_of)
+    for row in in_file.values():
+        if row.manager_email and row.manager_email != row.email and row.manager_email not in known:
+            result.add(row.line, "manager_email", f"unknown manager {row.manager_email}")
+        manager_of[row.email] = row.manager_email if row.manager_email in known else ""
+
+    done: set[str] = set()
+    for row in rows:
+        path: list[str] = []
+        on_path: set[str] = set()
+        current = row.email
+        while current and current not in done and current not in on_path:
+            path.append(current)
+            on_path.add(current)
+            current = manager_of.get(current, "")
+        if current in on_path:
+            cycle = path[path.index(current):] + [current]
+            first = min((in_file[email].line for email in cycle if email in in_file), default=row.line)
+            result.add(first, "manager_email", "cycle in the chain of command: " + " → ".join(cycle))
+        done.update(path)
+
+    if single_root:
+        roots = sorted(
+            (in_file[email].line if email in in_file else 0, email)
+            for email, manager in manager_of.items()
+            if not manager
+        )
+        for line, email in roots[1:]:
+            where = "" if line else " (already in the portal, not in this file)"
+            result.add(
+                line, "manager_email", f"{email}{where} has no manager, but {roots[0][1]} is already the root"
+            )
+
+
+def _existing_people() -> dict[str, dict]:
+    return {
+        values["email"]: values
+        for values in Person.objects.values("id", "email", "name", "title", "department", "active", "parent_id")
+    }
+
+
+def _batched(ids: list[int]) -> Iterable[list[int]]:
+    for start in range(0, len(ids), WRITE_BATCH_SIZE):
+        yield ids[start : start + WRITE_BATCH_SIZE]
+
+
+@transaction.atomic
+def people_import(
+    *,
+    stream: TextIO,
+    source_name: str = "",
+    single_root: bool = False,
+    deactivate_missing: bool = False,
+    actor: User | None = None,
+    dry_run: bool = False,
+) -> PeopleImportResult:
+    """Upsert people by e-mail from a CSV with the columns ``COLUMNS``.
+
+    Raises ``PeopleImportError`` listing every problem (line and field) and
+    writes nothing when any row is wrong. People missing from the file are
+    deactivated only with ``deactivate_missing``; nobody is ever deleted.
+    """
+    validation = _Validation()
+    _read_rows(stream, validation)
+    existing = _existing_people()
+    if not validation.problems:
+        _check_graph(
+            validation.rows,
+            existing,
+            single_root=single_root,
+            deactivate_missing=deactivate_missing,
+            result=validation,
+        )
+    if validation.problems:
+        raise PeopleImportError(validation.problems)
+
+    result = PeopleImportResult()
+    rows = validation.rows
+    new_people = [
+        Person(email=row.email, name=row.name, title=row.title, department=row.department, active=True)
+        for row in rows
+        if row.email not in existing
+    ]
+    result.created = len(new_people)
+    if dry_run:
+        transaction.set_rollback(True)
+    Person.objects.bulk_create(new_people, batch_size=WRITE_BATCH_SIZE)
+    id_by_email = {email: values["id"] for email, values in existing.items()}
+    # bulk_create returns primary keys on PostgreSQL and SQLite 3.35+.
+    id_by_email.update((person.email, person.id) for person in new_people)
+
+    changed: list[Person] = []
+    for row in rows:
+        wanted = {
+            "name": row.name,
+            "title": row.title,
+            "department": row.department,
+            "active": True,
+            "parent_id": id_by_email[row.manager_email] if row.manager_email else None,
+        }
+        before = existing.get(row.email)
+        if before is not None and all(before[key] == value for key, value in wanted.items()):
+            result.unchanged += 1
+            continue
+        if before is not None:
+            result.updated += 1
+        elif wanted["parent_id"] is None:
+            continue
+        changed.append(Person(id=id_by_email[row.email], **wanted))
+    Person.objects.bulk_update(changed, list(wanted), batch_size=WRITE_BATCH_SIZE)
+
+    if deactivate_missing:
+        in_file = {row.email for row in rows}
+        to_deactivate = [
+            values["id"] for email, values in existing.items() if values["active"] and email not in in_file
+        ]
+        for batch in _batched(to_deactivate):
+            Person.objects.filter(id__in=batch).update(active=False)
+        result.deactivated = len(to_deactivate)
+
+    if not dry_run:
+        audit_log(
+            action="people.imported",
+            actor=actor,
+            actor_label="system: import_people",
+            details={"file": source_name, **result.__dict__},
+        )
+    return result

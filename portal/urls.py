@@ -1,0 +1,44 @@
+"""Root URLs. Every page and endpoint declares the roles that may use it (see tests/portal/test_access.py)."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from portal import views
+from portal.api import urls as portal_api_urls
+
+people_patterns = [
+    path("", views.OrgChartView.as_view(), name="org_chart"),
+    path("<int:pk>/", views.PersonDetailView.as_view(), name="detail"),
+    path("<int:pk>/reports/", views.PersonReportsPartial.as_view(), name="reports"),
+]
+
+audit_patterns = [
+    path("", views.AuditEventListView.as_view(), name="list"),
+]
+
+account_patterns = [
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("password-reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+]
+
+api_patterns = [
+    *portal_api_urls.urlpatterns,
+]
+
+urlpatterns = [
+    path("", views.DashboardView.as_view(), name="dashboard"),
+    path("people/", include((people_patterns, "people"))),
+    path("audit/", include((audit_patterns, "audit"))),
+    path("accounts/", include(account_patterns)),
+    path("api/v1/", include((api_patterns, "api"))),
+    path("admin/", admin.site.urls),
+]

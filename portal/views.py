@@ -1,0 +1,98 @@
+"""Pages of the portal app: dashboard, org chart, people and the audit trail. Thin: reads go through selectors."""
+
+from django.shortcuts import get_object_or_404
+from django.views.generic import DetailView, ListView, TemplateView
+
+from portal.access import RoleRequiredMixin
+from portal.choices import ALL_ROLES, OVERSIGHT_ROLES
+from portal.filters import AuditEventFilter, PersonFilter
+from portal.models import Person
+from portal.selectors import (
+    audit_actions,
+    audit_event_list,
+    dashboard_figures,
+    person_chain_up,
+    person_headcounts,
+    person_list,
+    person_reports,
+    person_roots,
+)
+
+
+class DashboardView(RoleRequiredMixin, TemplateView):
+    allowed_roles = ALL_ROLES
+    template_name = "portal/dashboard.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(figures=dashboard_figures(user=self.request.user), **kwargs)
+
+
+class OrgChartView(RoleRequiredMixin, TemplateView):
+    """The chain of command as an expandable tree; a search shows matching people with their chain."""
+
+    allowed_roles = ALL_ROLES
+    template_name = "portal/org_chart.html"
+    search_limit = 100
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        search = PersonFilter({"q": self.request.GET.get("q", "")}, queryset=person_list())
+        context["query"] = self.request.GET.get("q", "").strip()
+        context["headcounts"] = person_headcounts()
+        if context["query"]:
+            matches = list(search.qs.with_tree_fields()[: self.search_limit])
+            names = dict(Person.objects.filter(
+                pk__in={pk for match in matches for pk in match.tree_path}
+            ).values_list("pk", "name"))
+            context["matches"] = [
+                (match, [names[pk] for pk in match.tree_path[:-1]]) for match in matches
+            ]
+        else:
+            context["nodes"] = person_roots()
+        return context
+
+
+class PersonReportsPartial(RoleRequiredMixin, TemplateView):
+    """htmx fragment: the direct reports of one person, loaded when a branch is expanded."""
+
+    allowed_roles = ALL_ROLES
+    template_name = "portal/_org_nodes.html"
+
+    def get_context_data(self, **kwargs):
+        person = get_object_or_404(Person, pk=self.kwargs["pk"])
+        return super().get_context_data(nodes=person_reports(person=person), headcounts=person_headcounts(), **kwargs)
+
+
+class PersonDetailView(RoleRequiredMixin, DetailView):
+    allowed_roles = ALL_ROLES
+    template_name = "portal/person_detail.html"
+    queryset = person_list(active_only=False)
+    context_object_name = "person"
+
+    def get_context_data(self, **kwargs):
+        headcounts = person_headcounts()
+        return super().get_context_data(
+            chain=person_chain_up(person=self.object),
+            reports=person_reports(person=self.object),
+            headcounts=headcounts,
+            headcount=headcounts.get(self.object.pk, 0),
+            **kwargs,
+        )
+
+
+class AuditEventListView(RoleRequiredMixin, ListView):
+    allowed_roles = OVERSIGHT_ROLES
+    template_name = "portal/audit_list.html"
+    paginate_by = 50
+    context_object_name = "events"
+
+    def get_queryset(self):
+        self.filterset = AuditEventFilter(self.request.GET or None, queryset=audit_event_list())
+        return self.filterset.qs
+
+    def get_context_data(self, **kwargs):
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        return super().get_context_data(
+            filter=self.filterset, actions=audit_actions(), querystring=query.urlencode(), **kwargs
+        )

@@ -1,0 +1,1 @@
+"""Questionnaire templates, campaigns down the management chain, answers, declared VMs and reconciliation."""

@@ -1,0 +1,48 @@
+"""Fixtures shared by every test: one logged-in client per role, and a small organisation."""
+
+import datetime
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from portal.choices import Role
+from tests.factories import PersonFactory, UserFactory
+
+
+@pytest.fixture
+def role_users(db) -> dict[str, object]:
+    """One user per role, plus ``none``: a login with no role at all."""
+    users = {role.value: UserFactory(username=role.value, role=role) for role in Role}
+    users[Role.AUDITOR].access_expires_on = timezone.localdate() + datetime.timedelta(days=30)
+    users[Role.AUDITOR].save()
+    users["none"] = UserFactory(username="norole")
+    return users
+
+
+@pytest.fixture
+def client_for(role_users):
+    """``client_for("auditor")`` is a test client logged in as that role's user."""
+
+    def make(role: str) -> Client:
+        client = Client()
+        client.force_login(role_users[role])
+        return client
+
+    return make
+
+
+@pytest.fixture
+def org(db) -> dict[str, object]:
+    """ceo → (vp_a → (lead_a1, lead_a2), vp_b → lead_b1)."""
+    ceo = PersonFactory(name="Carol CEO", email="ceo@example.com", title="CEO")
+    vp_a = PersonFactory(name="Alice VP", email="vp.a@example.com", parent=ceo)
+    vp_b = PersonFactory(name="Bob VP", email="vp.b@example.com", parent=ceo)
+    return {
+        "ceo": ceo,
+        "vp_a": vp_a,
+        "vp_b": vp_b,
+        "lead_a1": PersonFactory(name="Ann Lead", email="lead.a1@example.com", parent=vp_a),
+        "lead_a2": PersonFactory(name="Abe Lead", email="lead.a2@example.com", parent=vp_a),
+        "lead_b1": PersonFactory(name="Ben Lead", email="lead.b1@example.com", parent=vp_b),
+    }

@@ -1,0 +1,96 @@
+"""Every URL pattern declares who may use it, and the declaration is enforced for every role.
+
+The walk covers every pattern the URLconf has, so a new page or endpoint without
+``allowed_roles`` fails here. Public pages are the login and password-reset
+flow only; the Django admin has its own staff check, tested at the end.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+
+from portal.choices import Role
+from portal.services.audit import audit_log
+
+PUBLIC_URL_NAMES = {
+    "login", "logout", "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",
+}
+ROLES = [role.value for role in Role]
+
+
+def _walk(patterns, namespace=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin":
+                continue
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _walk(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern):
+            assert pattern.name, f"URL pattern {pattern.pattern} has no name: name it so it can be checked"
+            yield f"{namespace}{pattern.name}", pattern
+
+
+def all_url_names() -> list[str]:
+    return sorted({name for name, _ in _walk(get_resolver().url_patterns)})
+
+
+@pytest.fixture
+def sample_kwargs(org, role_users):
+    """A real object for every URL keyword, so detail pages answer 200 to those allowed."""
+    event = audit_log(action="test.sample", actor=role_users[Role.ADMIN])
+    return {"pk": org["vp_a"].pk, "sequence": event.sequence, "uidb64": "MQ", "token": "set-password"}
+
+
+def _url(name: str, sample_kwargs: dict) -> str:
+    pattern = dict(_walk(get_resolver().url_patterns))[name]
+    keywords = list(pattern.pattern.converters) or list(pattern.pattern.regex.groupindex)
+    missing = [keyword for keyword in keywords if keyword not in sample_kwargs]
+    assert not missing, f"{name}: add a sample value for {missing} to sample_kwargs"
+    return reverse(name, kwargs={keyword: sample_kwargs[keyword] for keyword in keywords})
+
+
+def _declared_roles(url: str) -> tuple[frozenset | None, frozenset]:
+    func = resolve(url).func
+    view = getattr(func, "view_class", None) or getattr(func, "cls", None)
+    return getattr(view, "allowed_roles", None), getattr(view, "write_roles", frozenset())
+
+
+def test_the_walk_sees_the_portal_urls():
+    names = all_url_names()
+    assert {"dashboard", "people:org_chart", "audit:list", "api:person-list", "api:schema", "login"} <= set(names)
+
+
+@pytest.mark.parametrize("name", all_url_names())
+def test_every_url_declares_and_enforces_its_roles(name, sample_kwargs, client, client_for):
+    url = _url(name, sample_kwargs)
+    allowed, writers = _declared_roles(url)
+    if name in PUBLIC_URL_NAMES:
+        assert allowed is None, f"{name} is public but declares roles"
+        return
+    assert allowed, f"{name} ({url}) declares no allowed_roles: every view must say who may use it"
+    is_api = url.startswith("/api/")
+
+    anonymous = client.get(url)
+    if is_api:
+        assert anonymous.status_code in (401, 403), f"anonymous GET {url}: {anonymous.status_code}"
+    else:
+        assert anonymous.status_code == 302 and anonymous["Location"].startswith(reverse("login")), url
+
+    for role in [*ROLES, "none"]:
+        response = client_for(role).get(url)
+        if role in allowed:
+            assert response.status_code == 200, f"{role} GET {url}: {response.status_code}, expected 200"
+        else:
+            assert response.status_code == 403, f"{role} GET {url}: {response.status_code}, expected 403"
+        if role not in writers:
+            posted = client_for(role).post(url, {})
+            assert posted.status_code in (403, 405), f"{role} POST {url}: {posted.status_code}, expected 403"
+
+
+@pytest.mark.parametrize("role", [*ROLES, "none"])
+def test_admin_site_is_for_admins_only(role, client, client_for):
+    assert client.get("/admin/").status_code == 302
+    response = client_for(role).get("/admin/portal/person/")
+    if role == Role.ADMIN:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
