@@ -23,12 +23,12 @@ DROP FUNCTION IF EXISTS portal_auditevent_append_only();
 
 def forbid(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORBID_SQL)
+        schema_editor.execute(FORBID_SQL, params=None)
 
 
 def allow(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(ALLOW_SQL)
+        schema_editor.execute(ALLOW_SQL, params=None)
 
 
 class Migration(migrations.Migration):
