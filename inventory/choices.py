@@ -1,0 +1,56 @@
+"""Choices of the inventory app."""
+
+from django.db import models
+
+
+class SourceKind(models.TextChoices):
+    VCENTER = "vcenter", "vCenter / ESXi"
+    RVTOOLS = "rvtools", "RVTools import"
+    CSV = "csv", "CSV import"
+
+
+class ScanStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETE = "complete", "Complete"
+    PARTIAL = "partial", "Partial"
+    FAILED = "failed", "Failed"
+
+
+class ScanTrigger(models.TextChoices):
+    COMMAND = "command", "Command line"
+    TASK = "task", "Scheduled task"
+    USER = "user", "Button in the portal"
+    IMPORT = "import", "File import"
+
+
+class PowerState(models.TextChoices):
+    ON = "poweredOn", "On"
+    OFF = "poweredOff", "Off"
+    SUSPENDED = "suspended", "Suspended"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class VMStatus(models.TextChoices):
+    PRESENT = "present", "Present"
+    MISSING = "missing", "Missing"
+    REMOVED = "removed", "Removed"
+
+
+class Sanction(models.TextChoices):
+    APPROVED = "approved", "Approved"
+    PENDING = "pending", "Pending approval"
+    UNAPPROVED = "unapproved", "Unapproved"
+
+
+class ChangeKind(models.TextChoices):
+    DISCOVERED = "discovered", "Discovered"
+    RENAMED = "renamed", "Renamed"
+    RELOCATED = "relocated", "Relocated"
+    NETWORK_CHANGED = "network_changed", "Network changed"
+    POWER_CHANGED = "power_changed", "Power changed"
+    RECONFIGURED = "reconfigured", "Reconfigured"
+    REPURPOSED = "repurposed", "Repurposed"
+    CLONED = "cloned", "Cloned"
+    MISSING = "missing", "Missing"
+    REAPPEARED = "reappeared", "Reappeared"
+    REMOVED = "removed", "Removed"

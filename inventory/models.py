@@ -1,0 +1,238 @@
+"""The estate as scanners see it: sources, scans, the compute hierarchy and VMs with their history."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from inventory.choices import (
+    ChangeKind,
+    PowerState,
+    Sanction,
+    ScanStatus,
+    ScanTrigger,
+    SourceKind,
+    VMStatus,
+)
+from inventory.fields import EncryptedTextField
+
+
+class Source(models.Model):
+    """Where VMs are observed from: a vCenter or ESXi endpoint, or a file import (RVTools, CSV)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=SourceKind.choices)
+    host = models.CharField(max_length=255, blank=True)
+    port = models.PositiveIntegerField(default=443)
+    username = models.CharField(max_length=200, blank=True)
+    password = EncryptedTextField(blank=True, help_text="Encrypted at rest; never shown back.")
+    use_http = models.BooleanField(default=False, help_text="Plain HTTP: only for a lab or a simulator.")
+    verify_tls = models.BooleanField(default=True)
+    vcenter_uuid = models.CharField(
+        max_length=64, blank=True, help_text="The vCenter's own instance UUID, learnt at the first scan."
+    )
+    missing_scans_before_removed = models.PositiveSmallIntegerField(
+        default=3, help_text="Complete scans a VM may be missing from before it counts as removed."
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def endpoint(self) -> str:
+        if self.kind != SourceKind.VCENTER:
+            return ""
+        scheme = "http" if self.use_http else "https"
+        return f"{scheme}://{self.host}:{self.port}/sdk"
+
+
+class ScanRun(models.Model):
+    """One collection from a source. Only a complete run may mark VMs missing."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="scan_runs")
+    status = models.CharField(max_length=20, choices=ScanStatus.choices, default=ScanStatus.RUNNING)
+    trigger = models.CharField(max_length=20, choices=ScanTrigger.choices, default=ScanTrigger.COMMAND)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of a running scan.")
+    observed_at = models.DateTimeField(help_text="When the inventory was observed (an export's creation time).")
+    vms_seen = models.PositiveIntegerField(default=0)
+    vms_total = models.PositiveIntegerField(null=True, blank=True, help_text="VMs to process, once known.")
+    discovered = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    missing = models.PositiveIntegerField(default=0)
+    reappeared = models.PositiveIntegerField(default=0)
+    removed = models.PositiveIntegerField(default=0)
+    last_event_key = models.BigIntegerField(null=True, blank=True, help_text="Newest vCenter event read.")
+    error = models.TextField(blank=True)
+    file_name = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source"], condition=Q(status="running"), name="scan_run_one_running_per_source"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} scan #{self.pk} ({self.get_status_display()})"
+
+    @property
+    def duration(self):
+        return (self.finished_at - self.started_at) if self.finished_at else None
+
+
+class Datacenter(models.Model):
+    """A vCenter datacenter (or a site named in an import)."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="datacenters")
+    moref = models.CharField(max_length=100)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["source", "moref"], name="datacenter_unique_moref")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Cluster(models.Model):
+    """A cluster (or the compute resource of a standalone host)."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="clusters")
+    datacenter = models.ForeignKey(Datacenter, null=True, blank=True, on_delete=models.SET_NULL)
+    moref = models.CharField(max_length=100)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["source", "moref"], name="cluster_unique_moref")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Host(models.Model):
+    """A hypervisor host. Its identity is its hardware UUID, then its moref: a renamed host stays the same host."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="hosts")
+    datacenter = models.ForeignKey(Datacenter, null=True, blank=True, on_delete=models.SET_NULL)
+    cluster = models.ForeignKey(Cluster, null=True, blank=True, on_delete=models.SET_NULL)
+    moref = models.CharField(max_length=100, blank=True)
+    hardware_uuid = models.CharField(max_length=64, blank=True, db_index=True)
+    name = models.CharField(max_length=255)
+    product = models.CharField(max_length=200, blank=True, help_text="e.g. VMware ESXi 6.5.0 build-5969303")
+    version = models.CharField(max_length=50, blank=True)
+    build = models.CharField(max_length=50, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["source", "moref"], name="host_source_moref_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VirtualMachine(models.Model):
+    """A VM with an internal id that never changes.
+
+    Identity keys, in order of trust: (vCenter UUID, instance UUID), then
+    (vCenter or source, moref), then the BIOS UUID of a VM no longer seen
+    elsewhere. Never the name, an IP or the host. ``copied`` marks VMs that
+    share their BIOS UUID with another live VM (copied without a new UUID).
+    """
+
+    # Identity
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="vms")
+    vcenter_uuid = models.CharField(max_length=64, blank=True)
+    instance_uuid = models.CharField(max_length=64, blank=True)
+    bios_uuid = models.CharField(max_length=64, blank=True, db_index=True)
+    moref = models.CharField(max_length=100, blank=True, help_text="vCenter managed object id, or the platform's VM id.")
+    # Current facts
+    name = models.CharField(max_length=255, db_index=True)
+    power_state = models.CharField(max_length=20, choices=PowerState.choices, default=PowerState.UNKNOWN)
+    is_template = models.BooleanField(default=False)
+    datacenter = models.ForeignKey(Datacenter, null=True, blank=True, on_delete=models.SET_NULL, related_name="vms")
+    cluster = models.ForeignKey(Cluster, null=True, blank=True, on_delete=models.SET_NULL, related_name="vms")
+    host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.SET_NULL, related_name="vms")
+    resource_pool = models.CharField(max_length=255, blank=True)
+    folder = models.CharField(max_length=500, blank=True)
+    datastores = models.JSONField(default=list, blank=True)
+    networks = models.JSONField(default=list, blank=True)
+    mac_addresses = models.JSONField(default=list, blank=True)
+    ip_addresses = models.JSONField(default=list, blank=True)
+    guest_os = models.CharField(max_length=200, blank=True, help_text="As configured.")
+    guest_os_tools = models.CharField(max_length=200, blank=True, help_text="As reported by VMware Tools.")
+    tools_status = models.CharField(max_length=50, blank=True)
+    tools_version = models.CharField(max_length=50, blank=True)
+    hardware_version = models.CharField(max_length=20, blank=True)
+    cpu_count = models.PositiveIntegerField(null=True, blank=True)
+    memory_mb = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(null=True, blank=True, help_text="When the VM was created (vCenter createDate).")
+    created_by = models.CharField(max_length=200, blank=True, help_text="From the creation or clone event.")
+    annotation = models.TextField(blank=True)
+    custom_attributes = models.JSONField(default=dict, blank=True)
+    advanced_settings = models.JSONField(default=dict, blank=True, help_text="extraConfig key → value.")
+    boot_time = models.DateTimeField(null=True, blank=True)
+    platform = models.CharField(max_length=50, blank=True, help_text="Hypervisor, for sources other than vCenter.")
+    # Lifecycle
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    last_scan = models.ForeignKey(ScanRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=20, choices=VMStatus.choices, default=VMStatus.PRESENT, db_index=True)
+    missing_scans = models.PositiveSmallIntegerField(default=0, help_text="Consecutive complete scans without it.")
+    copied = models.BooleanField(default=False, help_text="Another live VM has the same BIOS UUID.")
+    # Governance (written by later workflows: approvals, questionnaires)
+    owner = models.ForeignKey("portal.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="vms")
+    purpose = models.CharField(max_length=200, blank=True)
+    sanction = models.CharField(max_length=20, choices=Sanction.choices, default=Sanction.UNAPPROVED)
+    # Lineage
+    cloned_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="clones"
+    )
+    template = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="deployed_vms",
+        help_text="The template this VM was deployed from.",
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            models.Index(fields=["vcenter_uuid", "instance_uuid"], name="vm_instance_uuid_idx"),
+            models.Index(fields=["source", "moref"], name="vm_source_moref_idx"),
+            models.Index(fields=["status", "name"], name="vm_status_name_idx"),
+            models.Index(fields=["power_state"], name="vm_power_state_idx"),
+            models.Index(fields=["last_seen"], name="vm_last_seen_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VMChange(models.Model):
+    """One entry of a VM's timeline: what changed, when, seen by which scan (or done by which user)."""
+
+    vm = models.ForeignKey(VirtualMachine, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=30, choices=ChangeKind.choices)
+    at = models.DateTimeField()
+    scan_run = models.ForeignKey(ScanRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor = models.CharField(max_length=200, blank=True, help_text="Who did it, per vCenter events, when known.")
+    old = models.JSONField(null=True, blank=True)
+    new = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["vm", "-at"], name="vmchange_vm_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.vm} {self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
