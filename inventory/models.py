@@ -59,6 +59,7 @@ class ScanRun(models.Model):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker took the run on.")
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of a running scan.")
     observed_at = models.DateTimeField(help_text="When the inventory was observed (an export's creation time).")
     vms_seen = models.PositiveIntegerField(default=0)
@@ -156,7 +157,9 @@ class VirtualMachine(models.Model):
     vcenter_uuid = models.CharField(max_length=64, blank=True)
     instance_uuid = models.CharField(max_length=64, blank=True)
     bios_uuid = models.CharField(max_length=64, blank=True, db_index=True)
-    moref = models.CharField(max_length=100, blank=True, help_text="vCenter managed object id, or the platform's VM id.")
+    moref = models.CharField(
+        max_length=100, blank=True, help_text="vCenter managed object id, or the platform's VM id."
+    )
     # Current facts
     name = models.CharField(max_length=255, db_index=True)
     power_state = models.CharField(max_length=20, choices=PowerState.choices, default=PowerState.UNKNOWN)

@@ -62,6 +62,7 @@ class ObservedVM:
     cpu_count: int | None = None
     memory_mb: int | None = None
     created_at: datetime.datetime | None = None
+    created_by: str = ""
     annotation: str = ""
     custom_attributes: dict[str, str] = field(default_factory=dict)
     advanced_settings: dict[str, str] = field(default_factory=dict)

@@ -52,8 +52,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "portal.middleware.AccessExpiryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After the message middleware: it tells the logged-out user why with a message.
+    "portal.middleware.AccessExpiryMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Axes must come last so it sees the outcome of authentication.
@@ -129,6 +130,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="vmcensus <vmcensus@local
 # all of them decrypt, so a key can be rotated by putting the new one first.
 ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=["ZGVtby1vbmx5LWtleS1kby1ub3QtdXNlLWluLXByb2Q="])
 
+# Seconds before a vCenter call is abandoned (connect and each request).
+VSPHERE_TIMEOUT = env.int("VSPHERE_TIMEOUT", default=60)
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -164,6 +168,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
+    # The favicon too: its default is a CDN URL, and the portal must work offline.
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 LOGGING = {
