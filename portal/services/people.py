@@ -14,6 +14,8 @@ from portal.services.audit import audit_log
 
 COLUMNS = ("email", "name", "title", "department", "manager_email")
 REQUIRED_VALUES = ("email", "name")
+# The columns an import compares and writes on a person already in the portal.
+WRITTEN_FIELDS = ["name", "title", "department", "active", "parent_id"]
 # Rows per INSERT / UPDATE statement: large enough to keep 10,000 people to a few
 # dozen statements, small enough for SQLite's limit on bound parameters.
 WRITE_BATCH_SIZE = 500
@@ -65,22 +67,23 @@ class _Validation:
         self.problems.append(ImportProblem(line, field_name, message))
 
 
-def _read_rows(stream: TextIO, result: _Validation) -> None:
+def _read_rows(stream: TextIO, result: _Validation) -> bool:
+    """Read and check every row; True when the whole file could be read, so its chain of command can be checked."""
     reader = csv.DictReader(stream)
     try:
         header = reader.fieldnames
     except UnicodeDecodeError:
         result.add(1, "file", "is not UTF-8 text")
-        return
+        return False
     if not header:
         result.add(1, "header", f"the file is empty; expected the columns {', '.join(COLUMNS)}")
-        return
+        return False
     reader.fieldnames = [(name or "").strip().lower() for name in header]
     missing = [column for column in COLUMNS if column not in reader.fieldnames]
     for column in missing:
         result.add(1, column, "missing column")
     if missing:
-        return
+        return False
     seen: dict[str, int] = {}
     line = 1
     try:
@@ -97,8 +100,15 @@ def _read_rows(stream: TextIO, result: _Validation) -> None:
             result.rows.append(row)
     except UnicodeDecodeError:
         result.add(line + 1, "file", "is not UTF-8 text from this line on")
+        return False
     except csv.Error as exc:
         result.add(line + 1, "file", f"is not valid CSV: {exc}")
+        return False
+    if not result.rows:
+        # Refused rather than read as "nobody": with deactivate_missing it would deactivate everybody.
+        result.add(1, "file", "lists nobody below the header")
+        return False
+    return True
 
 
 def _check_row(row: _Row, seen: dict[str, int], result: _Validation) -> None:
@@ -129,8 +139,17 @@ def _check_graph(
     deactivate_missing: bool,
     result: _Validation,
 ) -> None:
-    """Unknown managers, cycles and extra roots, over the org as it would be after the import."""
-    in_file = {row.email: row for row in rows if row.email}
+    """Unknown managers, cycles and extra roots, over the org as it would be after the import.
+
+    Runs even when rows have problems, so one pass reports everything; a row whose manager is
+    already refused (bad address, themselves) or unknown is left out of the chain, so it is
+    neither reported again as a cycle nor counted as a root.
+    """
+    refused_managers = {problem.line for problem in result.problems if problem.field == "manager_email"}
+    in_file: dict[str, _Row] = {}
+    for row in rows:
+        if row.email:
+            in_file.setdefault(row.email, row)  # a later duplicate is the refused one
     email_by_id = {values["id"]: email for email, values in existing.items()}
     # The manager of every person after the import: the file wins, the portal fills in the rest.
     manager_of: dict[str, str] = {}
@@ -140,9 +159,12 @@ def _check_graph(
                 manager_of[email] = email_by_id.get(values["parent_id"], "")
     known = set(in_file) | set(manager_of)
     for row in in_file.values():
-        if row.manager_email and row.manager_email != row.email and row.manager_email not in known:
+        if row.line in refused_managers:
+            continue
+        if row.manager_email and row.manager_email not in known:
             result.add(row.line, "manager_email", f"unknown manager {row.manager_email}")
-        manager_of[row.email] = row.manager_email if row.manager_email in known else ""
+            continue
+        manager_of[row.email] = row.manager_email
 
     done: set[str] = set()
     for row in rows:
@@ -184,6 +206,35 @@ def _batched(ids: list[int]) -> Iterable[list[int]]:
         yield ids[start : start + WRITE_BATCH_SIZE]
 
 
+def _create_new_people(rows: list[_Row], id_by_email: dict[str, int]) -> int:
+    """Insert new people managers first, each with their manager's id, so no second pass updates them.
+
+    One round of INSERTs per level of the new part of the tree; ``id_by_email`` gains the new ids.
+    """
+    waiting = {row.email: row for row in rows}
+    while waiting:
+        ready = [row for row in waiting.values() if not row.manager_email or row.manager_email in id_by_email]
+        if not ready:  # the chain was checked for unknown managers and cycles before any write
+            raise RuntimeError("people_import: managers of " + ", ".join(sorted(waiting)) + " never became known")
+        new_people = [
+            Person(
+                email=row.email,
+                name=row.name,
+                title=row.title,
+                department=row.department,
+                active=True,
+                parent_id=id_by_email[row.manager_email] if row.manager_email else None,
+            )
+            for row in ready
+        ]
+        Person.objects.bulk_create(new_people, batch_size=WRITE_BATCH_SIZE)
+        # bulk_create returns primary keys on PostgreSQL and SQLite 3.35+.
+        id_by_email.update((person.email, person.id) for person in new_people)
+        for row in ready:
+            del waiting[row.email]
+    return len(rows)
+
+
 @transaction.atomic
 def people_import(
     *,
@@ -201,9 +252,9 @@ def people_import(
     deactivated only with ``deactivate_missing``; nobody is ever deleted.
     """
     validation = _Validation()
-    _read_rows(stream, validation)
+    whole_file = _read_rows(stream, validation)
     existing = _existing_people()
-    if not validation.problems:
+    if whole_file:
         _check_graph(
             validation.rows,
             existing,
@@ -216,21 +267,15 @@ def people_import(
 
     result = PeopleImportResult()
     rows = validation.rows
-    new_people = [
-        Person(email=row.email, name=row.name, title=row.title, department=row.department, active=True)
-        for row in rows
-        if row.email not in existing
-    ]
-    result.created = len(new_people)
-    if dry_run:
-        transaction.set_rollback(True)
-    Person.objects.bulk_create(new_people, batch_size=WRITE_BATCH_SIZE)
     id_by_email = {email: values["id"] for email, values in existing.items()}
-    # bulk_create returns primary keys on PostgreSQL and SQLite 3.35+.
-    id_by_email.update((person.email, person.id) for person in new_people)
+    result.created = _create_new_people([row for row in rows if row.email not in existing], id_by_email)
 
     changed: list[Person] = []
+    changed_fields: set[str] = set()
     for row in rows:
+        before = existing.get(row.email)
+        if before is None:
+            continue
         wanted = {
             "name": row.name,
             "title": row.title,
@@ -238,16 +283,17 @@ def people_import(
             "active": True,
             "parent_id": id_by_email[row.manager_email] if row.manager_email else None,
         }
-        before = existing.get(row.email)
-        if before is not None and all(before[key] == value for key, value in wanted.items()):
+        differing = {key for key, value in wanted.items() if before[key] != value}
+        if not differing:
             result.unchanged += 1
             continue
-        if before is not None:
-            result.updated += 1
-        elif wanted["parent_id"] is None:
-            continue
-        changed.append(Person(id=id_by_email[row.email], **wanted))
-    Person.objects.bulk_update(changed, list(wanted), batch_size=WRITE_BATCH_SIZE)
+        result.updated += 1
+        changed_fields |= differing
+        changed.append(Person(id=before["id"], **wanted))
+    # Only the columns that changed: bulk_update's cost grows with rows times columns.
+    if changed:
+        fields = [name for name in WRITTEN_FIELDS if name in changed_fields]
+        Person.objects.bulk_update(changed, fields, batch_size=WRITE_BATCH_SIZE)
 
     if deactivate_missing:
         in_file = {row.email for row in rows}
@@ -258,7 +304,10 @@ def people_import(
             Person.objects.filter(id__in=batch).update(active=False)
         result.deactivated = len(to_deactivate)
 
-    if not dry_run:
+    if dry_run:
+        # Only now: once rollback is flagged, the transaction refuses further queries.
+        transaction.set_rollback(True)
+    else:
         audit_log(
             action="people.imported",
             actor=actor,
