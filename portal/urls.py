@@ -4,7 +4,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from inventory.api import urls as inventory_api_urls
 from portal import views
+from portal.forms import LoginForm
 from portal.api import urls as portal_api_urls
 
 people_patterns = [
@@ -18,7 +20,11 @@ audit_patterns = [
 ]
 
 account_patterns = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=LoginForm),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
@@ -32,12 +38,14 @@ account_patterns = [
 
 api_patterns = [
     *portal_api_urls.urlpatterns,
+    *inventory_api_urls.urlpatterns,
 ]
 
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
     path("people/", include((people_patterns, "people"))),
     path("audit/", include((audit_patterns, "audit"))),
+    path("inventory/", include("inventory.urls")),
     path("accounts/", include(account_patterns)),
     path("api/v1/", include((api_patterns, "api"))),
     path("admin/", admin.site.urls),
