@@ -4,6 +4,7 @@
 """
 
 import argparse
+import tempfile
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -21,7 +22,7 @@ def main() -> None:
     parser.add_argument("--base", default="http://127.0.0.1:8000")
     parser.add_argument("--user", default="admin")
     parser.add_argument("--password", default="vmcensus-demo")
-    parser.add_argument("--out", type=Path, default=Path("/tmp/vmcensus-shots"))
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "vmcensus-shots")
     parser.add_argument("--width", type=int, default=1280)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,14 @@
 """Scanning a vCenter source: collect with the vSphere collector, apply, and record how it ended."""
 
+import datetime
 import logging
 import time
+from functools import partial
 
 from cryptography.fernet import InvalidToken
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
 from inventory.choices import ScanStatus, ScanTrigger, SourceKind
@@ -14,15 +18,24 @@ from inventory.services.scan_runs import scan_run_finish, scan_run_start
 from inventory.vsphere.collector import collect_inventory
 from inventory.vsphere.connection import VSphereError, open_session
 from portal.models import User
+from portal.services.audit import audit_log
 
 logger = logging.getLogger(__name__)
 
-def _previous_event_key(source: Source) -> int | None:
+# Events are read from a little before the previous scan's observation time, so
+# clock skew loses nothing; the event key keeps any event from being read twice.
+EVENT_TIME_MARGIN = datetime.timedelta(minutes=5)
+
+
+def _events_since(source: Source) -> dict:
+    """Where the previous complete scan stopped reading vCenter events (nothing on a first scan)."""
     last = (
         ScanRun.objects.filter(source=source, status=ScanStatus.COMPLETE, last_event_key__isnull=False)
-        .order_by("-started_at").values_list("last_event_key", flat=True).first()
+        .order_by("-started_at").values("last_event_key", "observed_at").first()
     )
-    return last
+    if last is None:
+        return {}
+    return {"since_event_key": last["last_event_key"], "since_event_time": last["observed_at"] - EVENT_TIME_MARGIN}
 
 
 def source_scan(*, source: Source, trigger: str = ScanTrigger.COMMAND, user: User | None = None,
@@ -48,7 +61,7 @@ def source_scan(*, source: Source, trigger: str = ScanTrigger.COMMAND, user: Use
             host=source.host, port=source.port, user=source.username, password=source.password,
             use_http=source.use_http, verify_tls=source.verify_tls, timeout=settings.VSPHERE_TIMEOUT,
         ) as service_instance:
-            inventory = collect_inventory(service_instance, since_event_key=_previous_event_key(source))
+            inventory = collect_inventory(service_instance, **_events_since(source))
     except VSphereError as error:
         return scan_run_finish(run=run, status=ScanStatus.FAILED, error=str(error))
     except InvalidToken:
@@ -68,3 +81,21 @@ def source_scan(*, source: Source, trigger: str = ScanTrigger.COMMAND, user: Use
         return scan_run_finish(run=run, status=status, error=f"Writing the inventory failed: {error}")
     logger.info("Scan #%s of %s complete in %.1f s", run.pk, source, time.monotonic() - started)
     return scan_run_finish(run=run, status=ScanStatus.COMPLETE, counts=counts)
+
+
+def source_scan_request(*, source: Source, user: User) -> ScanRun:
+    """A user's "Scan now": open a run and queue its execution once this transaction commits.
+
+    Raises ``ScanAlreadyRunning`` (from ``scan_run_start``) when the source has a running scan, and
+    ``ValidationError`` for an import source (it is refreshed by importing a new file).
+    """
+    # Imported here: the task module imports this one.
+    from inventory.tasks import scan_run_execute
+
+    if source.kind != SourceKind.VCENTER:
+        raise ValidationError(f"{source} is a {source.get_kind_display()}: import a new file instead of scanning it.")
+    with transaction.atomic():
+        run = scan_run_start(source=source, trigger=ScanTrigger.USER, user=user)
+        audit_log(action="scan.requested", actor=user, obj=run, details={"source": source.name})
+        transaction.on_commit(partial(scan_run_execute.delay, run.pk))
+    return run

@@ -32,6 +32,9 @@ SIMULATOR_BINARY = HERE / "bin" / "vcsim"
 
 USER = "user"
 PASSWORD = "pass"
+# about.instanceUuid of every simulator started without instance_uuid
+# (govmomi's simulator/vpx ServiceContent; main.go's -instance-uuid default).
+DEFAULT_INSTANCE_UUID = "dbed6e0c-bd88-4ef6-b594-21283e1c677f"
 
 
 @functools.cache
@@ -66,7 +69,10 @@ class Simulator:
     datacenter), ``cluster_hosts`` (hosts per cluster), ``hosts`` (standalone
     hosts per datacenter), ``vms`` (per cluster and per standalone host).
     VM names follow ``DC0_C0_RP0_VM0`` (cluster) and ``DC0_H0_VM0``
-    (standalone host).
+    (standalone host). ``instance_uuid`` sets the vCenter's
+    ``about.instanceUuid`` (None keeps the simulator's fixed default,
+    ``DEFAULT_INSTANCE_UUID``): give two simulators different ones to make
+    them two different vCenters.
     """
 
     def __init__(
@@ -77,6 +83,7 @@ class Simulator:
         cluster_hosts: int = 3,
         hosts: int = 1,
         vms: int = 2,
+        instance_uuid: str | None = None,
         startup_timeout: float = 30.0,
         stop_timeout: float = 10.0,
     ):
@@ -87,6 +94,7 @@ class Simulator:
             "hosts": hosts,
             "vms": vms,
         }
+        self.instance_uuid = instance_uuid
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self.process: subprocess.Popen | None = None
@@ -105,6 +113,8 @@ class Simulator:
         args = [str(SIMULATOR_BINARY), "-port", "0"]
         for flag, value in self.topology.items():
             args += [f"-{flag}", str(int(value))]
+        if self.instance_uuid is not None:
+            args += ["-instance-uuid", self.instance_uuid]
         # stderr goes to a file so a chatty simulator can never fill a pipe.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
@@ -190,9 +200,24 @@ class Simulator:
         return si
 
 
+def require_simulator() -> None:
+    """Skip the calling test when the simulator cannot be built, with the
+    reason; under CI (``CI`` set in the environment) fail instead, so a broken
+    toolchain can never turn the simulator tests into silent skips."""
+    import pytest
+
+    ok, reason = simulator_available()
+    if ok:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"vSphere simulator unavailable under CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 def simulator_fixture(scope: str = "session", **topology):
     """Return a pytest fixture yielding a running :class:`Simulator`, or
-    skipping the test when the simulator cannot be built. In a conftest::
+    skipping the test when the simulator cannot be built (failing instead
+    when ``CI`` is set, see :func:`require_simulator`). In a conftest::
 
         vsphere_sim = simulator_fixture(datacenters=1, clusters=2, vms=3)
     """
@@ -200,9 +225,7 @@ def simulator_fixture(scope: str = "session", **topology):
 
     @pytest.fixture(scope=scope)
     def _fixture():
-        ok, reason = simulator_available()
-        if not ok:
-            pytest.skip(reason)
+        require_simulator()
         with Simulator(**topology) as sim:
             yield sim
 

@@ -21,6 +21,7 @@ import (
 	"syscall"
 
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/simulator/vpx"
 	_ "github.com/vmware/govmomi/vapi/simulator" // REST endpoints (/rest, /api: tags, ...)
 )
 
@@ -31,6 +32,8 @@ func main() {
 	clusterHosts := flag.Int("cluster-hosts", 3, "hosts per cluster")
 	hosts := flag.Int("hosts", 1, "standalone hosts per datacenter")
 	vms := flag.Int("vms", 2, "VMs per cluster and per standalone host resource pool")
+	instanceUUID := flag.String("instance-uuid", vpx.ServiceContent.About.InstanceUuid,
+		"the vCenter's about.instanceUuid (give each simulator its own to act as different vCenters)")
 	flag.Parse()
 
 	// Catch signals from the start, so the datastore temp dirs are removed
@@ -45,6 +48,11 @@ func main() {
 	m.ClusterHost = *clusterHosts
 	m.Host = *hosts
 	m.Machine = *vms
+	// Create() copies m.ServiceContent into the ServiceInstance, so About is
+	// set here. (govmomi 0.24.2 means to give each VPX a random UUID but
+	// assigns it to a copy, so without this flag every run reports vpx's
+	// fixed value.)
+	m.ServiceContent.About.InstanceUuid = *instanceUUID
 	if err := m.Create(); err != nil {
 		log.Fatalf("vcsim: creating model: %v", err)
 	}
