@@ -86,6 +86,15 @@ def _demo_logins(rows: list[dict[str, str]]) -> list[DemoLogin]:
     ]
 
 
+def demo_load() -> list[str]:
+    """The portal's part of ``manage.py load_demo``: the organisation and the logins to print."""
+    logins = demo_people_load()
+    lines = [f"People: {Person.objects.filter(active=True).count()} in the demo organisation.",
+             f"Logins (password for all: {DEMO_PASSWORD}):"]
+    lines += [f"  {login.username:<10} {login.role.label}" for login in logins]
+    return lines
+
+
 @transaction.atomic
 def demo_people_load() -> list[DemoLogin]:
     """Create or refresh the demo organisation and logins; returns the logins to print."""
