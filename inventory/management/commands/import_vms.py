@@ -28,9 +28,8 @@ class Command(BaseCommand):
             for problem in error.problems:
                 self.stderr.write(f"{file.name}: {problem}")
             raise CommandError(f"{file.name}: {len(error.problems)} problem(s); nothing was imported.") from None
-        except (ValidationError, UnicodeDecodeError) as error:
-            message = "; ".join(error.messages) if isinstance(error, ValidationError) else "the file is not UTF-8 text"
-            raise CommandError(f"{file.name}: {message}") from None
+        except ValidationError as error:
+            raise CommandError(f"{file.name}: {'; '.join(error.messages)}") from None
         self.stdout.write(
             f"{source}: {run.vms_seen} VMs: {run.discovered} discovered, {run.changed} changed, "
             f"{run.missing} missing, {run.unchanged} unchanged, {run.reappeared} reappeared, {run.removed} removed."
