@@ -8,6 +8,8 @@ from portal.choices import ALL_ROLES, OVERSIGHT_ROLES
 NAVIGATION = [
     ("Dashboard", "dashboard", ALL_ROLES),
     ("People", "people:org_chart", ALL_ROLES),
+    ("Inventory", "inventory:vm_list", ALL_ROLES),
+    ("Sources", "inventory:source_list", ALL_ROLES),
     ("Audit trail", "audit:list", OVERSIGHT_ROLES),
     ("API", "api:docs", ALL_ROLES),
 ]

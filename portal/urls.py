@@ -6,8 +6,8 @@ from django.urls import include, path
 
 from inventory.api import urls as inventory_api_urls
 from portal import views
-from portal.forms import LoginForm
 from portal.api import urls as portal_api_urls
+from portal.forms import LoginForm
 
 people_patterns = [
     path("", views.OrgChartView.as_view(), name="org_chart"),

@@ -129,10 +129,12 @@ def test_an_import_cannot_feed_a_vcenter_source(tmp_path):
     assert snapshot() == before
 
 
-VM_CSV = """name,vm_id,bios_uuid,platform,host,power_state,guest_os,ip_addresses,cpu_count,memory_mb,created_at,created_by
-lab01,hv-1,4c4c4544-0000-0000-0000-000000000001,hyperv,hv01,on,Windows Server 2022,192.168.1.10,2,4096,2025-02-01,CORP\\ann
-lab02,hv-2,,,hv01,off,Ubuntu 24.04,,1,2048,2025-03-01,
-"""
+VM_CSV = (
+    "name,vm_id,bios_uuid,platform,host,power_state,guest_os,ip_addresses,cpu_count,memory_mb,created_at,created_by\n"
+    "lab01,hv-1,4c4c4544-0000-0000-0000-000000000001,hyperv,hv01,on,Windows Server 2022,192.168.1.10,2,4096,"
+    "2025-02-01,CORP\\ann\n"
+    "lab02,hv-2,,,hv01,off,Ubuntu 24.04,,1,2048,2025-03-01,\n"
+)
 
 
 def test_generic_csv_import_uses_the_same_identity_and_history(tmp_path, capsys):

@@ -10,6 +10,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from portal.choices import Role
 from portal.services.audit import audit_log
+from tests.factories import HostFactory, ScanRunFactory, SourceFactory, VirtualMachineFactory
 
 PUBLIC_URL_NAMES = {
     "login", "logout", "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",
@@ -35,17 +36,36 @@ def all_url_names() -> list[str]:
 
 @pytest.fixture
 def sample_kwargs(org, role_users):
-    """A real object for every URL keyword, so detail pages answer 200 to those allowed."""
+    """A real object for every URL keyword, so detail pages answer 200 to those allowed.
+
+    ``"*"`` holds the value of each keyword for every URL; a URL name may override some
+    (``pk`` is a person on people pages, a VM on VM pages, a source on source pages ...).
+    """
     event = audit_log(action="test.sample", actor=role_users[Role.ADMIN])
-    return {"pk": org["vp_a"].pk, "sequence": event.sequence, "uidb64": "MQ", "token": "set-password"}
+    source = SourceFactory(name="vc-sample")
+    run = ScanRunFactory(source=source)
+    vm = VirtualMachineFactory(host=HostFactory(cluster__datacenter__source=source))
+    return {
+        "*": {"pk": org["vp_a"].pk, "sequence": event.sequence, "uidb64": "MQ", "token": "set-password"},
+        "inventory:vm_detail": {"pk": vm.pk},
+        "inventory:source_detail": {"pk": source.pk},
+        "inventory:source_scan": {"pk": source.pk},
+        "inventory:source_progress": {"pk": source.pk},
+        "inventory:scan_detail": {"pk": run.pk},
+        "api:vm-detail": {"pk": vm.pk},
+        "api:vm-history": {"pk": vm.pk},
+        "api:source-detail": {"pk": source.pk},
+        "api:scanrun-detail": {"pk": run.pk},
+    }
 
 
 def _url(name: str, sample_kwargs: dict) -> str:
     pattern = dict(_walk(get_resolver().url_patterns))[name]
     keywords = list(pattern.pattern.converters) or list(pattern.pattern.regex.groupindex)
-    missing = [keyword for keyword in keywords if keyword not in sample_kwargs]
+    values = {**sample_kwargs["*"], **sample_kwargs.get(name, {})}
+    missing = [keyword for keyword in keywords if keyword not in values]
     assert not missing, f"{name}: add a sample value for {missing} to sample_kwargs"
-    return reverse(name, kwargs={keyword: sample_kwargs[keyword] for keyword in keywords})
+    return reverse(name, kwargs={keyword: values[keyword] for keyword in keywords})
 
 
 def _declared_roles(url: str) -> tuple[frozenset | None, frozenset]:
@@ -57,6 +77,7 @@ def _declared_roles(url: str) -> tuple[frozenset | None, frozenset]:
 def test_the_walk_sees_the_portal_urls():
     names = all_url_names()
     assert {"dashboard", "people:org_chart", "audit:list", "api:person-list", "api:schema", "login"} <= set(names)
+    assert {"inventory:vm_list", "inventory:source_scan", "api:vm-history", "api:source-list"} <= set(names)
 
 
 @pytest.mark.parametrize("name", all_url_names())

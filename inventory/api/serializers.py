@@ -1,0 +1,67 @@
+"""Shapes of the inventory API. Sources never carry their password, not even encrypted."""
+
+from rest_framework import serializers
+
+from inventory.models import ScanRun, Source, VirtualMachine, VMChange
+
+
+class VMSerializer(serializers.ModelSerializer):
+    """A VM; its source, datacenter, cluster and host by name, its lineage (``cloned_from``, ``template``) by id."""
+
+    source = serializers.CharField(source="source.name", read_only=True)
+    datacenter = serializers.CharField(source="datacenter.name", read_only=True, default=None)
+    cluster = serializers.CharField(source="cluster.name", read_only=True, default=None)
+    host = serializers.CharField(source="host.name", read_only=True, default=None)
+
+    class Meta:
+        model = VirtualMachine
+        fields = [
+            "id", "name", "instance_uuid", "bios_uuid", "moref", "source", "datacenter", "cluster", "host",
+            "power_state", "status", "guest_os", "tools_status", "ip_addresses", "is_template", "sanction", "copied",
+            "first_seen", "last_seen", "created_at", "created_by", "cloned_from", "template",
+        ]
+
+
+class VMChangeSerializer(serializers.ModelSerializer):
+    """One timeline entry. ``actor`` is who did it per vCenter's events, or the portal user who did it."""
+
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = VMChange
+        fields = ["kind", "at", "old", "new", "scan_run", "actor"]
+
+    def get_actor(self, change: VMChange) -> str:
+        return change.actor or (change.user.get_username() if change.user else "")
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    """A source's settings and VM counts. The password field is left out on purpose: never add it."""
+
+    vm_count = serializers.IntegerField(read_only=True)
+    vms_present = serializers.IntegerField(read_only=True)
+    vms_missing = serializers.IntegerField(read_only=True)
+    vms_removed = serializers.IntegerField(read_only=True)
+    latest_scan = serializers.IntegerField(source="latest_scan_id", read_only=True, allow_null=True)
+    latest_scan_status = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Source
+        fields = [
+            "id", "name", "kind", "host", "port", "username", "use_http", "verify_tls", "vcenter_uuid",
+            "missing_scans_before_removed", "enabled", "created_at", "vm_count", "vms_present", "vms_missing",
+            "vms_removed", "latest_scan", "latest_scan_status",
+        ]
+
+
+class ScanRunSerializer(serializers.ModelSerializer):
+    source = serializers.CharField(source="source.name", read_only=True)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = ScanRun
+        fields = [
+            "id", "source", "status", "trigger", "requested_by", "started_at", "finished_at", "observed_at",
+            "vms_seen", "vms_total", "discovered", "changed", "unchanged", "missing", "reappeared", "removed",
+            "error", "file_name",
+        ]

@@ -1,0 +1,10 @@
+from rest_framework.routers import SimpleRouter
+
+from inventory.api import views
+
+router = SimpleRouter()
+router.register("vms", views.VMViewSet, basename="vm")
+router.register("sources", views.SourceViewSet, basename="source")
+router.register("scans", views.ScanRunViewSet, basename="scanrun")
+
+urlpatterns = router.urls

@@ -1,0 +1,137 @@
+"""Read queries on sources, scan runs and VMs, shared by pages, the API and later evidence.
+
+Every list here carries the ``select_related`` / annotations its pages need, so
+a page or an API list costs the same number of queries for 3 VMs or 10,000.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+
+from inventory.choices import ScanStatus, VMStatus
+from inventory.models import Cluster, Datacenter, Host, ScanRun, Source, VirtualMachine, VMChange
+
+# Lineage lists are capped: a template may have deployed thousands of VMs, and the
+# VM page shows the first ones with a link to the filtered list for the rest.
+LINEAGE_LIMIT = 50
+# Above this many hosts the VM list's host select only offers the chosen cluster's
+# hosts: a select of thousands of options is slow to render and useless to scroll.
+HOST_SELECT_LIMIT = 500
+
+
+def vm_list() -> QuerySet[VirtualMachine]:
+    """Every VM with the names a list shows (source, datacenter, cluster, host), by name."""
+    return VirtualMachine.objects.select_related("source", "datacenter", "cluster", "host").order_by("name", "id")
+
+
+def vm_detail() -> QuerySet[VirtualMachine]:
+    """The VM page's queryset: the list's joins plus its owner, last scan and lineage parents."""
+    return vm_list().select_related("owner", "last_scan", "cloned_from", "template")
+
+
+def vm_history(*, vm: VirtualMachine) -> QuerySet[VMChange]:
+    """The VM's timeline, newest first, with the scan run and user each entry links to."""
+    return VMChange.objects.filter(vm=vm).select_related("scan_run", "user").order_by("-at", "-id")
+
+
+@dataclass
+class Lineage:
+    """Where a VM comes from and what came from it. Lists hold at most ``LINEAGE_LIMIT`` VMs; ``*_count`` all."""
+
+    parent: VirtualMachine | None = None
+    template: VirtualMachine | None = None
+    siblings: list[VirtualMachine] = field(default_factory=list)
+    siblings_count: int = 0
+    children: list[VirtualMachine] = field(default_factory=list)
+    children_count: int = 0
+    deployed: list[VirtualMachine] = field(default_factory=list)
+    deployed_count: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.parent or self.template or self.children or self.deployed)
+
+
+def _capped(queryset: QuerySet[VirtualMachine]) -> tuple[list[VirtualMachine], int]:
+    """The first ``LINEAGE_LIMIT`` VMs and how many there are; counts only when the list overflows."""
+    rows = list(queryset.select_related("host").order_by("name", "id")[: LINEAGE_LIMIT + 1])
+    if len(rows) <= LINEAGE_LIMIT:
+        return rows, len(rows)
+    return rows[:LINEAGE_LIMIT], queryset.count()
+
+
+def vm_lineage(*, vm: VirtualMachine) -> Lineage:
+    """Parent (the VM it was cloned from), siblings (other clones of that parent), children (its clones),
+    the template it was deployed from and, for a template, the VMs deployed from it. At most 3 queries."""
+    lineage = Lineage(parent=vm.cloned_from, template=vm.template)
+    if vm.cloned_from_id:
+        lineage.siblings, lineage.siblings_count = _capped(
+            VirtualMachine.objects.filter(cloned_from_id=vm.cloned_from_id).exclude(pk=vm.pk)
+        )
+    lineage.children, lineage.children_count = _capped(VirtualMachine.objects.filter(cloned_from=vm))
+    if vm.is_template:
+        lineage.deployed, lineage.deployed_count = _capped(VirtualMachine.objects.filter(template=vm))
+    return lineage
+
+
+def vm_filter_choices(*, cluster_id: int | None = None) -> dict:
+    """What the VM list's selects offer. Hosts are all listed up to ``HOST_SELECT_LIMIT``, above it only
+    the chosen cluster's (``hosts_capped`` tells the page to say so). Five queries whatever the estate."""
+    hosts = Host.objects.select_related("source").order_by("name", "id")
+    host_count = hosts.count()
+    hosts_capped = host_count > HOST_SELECT_LIMIT
+    if hosts_capped:
+        hosts = hosts.filter(cluster_id=cluster_id) if cluster_id else hosts.none()
+    return {
+        "sources": source_names(),
+        "datacenters": list(Datacenter.objects.select_related("source").order_by("name", "id")),
+        "clusters": list(Cluster.objects.select_related("source").order_by("name", "id")),
+        "hosts": list(hosts[:HOST_SELECT_LIMIT]),
+        "hosts_capped": hosts_capped,
+        "tools_statuses": list(
+            VirtualMachine.objects.exclude(tools_status="").order_by("tools_status")
+            .values_list("tools_status", flat=True).distinct()
+        ),
+    }
+
+
+def _latest_scan(column: str) -> Subquery:
+    runs = ScanRun.objects.filter(source=OuterRef("pk")).order_by("-started_at", "-id")
+    return Subquery(runs.values(column)[:1])
+
+
+def source_names() -> list[str]:
+    return list(Source.objects.order_by("name").values_list("name", flat=True))
+
+
+def source_list() -> QuerySet[Source]:
+    """Sources with their VM counts by status and their latest scan run, in one query."""
+    return Source.objects.annotate(
+        vm_count=Count("vms"),
+        vms_present=Count("vms", filter=Q(vms__status=VMStatus.PRESENT)),
+        vms_missing=Count("vms", filter=Q(vms__status=VMStatus.MISSING)),
+        vms_removed=Count("vms", filter=Q(vms__status=VMStatus.REMOVED)),
+        latest_scan_id=_latest_scan("id"),
+        latest_scan_status=_latest_scan("status"),
+        latest_scan_started_at=_latest_scan("started_at"),
+        latest_scan_finished_at=_latest_scan("finished_at"),
+    ).order_by("name")
+
+
+def scan_run_list() -> QuerySet[ScanRun]:
+    """Scan runs, newest first, with their source and the user who asked for them."""
+    return ScanRun.objects.select_related("source", "requested_by").order_by("-started_at", "-id")
+
+
+def scan_run_changes(*, run: ScanRun) -> QuerySet[VMChange]:
+    """The history entries a scan run recorded, with their VM."""
+    return VMChange.objects.filter(scan_run=run).select_related("vm", "user").order_by("vm__name", "vm_id", "id")
+
+
+def source_running_scan(*, source: Source) -> ScanRun | None:
+    return ScanRun.objects.filter(source=source, status=ScanStatus.RUNNING).order_by("-started_at").first()
+
+
+def source_latest_scan(*, source: Source) -> ScanRun | None:
+    """The run the progress block shows: the one running, else the last one."""
+    return source_running_scan(source=source) or scan_run_list().filter(source=source).first()

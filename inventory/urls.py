@@ -1,0 +1,18 @@
+"""Pages of the inventory, under /inventory/ (namespace ``inventory``)."""
+
+from django.urls import path
+
+from inventory import views
+
+app_name = "inventory"
+
+urlpatterns = [
+    path("vms/", views.VMListView.as_view(), name="vm_list"),
+    path("vms/<int:pk>/", views.VMDetailView.as_view(), name="vm_detail"),
+    path("sources/", views.SourceListView.as_view(), name="source_list"),
+    path("sources/<int:pk>/", views.SourceDetailView.as_view(), name="source_detail"),
+    path("sources/<int:pk>/scan/", views.SourceScanView.as_view(), name="source_scan"),
+    path("sources/<int:pk>/progress/", views.SourceProgressPartial.as_view(), name="source_progress"),
+    path("scans/", views.ScanRunListView.as_view(), name="scan_list"),
+    path("scans/<int:pk>/", views.ScanRunDetailView.as_view(), name="scan_detail"),
+]

@@ -1,0 +1,302 @@
+"""Pages of the inventory: VMs with their history and lineage, sources with their scans. Thin: reads go
+through selectors, the one write (the "Scan now" button) through a service."""
+
+import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect
+from django.views.generic import DetailView, ListView, TemplateView
+
+from inventory.choices import ChangeKind, PowerState, Sanction, ScanStatus, SourceKind, VMStatus
+from inventory.filters import ScanRunFilter, VMFilter
+from inventory.models import Source, VMChange
+from inventory.selectors import (
+    scan_run_changes,
+    scan_run_list,
+    source_latest_scan,
+    source_list,
+    source_names,
+    vm_detail,
+    vm_filter_choices,
+    vm_history,
+    vm_lineage,
+    vm_list,
+)
+from inventory.services.scan import source_scan_request
+from inventory.services.scan_runs import ScanAlreadyRunning
+from portal.access import RoleRequiredMixin
+from portal.choices import ALL_ROLES, Role
+
+# Every role reads the inventory: managers their estate, compliance officers and
+# security admins to act on it, auditors (read-only: they write nothing) and admins.
+INVENTORY_ROLES = ALL_ROLES
+# Starting a scan connects to a vCenter with stored credentials: security admins and admins only.
+SCAN_ROLES = frozenset({Role.SECURITY_ADMIN, Role.ADMIN})
+
+# Bootstrap colour of the badge for each value of a status, power state, sanction, scan status or change kind.
+BADGES = {
+    VMStatus.PRESENT: "success", VMStatus.MISSING: "warning", VMStatus.REMOVED: "secondary",
+    PowerState.ON: "success", PowerState.OFF: "secondary", PowerState.SUSPENDED: "warning",
+    PowerState.UNKNOWN: "light",
+    ScanStatus.RUNNING: "info", ScanStatus.COMPLETE: "success", ScanStatus.PARTIAL: "warning",
+    ScanStatus.FAILED: "danger",
+    Sanction.APPROVED: "success", Sanction.PENDING: "info", Sanction.UNAPPROVED: "danger",
+    ChangeKind.DISCOVERED: "primary", ChangeKind.RENAMED: "info", ChangeKind.RELOCATED: "info",
+    ChangeKind.NETWORK_CHANGED: "info", ChangeKind.POWER_CHANGED: "secondary", ChangeKind.RECONFIGURED: "info",
+    ChangeKind.REPURPOSED: "primary", ChangeKind.CLONED: "primary", ChangeKind.REAPPEARED: "success",
+}
+SORTABLE_COLUMNS = ("name", "power_state", "status", "cluster", "host", "last_seen", "first_seen", "created_at")
+# Labels for stored values shown in the timeline (a power change stores "poweredOff", a person reads "Off").
+VALUE_LABELS = {"power_state": dict(PowerState.choices), "status": dict(VMStatus.choices)}
+LABELLED_KINDS = {
+    ChangeKind.POWER_CHANGED: "power_state", ChangeKind.MISSING: "status", ChangeKind.REAPPEARED: "status",
+    ChangeKind.REMOVED: "status",
+}
+# A dict-valued fact shows one row per key that changed: "advanced setting log.keepOld: 10 → 20".
+KEYED_FIELDS = {"advanced_settings": "advanced setting", "custom_attributes": "custom attribute"}
+FIELD_LABELS = {
+    "cpu_count": "CPUs", "memory_mb": "memory (MB)", "mac_addresses": "MAC addresses", "guest_os": "guest OS",
+}
+# The order of a history entry's fields (PostgreSQL's jsonb keeps no key order); others follow alphabetically.
+FIELD_ORDER = (
+    "name", "power_state", "status", "source", "datacenter", "cluster", "host", "resource_pool", "folder",
+    "datastores", "networks", "mac_addresses", "cpu_count", "memory_mb", "hardware_version", "guest_os",
+    "is_template", "annotation", "owner", "purpose", "cloned_from", "instance_uuid", "bios_uuid",
+    "advanced_settings", "custom_attributes",
+)
+# Stored for links, not for reading: a clone entry keeps its parent's id next to its name.
+HIDDEN_FIELDS = {"cloned_from_id"}
+EMPTY = "—"
+
+
+def _text(value: Any, field: str = "") -> str:
+    """A stored history value as a person reads it: lists joined, dicts as key=value, nothing as a dash."""
+    if value is None or value == "" or value == [] or value == {}:
+        return EMPTY
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(_text(item) for item in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{key}={_text(item)}" for key, item in value.items())
+    return VALUE_LABELS.get(field, {}).get(value, str(value))
+
+
+def _field_position(name: str) -> tuple[int, str]:
+    return (FIELD_ORDER.index(name) if name in FIELD_ORDER else len(FIELD_ORDER), name)
+
+
+def change_rows(change: VMChange) -> list[dict[str, Any]]:
+    """What a history entry changed, one row per field: ``{"field", "old", "new", "has_old"}``.
+
+    Entries store a value (a rename: old and new name) or a dict of fields; a dict-valued
+    fact (advanced settings, custom attributes) shows only its keys that differ.
+    """
+    old, new = change.old, change.new
+    if not isinstance(old, dict) and not isinstance(new, dict):
+        field = LABELLED_KINDS.get(change.kind, "")
+        return [{"field": "", "old": _text(old, field), "new": _text(new, field), "has_old": old is not None}]
+    old, new = old or {}, new or {}
+    has_old = bool(old)
+    rows = []
+    for name in sorted((new.keys() | old.keys()) - HIDDEN_FIELDS, key=_field_position):
+        before, after = old.get(name), new.get(name)
+        if name in KEYED_FIELDS and isinstance(before, dict) and isinstance(after, dict):
+            rows.extend(
+                {"field": f"{KEYED_FIELDS[name]} {key}", "old": _text(before.get(key)), "new": _text(after.get(key)),
+                 "has_old": True}
+                for key in sorted(before.keys() | after.keys()) if before.get(key) != after.get(key)
+            )
+            continue
+        rows.append({"field": FIELD_LABELS.get(name, name.replace("_", " ")), "old": _text(before, name),
+                     "new": _text(after, name), "has_old": has_old})
+    return rows
+
+
+def duration_text(duration: datetime.timedelta | None) -> str:
+    if duration is None:
+        return EMPTY
+    seconds = int(duration.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def _page(request, queryset, per_page: int = 50):
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def _querystring(request, **changes) -> str:
+    """The request's query string without ``page``, with ``changes`` applied (a value of None drops the key)."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    for key, value in changes.items():
+        query.pop(key, None)
+        if value is not None:
+            query[key] = value
+    return query.urlencode()
+
+
+class InventoryMixin(RoleRequiredMixin):
+    """Every inventory page: readable by ``INVENTORY_ROLES``, with badge colours in its context."""
+
+    allowed_roles = INVENTORY_ROLES
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(badge=BADGES, can_scan=self.request.user.has_role(*SCAN_ROLES), **kwargs)
+
+
+class VMListView(InventoryMixin, ListView):
+    template_name = "inventory/vm_list.html"
+    paginate_by = 50
+    context_object_name = "vms"
+
+    def get_queryset(self):
+        self.filterset = VMFilter(self.request.GET or None, queryset=vm_list())
+        return self.filterset.qs
+
+    def get_context_data(self, **kwargs):
+        current = self.request.GET.get("ordering", "")
+        sort = {}
+        for column in SORTABLE_COLUMNS:
+            ascending = current == column
+            sort[column] = {
+                "url": "?" + _querystring(self.request, ordering=f"-{column}" if ascending else column),
+                "arrow": " ▲" if ascending else " ▼" if current == f"-{column}" else "",
+            }
+        cluster = self.request.GET.get("cluster", "")
+        return super().get_context_data(
+            filter=self.filterset,
+            choices=vm_filter_choices(cluster_id=int(cluster) if cluster.isdigit() else None),
+            selected={name: self.request.GET.get(name, "") for name in self.filterset.filters},
+            power_states=PowerState.choices,
+            statuses=VMStatus.choices,
+            sanctions=Sanction.choices,
+            querystring=_querystring(self.request),
+            sort=sort,
+            **kwargs,
+        )
+
+
+class VMDetailView(InventoryMixin, DetailView):
+    """A VM's facts, its timeline (50 entries a page) and its lineage."""
+
+    template_name = "inventory/vm_detail.html"
+    queryset = vm_detail()
+    context_object_name = "vm"
+
+    def get_context_data(self, **kwargs):
+        history = _page(self.request, vm_history(vm=self.object))
+        for change in history:
+            change.rows = change_rows(change)
+        return super().get_context_data(
+            history=history,
+            lineage=vm_lineage(vm=self.object),
+            advanced_settings=sorted(self.object.advanced_settings.items()),
+            custom_attributes=sorted(self.object.custom_attributes.items()),
+            **kwargs,
+        )
+
+
+class SourceListView(InventoryMixin, ListView):
+    template_name = "inventory/source_list.html"
+    queryset = source_list()
+    context_object_name = "sources"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(scan_statuses=dict(ScanStatus.choices), **kwargs)
+
+
+class SourceDetailView(InventoryMixin, DetailView):
+    """A source's settings (never its password), its latest scans and, for a vCenter, the scan button."""
+
+    template_name = "inventory/source_detail.html"
+    queryset = source_list()
+    context_object_name = "source"
+    recent_scans = 20
+
+    def get_context_data(self, **kwargs):
+        runs = list(scan_run_list().filter(source=self.object)[: self.recent_scans])
+        for run in runs:
+            run.duration_text = duration_text(run.duration)
+        latest = source_latest_scan(source=self.object)
+        return super().get_context_data(
+            runs=runs, run=latest, scannable=self.object.kind == SourceKind.VCENTER, **kwargs
+        )
+
+
+class SourceProgressPartial(InventoryMixin, TemplateView):
+    """htmx fragment: the latest scan of a source; polls itself every 2 s while the scan runs."""
+
+    template_name = "inventory/_scan_progress.html"
+
+    def get_context_data(self, **kwargs):
+        source = get_object_or_404(Source, pk=self.kwargs["pk"])
+        return super().get_context_data(
+            source=source, run=source_latest_scan(source=source), scannable=source.kind == SourceKind.VCENTER,
+            **kwargs,
+        )
+
+
+class SourceScanView(InventoryMixin, TemplateView):
+    """GET asks to confirm; POST opens a scan run and queues it (security admins and admins)."""
+
+    allowed_roles = SCAN_ROLES
+    write_roles = SCAN_ROLES
+    template_name = "inventory/source_scan_confirm.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(source=get_object_or_404(Source, pk=self.kwargs["pk"]), **kwargs)
+
+    def post(self, request, pk):
+        source = get_object_or_404(Source, pk=pk)
+        try:
+            run = source_scan_request(source=source, user=request.user)
+        except ScanAlreadyRunning as error:
+            messages.warning(request, str(error))
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"Scan #{run.pk} of {source} requested.")
+        return redirect("inventory:source_detail", pk=source.pk)
+
+
+class ScanRunListView(InventoryMixin, ListView):
+    template_name = "inventory/scan_list.html"
+    paginate_by = 50
+    context_object_name = "runs"
+
+    def get_queryset(self):
+        self.filterset = ScanRunFilter(self.request.GET or None, queryset=scan_run_list())
+        return self.filterset.qs
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(
+            filter=self.filterset, sources=source_names(),
+            statuses=ScanStatus.choices, querystring=_querystring(self.request), **kwargs,
+        )
+        for run in context["runs"]:
+            run.duration_text = duration_text(run.duration)
+        return context
+
+
+class ScanRunDetailView(InventoryMixin, DetailView):
+    """A scan run's counts, duration and error, and the history entries it recorded (50 a page)."""
+
+    template_name = "inventory/scan_detail.html"
+    queryset = scan_run_list()
+    context_object_name = "run"
+
+    def get_context_data(self, **kwargs):
+        changes = _page(self.request, scan_run_changes(run=self.object))
+        for change in changes:
+            change.rows = change_rows(change)
+        return super().get_context_data(
+            changes=changes, duration=duration_text(self.object.duration), **kwargs
+        )
+

@@ -1,0 +1,612 @@
+"""The inventory pages: the VM list with its filters and sorting, the VM page with its facts, timeline and
+lineage, sources with the "Scan now" button and its progress, scan runs, and the queries each page needs."""
+
+import datetime
+import re
+import socket
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from inventory.choices import ChangeKind, PowerState, Sanction, ScanStatus, ScanTrigger, SourceKind, VMStatus
+from inventory.models import ScanRun, VMChange
+from portal.choices import Role
+from portal.models import AuditEvent
+from tests.factories import (
+    ClusterFactory,
+    DatacenterFactory,
+    HostFactory,
+    PersonFactory,
+    ScanRunFactory,
+    SourceFactory,
+    VirtualMachineFactory,
+    VMChangeFactory,
+)
+
+T0 = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC)
+VMS_URL = "/inventory/vms/"
+SOURCES_URL = "/inventory/sources/"
+SCANS_URL = "/inventory/scans/"
+
+
+def make_estate() -> dict:
+    """Two vCenters. vc-prod: DC-East / Prod-Cluster / esx-prod-01, esx-prod-02; vc-lab: DC-Lab / Lab-Cluster /
+    esx-lab-01. Six VMs with distinct power states, statuses, guests, IPs and times (last seen T0 - n hours)."""
+    prod = SourceFactory(name="vc-prod", host="vc-prod.example.com")
+    lab = SourceFactory(name="vc-lab", host="vc-lab.example.com")
+    prod_cluster = ClusterFactory(name="Prod-Cluster", datacenter=DatacenterFactory(name="DC-East", source=prod))
+    lab_cluster = ClusterFactory(name="Lab-Cluster", datacenter=DatacenterFactory(name="DC-Lab", source=lab))
+    hosts = {
+        "prod1": HostFactory(name="esx-prod-01.example.com", cluster=prod_cluster),
+        "prod2": HostFactory(name="esx-prod-02.example.com", cluster=prod_cluster),
+        "lab1": HostFactory(name="esx-lab-01.example.com", cluster=lab_cluster),
+    }
+    shared_bios = "4210aaaa-0000-0000-0000-00000000c0de"
+
+    def vm(name, host, hours, **facts):
+        return VirtualMachineFactory(
+            name=name, host=hosts[host], last_seen=T0 - datetime.timedelta(hours=hours),
+            first_seen=T0 - datetime.timedelta(days=30, hours=hours),
+            created_at=T0 - datetime.timedelta(days=60, hours=hours),
+            **facts,
+        )
+
+    vms = {
+        "app01": vm("app01", "prod1", 1, ip_addresses=["10.1.0.11"], annotation="payments tier",
+                    sanction=Sanction.APPROVED, instance_uuid="50001111-aaaa-bbbb-cccc-000000000001"),
+        "app02": vm("app02", "prod2", 2, power_state=PowerState.OFF, ip_addresses=["10.1.0.12"],
+                    guest_os="Microsoft Windows Server 2019 (64-bit)", tools_status="toolsNotRunning"),
+        "db01": vm("db01", "prod1", 3, status=VMStatus.MISSING, ip_addresses=["10.1.0.21"], copied=True,
+                   bios_uuid=shared_bios, guest_os="Red Hat Enterprise Linux 8 (64-bit)"),
+        "lab-db01": vm("lab-db01", "lab1", 4, ip_addresses=["192.168.5.21"], copied=True, bios_uuid=shared_bios),
+        "lab-web01": vm("lab-web01", "lab1", 5, power_state=PowerState.SUSPENDED, status=VMStatus.REMOVED,
+                        guest_os="Ubuntu Linux (64-bit)", annotation="ticket CHG-1234", ip_addresses=[]),
+        "tmpl-rhel9": vm("tmpl-rhel9", "prod2", 6, power_state=PowerState.OFF, is_template=True, ip_addresses=[],
+                         tools_status="toolsOld"),
+    }
+    return {"prod": prod, "lab": lab, "prod_cluster": prod_cluster, "lab_cluster": lab_cluster, "hosts": hosts,
+            **vms}
+
+
+@pytest.fixture
+def estate(db) -> dict:
+    return make_estate()
+
+
+def _names(response) -> list[str]:
+    return [vm.name for vm in response.context["vms"]]
+
+
+# --- the VM list ------------------------------------------------------------------------------------------------
+
+
+def test_the_vm_list_shows_every_vm_by_name_with_its_facts(estate, client_for):
+    response = client_for(Role.AUDITOR).get(VMS_URL)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert _names(response) == ["app01", "app02", "db01", "lab-db01", "lab-web01", "tmpl-rhel9"]
+    assert '<span class="text-secondary" data-figure="vm_count">6 VMs</span>' in html
+    assert f'<a href="/inventory/vms/{estate["app02"].pk}/">app02</a>' in html
+    assert '<span class="badge text-bg-secondary">Off</span>' in html
+    assert '<span class="badge text-bg-warning">Missing</span>' in html
+    assert '<span class="badge text-bg-dark">template</span>' in html
+    assert html.count('title="Shares its BIOS UUID with another live VM">copied</span>') == 2
+    assert '<td class="text-nowrap">Prod-Cluster<div class="text-secondary">DC-East</div></td>' in html
+    assert '<td class="text-nowrap">2026-03-01 11:00</td>' in html
+    assert '<div class="text-secondary text-truncate" style="max-width: 12rem" title="vc-lab">vc-lab</div>' in html
+    # the selects offer the estate's sources, clusters and hosts
+    assert '<option value="vc-lab">vc-lab</option>' in html
+    assert f'<option value="{estate["prod_cluster"].pk}">Prod-Cluster · vc-prod</option>' in html
+    assert f'<option value="{estate["hosts"]["lab1"].pk}">esx-lab-01.example.com</option>' in html
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"source": "vc-lab"}, ["lab-db01", "lab-web01"]),
+        ({"source": "vc-prod"}, ["app01", "app02", "db01", "tmpl-rhel9"]),
+        ({"source": "vc-nowhere"}, []),
+        ({"power_state": "poweredOff"}, ["app02", "tmpl-rhel9"]),
+        ({"power_state": "suspended"}, ["lab-web01"]),
+        ({"status": "missing"}, ["db01"]),
+        ({"status": "removed"}, ["lab-web01"]),
+        ({"status": "present", "source": "vc-prod"}, ["app01", "app02", "tmpl-rhel9"]),
+        ({"guest_os": "windows"}, ["app02"]),
+        ({"tools_status": "toolsOld"}, ["tmpl-rhel9"]),
+        ({"sanction": "approved"}, ["app01"]),
+        ({"copied": "true"}, ["db01", "lab-db01"]),
+        ({"q": "app"}, ["app01", "app02"]),
+        ({"q": "10.1.0.2"}, ["db01"]),
+        ({"q": "192.168"}, ["lab-db01"]),
+        ({"q": "PAYMENTS"}, ["app01"]),
+        ({"q": "chg-1234"}, ["lab-web01"]),
+        ({"q": "50001111-aaaa"}, ["app01"]),
+        ({"q": "4210aaaa"}, ["db01", "lab-db01"]),
+        ({"q": "db 192.168"}, ["lab-db01"]),
+    ],
+)
+def test_each_filter_narrows_the_list(estate, client_for, query, expected):
+    response = client_for(Role.MANAGER).get(VMS_URL, query)
+
+    assert response.status_code == 200
+    assert _names(response) == expected
+
+
+def test_filters_by_datacenter_cluster_and_host_take_ids(estate, client_for):
+    client = client_for(Role.MANAGER)
+    lab_dc = estate["lab_cluster"].datacenter
+
+    assert _names(client.get(VMS_URL, {"cluster": estate["prod_cluster"].pk})) == [
+        "app01", "app02", "db01", "tmpl-rhel9",
+    ]
+    assert _names(client.get(VMS_URL, {"host": estate["hosts"]["prod1"].pk})) == ["app01", "db01"]
+    assert _names(client.get(VMS_URL, {"datacenter": lab_dc.pk})) == ["lab-db01", "lab-web01"]
+
+
+def test_the_moref_is_searched_exactly(estate, client_for):
+    estate["app01"].moref = "vm-42"
+    estate["app01"].save()
+    estate["app02"].moref = "vm-420"
+    estate["app02"].save()
+
+    assert _names(client_for(Role.MANAGER).get(VMS_URL, {"q": "VM-42"})) == ["app01"]
+
+
+def test_the_chosen_filters_stay_selected(estate, client_for):
+    html = client_for(Role.MANAGER).get(VMS_URL, {"source": "vc-lab", "power_state": "suspended"}).content.decode()
+
+    assert '<option value="vc-lab" selected>vc-lab</option>' in html
+    assert '<option value="suspended" selected>Suspended</option>' in html
+
+
+def test_an_unknown_cluster_is_reported_and_ignored(estate, client_for):
+    response = client_for(Role.MANAGER).get(VMS_URL, {"cluster": 999999, "status": "missing"})
+
+    assert _names(response) == ["db01"]
+    assert "cluster: Select a valid choice." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("ordering", "expected"),
+    [
+        ("-name", ["tmpl-rhel9", "lab-web01", "lab-db01", "db01", "app02", "app01"]),
+        ("last_seen", ["tmpl-rhel9", "lab-web01", "lab-db01", "db01", "app02", "app01"]),
+        ("-last_seen", ["app01", "app02", "db01", "lab-db01", "lab-web01", "tmpl-rhel9"]),
+        ("host", ["lab-db01", "lab-web01", "app01", "db01", "app02", "tmpl-rhel9"]),
+        ("-cluster", ["app01", "app02", "db01", "tmpl-rhel9", "lab-db01", "lab-web01"]),
+        ("power_state", ["app02", "tmpl-rhel9", "app01", "db01", "lab-db01", "lab-web01"]),
+        ("status", ["db01", "app01", "app02", "lab-db01", "tmpl-rhel9", "lab-web01"]),
+        ("-created_at", ["app01", "app02", "db01", "lab-db01", "lab-web01", "tmpl-rhel9"]),
+    ],
+)
+def test_sorting(estate, client_for, ordering, expected):
+    assert _names(client_for(Role.MANAGER).get(VMS_URL, {"ordering": ordering})) == expected
+
+
+def test_column_headers_sort_and_keep_the_filters(estate, client_for):
+    html = client_for(Role.MANAGER).get(VMS_URL, {"source": "vc-prod", "ordering": "host"}).content.decode()
+
+    assert '<a href="?source=vc-prod&amp;ordering=-host">Host ▲</a>' in html
+    assert '<a href="?source=vc-prod&amp;ordering=name">Name</a>' in html
+    assert '<input type="hidden" name="ordering" value="host">' in html
+
+
+def test_the_list_is_paginated_by_fifty_keeping_the_filters(db, client_for):
+    host = HostFactory()
+    VirtualMachineFactory.create_batch(55, host=host)
+    response = client_for(Role.MANAGER).get(VMS_URL, {"status": "present"})
+
+    html = response.content.decode()
+    assert len(response.context["vms"]) == 50
+    assert "Page 1 of 2" in html
+    assert 'href="?status=present&amp;page=2">Next</a>' in html
+    assert len(client_for(Role.MANAGER).get(VMS_URL, {"status": "present", "page": 2}).context["vms"]) == 5
+
+
+def _queries(client, url, params=None) -> int:
+    client.get(url, params)  # warm caches (content types, session)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, params)
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_the_vm_list_needs_the_same_queries_for_3_or_30_vms(db, client_for):
+    client = client_for(Role.COMPLIANCE_OFFICER)
+    hosts = [HostFactory(), HostFactory()]
+    filtered = {"cluster": hosts[1].cluster_id, "q": "vm", "ordering": "host"}
+    for index in range(3):
+        VirtualMachineFactory(host=hosts[index % 2])
+    few, filtered_few = _queries(client, VMS_URL), _queries(client, VMS_URL, filtered)
+
+    for index in range(27):
+        VirtualMachineFactory(host=hosts[index % 2], datacenter=None)
+    HostFactory.create_batch(5)
+
+    assert len(client.get(VMS_URL).context["vms"]) == 30
+    assert _queries(client, VMS_URL) == few
+    assert _queries(client, VMS_URL, filtered) == filtered_few
+
+
+# --- the VM page ------------------------------------------------------------------------------------------------
+
+
+def test_the_vm_page_shows_its_facts(estate, client_for):
+    vm = estate["app01"]
+    vm.owner = PersonFactory(name="Olga Owner")
+    vm.purpose = "Payments API"
+    vm.created_by = "VSPHERE.LOCAL\\alice"
+    vm.advanced_settings = {"isolation.tools.copy.disable": "TRUE", "log.keepOld": "10"}
+    vm.custom_attributes = {"Backup": "gold"}
+    vm.mac_addresses = ["00:50:56:aa:bb:cc"]
+    vm.save()
+
+    response = client_for(Role.AUDITOR).get(f"/inventory/vms/{vm.pk}/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert _fact(html, "Instance UUID") == "50001111-aaaa-bbbb-cccc-000000000001"
+    assert _fact(html, "Source") == f'<a href="/inventory/sources/{estate["prod"].pk}/">vc-prod</a>'
+    assert _fact(html, "Cluster") == f'<a href="/inventory/vms/?cluster={estate["prod_cluster"].pk}">Prod-Cluster</a>'
+    assert _fact(html, "Created by") == "VSPHERE.LOCAL\\alice"
+    assert _fact(html, "Created") == "2025-12-31 11:00"
+    assert _fact(html, "Last boot") == "—"
+    assert _fact(html, "Resource pool") == "—"
+    assert _fact(html, "IP addresses") == "10.1.0.11"
+    assert _fact(html, "MAC addresses") == "00:50:56:aa:bb:cc"
+    assert _fact(html, "CPUs · memory") == "2 vCPU · 4096 MB"
+    assert _fact(html, "Sanction") == '<span class="badge text-bg-success">Approved</span>'
+    assert _fact(html, "Owner") == f'<a href="/people/{vm.owner.pk}/">Olga Owner</a>'
+    assert _fact(html, "Purpose") == "Payments API"
+    assert _fact(html, "Backup") == "gold"
+    assert re.search(r'isolation\.tools\.copy\.disable</td><td class="[^"]*">TRUE</td>', html)
+    assert "<h2 class=\"h5 mt-4\">Advanced settings <span class=\"text-secondary small\">(2)</span></h2>" in html
+    assert "Not cloned from another VM" in html
+
+
+def _fact(html: str, label: str) -> str:
+    """The content of the ``<dd>`` that follows the ``<dt>`` of ``label``."""
+    match = re.search(rf'<dt class="col-5">{re.escape(label)}</dt><dd class="col-7[^"]*">(.*?)</dd>', html, re.S)
+    assert match, f"no fact {label!r}"
+    return match.group(1)
+
+
+def _timeline(html: str) -> list[str]:
+    """Each history row as its visible text, whitespace collapsed."""
+    body = html[html.index('<table class="table table-sm align-middle timeline">'):]
+    body = body[: body.index("</table>")]
+    rows = re.findall(r"<tr data-kind=.*?</tr>", body, re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows]
+
+
+def test_the_timeline_renders_each_change_readably(estate, client_for, role_users):
+    vm = estate["app01"]
+    run = ScanRunFactory(source=estate["prod"])
+    at = T0 - datetime.timedelta(days=1)
+    VMChangeFactory(vm=vm, kind=ChangeKind.DISCOVERED, at=at - datetime.timedelta(days=9), scan_run=run, old=None,
+                    new={"name": "app01", "host": "esx-prod-01.example.com", "power_state": "poweredOn"})
+    VMChangeFactory(vm=vm, kind=ChangeKind.RENAMED, at=at - datetime.timedelta(days=3), scan_run=run,
+                    old="app-old", new="app01", actor="VSPHERE.LOCAL\\bob")
+    VMChangeFactory(vm=vm, kind=ChangeKind.RELOCATED, at=at - datetime.timedelta(days=2), scan_run=run,
+                    old={"host": "esx-prod-02.example.com", "datastores": ["ds1"]},
+                    new={"host": "esx-prod-01.example.com", "datastores": ["ds1", "ds2"]})
+    VMChangeFactory(vm=vm, kind=ChangeKind.RECONFIGURED, at=at - datetime.timedelta(days=1), scan_run=run,
+                    old={"cpu_count": 2, "advanced_settings": {"a": "1", "b": "2", "c": "3"}},
+                    new={"cpu_count": 4, "advanced_settings": {"a": "1", "b": "20", "d": "4"}})
+    VMChangeFactory(vm=vm, kind=ChangeKind.POWER_CHANGED, at=at, scan_run=run, old="poweredOn", new="poweredOff")
+    VMChangeFactory(vm=vm, kind=ChangeKind.REPURPOSED, at=at + datetime.timedelta(hours=1), scan_run=None,
+                    user=role_users[Role.SECURITY_ADMIN], old={"purpose": ""}, new={"purpose": "Payments API"})
+
+    html = client_for(Role.AUDITOR).get(f"/inventory/vms/{vm.pk}/").content.decode()
+
+    scan = f"scan #{run.pk}"
+    assert _timeline(html) == [
+        "2026-02-28 13:00 Repurposed purpose: — → Payments API security_admin —",
+        f"2026-02-28 12:00 Power changed On → Off — {scan}",
+        f"2026-02-27 12:00 Reconfigured CPUs: 2 → 4 advanced setting b: 2 → 20 advanced setting c: 3 → — "
+        f"advanced setting d: — → 4 — {scan}",
+        f"2026-02-26 12:00 Relocated host: esx-prod-02.example.com → esx-prod-01.example.com datastores: ds1 → ds1, ds2"
+        f" — {scan}",
+        f"2026-02-25 12:00 Renamed app-old → app01 VSPHERE.LOCAL\\bob {scan}",
+        f"2026-02-19 12:00 Discovered name: app01 power state: On host: esx-prod-01.example.com — {scan}",
+    ]
+    assert f'<a href="/inventory/scans/{run.pk}/">{scan}</a>' in html
+    assert '<span class="badge text-bg-primary">Discovered</span>' in html
+    assert "(6 entries)" in html
+
+
+def test_the_timeline_is_paginated(estate, client_for):
+    VMChangeFactory.create_batch(53, vm=estate["app01"])
+
+    response = client_for(Role.MANAGER).get(f"/inventory/vms/{estate['app01'].pk}/", {"page": 2})
+
+    assert len(response.context["history"]) == 3
+    assert "Page 2 of 2" in response.content.decode()
+
+
+def test_the_lineage_panel_shows_parent_siblings_children_and_template(estate, client_for):
+    template = estate["tmpl-rhel9"]
+    parent = estate["app01"]
+    parent.template = template
+    parent.save()
+    me = VirtualMachineFactory(name="app01-clone-b", host=estate["hosts"]["prod1"], cloned_from=parent)
+    VirtualMachineFactory(name="app01-clone-a", host=estate["hosts"]["prod1"], cloned_from=parent)
+    VirtualMachineFactory(name="app01-clone-c", host=estate["hosts"]["prod2"], cloned_from=parent)
+    VirtualMachineFactory(name="grandchild", host=estate["hosts"]["prod2"], cloned_from=me)
+    client = client_for(Role.MANAGER)
+
+    lineage = client.get(f"/inventory/vms/{me.pk}/").context["lineage"]
+    assert lineage.parent == parent
+    assert [vm.name for vm in lineage.siblings] == ["app01-clone-a", "app01-clone-c"]
+    assert [vm.name for vm in lineage.children] == ["grandchild"]
+    assert lineage.template is None
+
+    html = client.get(f"/inventory/vms/{parent.pk}/").content.decode()
+    assert f'<dt>Deployed from template</dt><dd><a href="/inventory/vms/{template.pk}/">tmpl-rhel9</a></dd>' in html
+    assert "<dt>Clones of this VM (3)</dt>" in html
+    assert html.index(">app01-clone-a</a>") < html.index(">app01-clone-b</a>") < html.index(">app01-clone-c</a>")
+
+    deployed = client.get(f"/inventory/vms/{template.pk}/").context["lineage"]
+    assert [vm.name for vm in deployed.deployed] == ["app01"]
+
+
+def test_long_lineage_lists_are_capped(estate, client_for):
+    parent = estate["app01"]
+    VirtualMachineFactory.create_batch(52, host=estate["hosts"]["prod1"], cloned_from=parent)
+
+    response = client_for(Role.MANAGER).get(f"/inventory/vms/{parent.pk}/")
+
+    assert len(response.context["lineage"].children) == 50
+    assert response.context["lineage"].children_count == 52
+    assert "first 50 of 52" in response.content.decode()
+
+
+def test_the_vm_page_needs_a_bounded_number_of_queries(estate, client_for):
+    client = client_for(Role.AUDITOR)
+    parent = estate["app01"]
+    small = VirtualMachineFactory(host=estate["hosts"]["prod1"], cloned_from=parent, template=estate["tmpl-rhel9"])
+    big = VirtualMachineFactory(host=estate["hosts"]["prod1"], cloned_from=parent, template=estate["tmpl-rhel9"])
+    VMChangeFactory.create_batch(2, vm=small, scan_run=ScanRunFactory(source=estate["prod"]))
+    VirtualMachineFactory(host=estate["hosts"]["prod2"], cloned_from=small)
+    VMChangeFactory.create_batch(40, vm=big, scan_run=ScanRunFactory(source=estate["prod"]))
+    VirtualMachineFactory.create_batch(30, host=estate["hosts"]["prod2"], cloned_from=big)
+
+    few = _queries(client, f"/inventory/vms/{small.pk}/")
+    many = _queries(client, f"/inventory/vms/{big.pk}/")
+
+    assert few == many
+    assert many <= 12
+
+
+# --- sources and the scan button --------------------------------------------------------------------------------
+
+
+def test_the_source_list_counts_vms_by_status_and_shows_the_latest_scan(estate, client_for):
+    old = ScanRunFactory(source=estate["prod"], started_at=T0 - datetime.timedelta(days=2))
+    latest = ScanRunFactory(source=estate["prod"], started_at=T0, status=ScanStatus.PARTIAL)
+    SourceFactory(name="rvtools-dc2", kind=SourceKind.RVTOOLS, host="")
+
+    response = client_for(Role.AUDITOR).get(SOURCES_URL)
+
+    html = response.content.decode()
+    rows = {source.name: source for source in response.context["sources"]}
+    assert list(rows) == ["rvtools-dc2", "vc-lab", "vc-prod"]
+    assert (rows["vc-prod"].vms_present, rows["vc-prod"].vms_missing, rows["vc-prod"].vms_removed,
+            rows["vc-prod"].vm_count) == (3, 1, 0, 4)
+    assert (rows["vc-lab"].vms_present, rows["vc-lab"].vms_removed, rows["vc-lab"].vm_count) == (1, 1, 2)
+    assert (rows["vc-prod"].latest_scan_id, rows["vc-prod"].latest_scan_status) == (latest.pk, "partial")
+    assert old.pk != latest.pk
+    assert rows["rvtools-dc2"].latest_scan_id is None
+    assert '<a href="/inventory/vms/?source=vc-prod&amp;status=missing">1</a>' in html
+    assert f'<a href="/inventory/scans/{latest.pk}/">#{latest.pk}</a>' in html
+    assert "never scanned" in html
+
+
+def test_the_source_list_needs_the_same_queries_for_few_or_many_sources(db, client_for):
+    client = client_for(Role.MANAGER)
+
+    def add_source():
+        host = HostFactory()
+        VirtualMachineFactory.create_batch(3, host=host)
+        ScanRunFactory.create_batch(2, source=host.source)
+
+    for _ in range(3):
+        add_source()
+    few = _queries(client, SOURCES_URL)
+    for _ in range(12):
+        add_source()
+
+    assert _queries(client, SOURCES_URL) == few
+
+
+def test_the_source_page_never_shows_the_password(estate, client_for):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT password FROM inventory_source WHERE id = %s", [estate["prod"].pk])
+        encrypted = cursor.fetchone()[0]
+    assert encrypted and encrypted != "s3cret-vcenter-pass"
+
+    for role in (Role.AUDITOR, Role.ADMIN):
+        html = client_for(role).get(f"/inventory/sources/{estate['prod'].pk}/").content.decode()
+
+        assert "s3cret-vcenter-pass" not in html
+        assert encrypted not in html
+        assert "stored, encrypted; never shown" in html
+        assert "https://vc-prod.example.com:443/sdk" in html
+
+
+def test_the_scan_button_is_for_security_admins_and_admins(estate, client_for):
+    url = f"/inventory/sources/{estate['prod'].pk}/"
+    button = f'<form method="post" action="/inventory/sources/{estate["prod"].pk}/scan/">'
+
+    for role in (Role.SECURITY_ADMIN, Role.ADMIN):
+        assert button in client_for(role).get(url).content.decode()
+    for role in (Role.AUDITOR, Role.MANAGER, Role.COMPLIANCE_OFFICER):
+        assert button not in client_for(role).get(url).content.decode()
+
+
+def _free_port() -> int:
+    """A TCP port nothing listens on: bound by the OS, then released."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_scan_now_opens_a_run_and_the_task_records_why_it_failed(db, client_for, role_users,
+                                                                    django_capture_on_commit_callbacks):
+    # given a vCenter source on a port where nothing listens
+    port = _free_port()
+    source = SourceFactory(name="vc-closed", host="127.0.0.1", port=port)
+
+    # when a security admin presses "Scan now"
+    client = client_for(Role.SECURITY_ADMIN)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post(f"/inventory/sources/{source.pk}/scan/")
+        # then a running run is open until the transaction commits and the task runs
+        run = ScanRun.objects.get(source=source)
+        assert (run.status, run.trigger, run.requested_by) == (
+            ScanStatus.RUNNING, ScanTrigger.USER, role_users[Role.SECURITY_ADMIN],
+        )
+
+    assert len(callbacks) == 1
+    assert response.status_code == 302 and response["Location"] == f"/inventory/sources/{source.pk}/"
+    run.refresh_from_db()
+    assert run.status == ScanStatus.FAILED
+    assert run.error == (
+        f"connection to 127.0.0.1:{port} refused: nothing listens on that port (check the host, the port and firewalls)"
+    )
+    assert run.finished_at is not None
+    assert list(AuditEvent.objects.order_by("sequence").values_list("action", "actor_label")) == [
+        ("scan.requested", "security_admin"), ("scan.failed", "security_admin"),
+    ]
+    page = client.get(response["Location"]).content.decode()
+    assert f"Scan #{run.pk} of vc-closed requested." in page
+    assert f"127.0.0.1:{port} refused" in page
+    assert '<span class="badge text-bg-danger" data-scan-status="failed">Failed</span>' in page
+
+
+def test_scan_now_while_a_scan_runs_says_so_and_opens_nothing(db, client_for, django_capture_on_commit_callbacks):
+    source = SourceFactory(name="vc-busy")
+    running = ScanRunFactory(source=source, status=ScanStatus.RUNNING, started_at=datetime.datetime.now(datetime.UTC))
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client_for(Role.ADMIN).post(f"/inventory/sources/{source.pk}/scan/", follow=True)
+
+    html = response.content.decode()
+    assert callbacks == []
+    assert list(ScanRun.objects.values_list("pk", flat=True)) == [running.pk]
+    assert f"A scan of vc-busy is already running (scan #{running.pk}, started " in html
+    assert 'class="alert alert-warning"' in html
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize("role", [Role.AUDITOR, Role.MANAGER, Role.COMPLIANCE_OFFICER, "none"])
+def test_scan_now_is_refused_to_other_roles(db, client_for, role, django_capture_on_commit_callbacks):
+    source = SourceFactory(name="vc-guarded")
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client_for(role).post(f"/inventory/sources/{source.pk}/scan/")
+
+    assert response.status_code == 403
+    assert callbacks == []
+    assert not ScanRun.objects.exists()
+    assert not AuditEvent.objects.exists()
+
+
+def test_an_import_source_cannot_be_scanned(db, client_for):
+    source = SourceFactory(name="rvtools-dc2", kind=SourceKind.RVTOOLS, host="")
+
+    page = client_for(Role.ADMIN).get(f"/inventory/sources/{source.pk}/").content.decode()
+    response = client_for(Role.ADMIN).post(f"/inventory/sources/{source.pk}/scan/", follow=True)
+
+    assert "/scan/" not in page
+    assert not ScanRun.objects.exists()
+    assert "rvtools-dc2 is a RVTools import: import a new file instead of scanning it." in response.content.decode()
+
+
+def test_the_scan_confirmation_page(estate, client_for):
+    html = client_for(Role.SECURITY_ADMIN).get(f"/inventory/sources/{estate['prod'].pk}/scan/").content.decode()
+
+    assert "Scan vc-prod now?" in html
+    assert "<code>https://vc-prod.example.com:443/sdk</code>" in html
+
+
+def test_the_progress_block_polls_while_the_scan_runs_and_stops_when_it_ends(db, client_for):
+    source = SourceFactory(name="vc-progress")
+    run = ScanRunFactory(source=source, status=ScanStatus.RUNNING, vms_seen=250, vms_total=1000)
+    client = client_for(Role.AUDITOR)
+    url = f"/inventory/sources/{source.pk}/progress/"
+
+    running = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert f'hx-get="{url}" hx-trigger="every 2s" hx-swap="outerHTML"' in running
+    assert "250 / 1000 VMs processed" in running
+    assert 'style="width: 25%"' in running
+    assert "Scan now" not in running  # an auditor has no button
+    assert 'hx-get="' in client.get(f"/inventory/sources/{source.pk}/").content.decode()
+
+    run.status, run.vms_seen, run.discovered = ScanStatus.COMPLETE, 1000, 1000
+    run.finished_at = run.started_at + datetime.timedelta(minutes=2)
+    run.save()
+    done = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "hx-trigger" not in done
+    assert "1000 VMs seen: 1000 discovered, 0 changed, 0 missing, 0 reappeared, 0 removed." in done
+    assert "Reload the page" in done
+
+
+def test_the_progress_block_shows_a_disabled_button_to_admins_while_running(db, client_for):
+    source = SourceFactory(name="vc-progress")
+    ScanRunFactory(source=source, status=ScanStatus.RUNNING)
+
+    html = client_for(Role.ADMIN).get(f"/inventory/sources/{source.pk}/progress/").content.decode()
+
+    assert '<button class="btn btn-primary" type="submit" disabled>Scanning…</button>' in html
+    assert "0 VMs processed (counting…)" in html
+
+
+# --- scan runs --------------------------------------------------------------------------------------------------
+
+
+def test_the_scan_list_filters_by_source_and_status(estate, client_for):
+    prod_run = ScanRunFactory(source=estate["prod"], started_at=T0)
+    lab_run = ScanRunFactory(source=estate["lab"], started_at=T0 - datetime.timedelta(hours=1))
+    failed = ScanRunFactory(source=estate["lab"], started_at=T0 - datetime.timedelta(hours=2),
+                            status=ScanStatus.FAILED, error="connection to vc-lab:443 refused")
+    client = client_for(Role.AUDITOR)
+
+    def ids(params=None):
+        return [run.pk for run in client.get(SCANS_URL, params).context["runs"]]
+
+    assert ids() == [prod_run.pk, lab_run.pk, failed.pk]
+    assert ids({"source": "vc-lab"}) == [lab_run.pk, failed.pk]
+    assert ids({"status": "failed"}) == [failed.pk]
+    html = client.get(SCANS_URL).content.decode()
+    assert '<td class="text-nowrap">1 min 23 s</td>' in html
+    assert "connection to vc-lab:443 refused" in html
+
+
+def test_the_scan_page_shows_counts_duration_error_and_the_changes_it_recorded(estate, client_for):
+    run = ScanRunFactory(source=estate["prod"], status=ScanStatus.PARTIAL, vms_seen=4, discovered=1, changed=2,
+                         error="Writing the inventory failed: disk full")
+    VMChangeFactory(vm=estate["db01"], kind=ChangeKind.MISSING, scan_run=run, old="present", new="missing", at=T0)
+    VMChangeFactory(vm=estate["app01"], kind=ChangeKind.RENAMED, scan_run=run, old="app-1", new="app01", at=T0)
+    VMChangeFactory(vm=estate["app02"], kind=ChangeKind.RENAMED, at=T0)  # another scan's
+
+    response = client_for(Role.AUDITOR).get(f"/inventory/scans/{run.pk}/")
+
+    html = response.content.decode()
+    assert '<strong>Error:</strong> Writing the inventory failed: disk full' in html
+    assert '<dt class="col-5">Duration</dt><dd class="col-7">1 min 23 s</dd>' in html
+    assert '<dt class="col-5">Changed</dt><dd class="col-7">2</dd>' in html
+    assert [(change.vm.name, change.kind) for change in response.context["changes"]] == [
+        ("app01", ChangeKind.RENAMED), ("db01", ChangeKind.MISSING),
+    ]
+    assert _timeline(html)[1] == "2026-03-01 12:00 db01 Missing Present → Missing —"
+    assert VMChange.objects.count() == 3
+
+
+def test_the_navigation_links_to_the_inventory_and_the_sources(db, client_for):
+    html = client_for(Role.AUDITOR).get("/").content.decode()
+
+    assert '<a class="nav-link" href="/inventory/vms/">Inventory</a>' in html
+    assert '<a class="nav-link" href="/inventory/sources/">Sources</a>' in html
