@@ -86,6 +86,8 @@ class _Context:
     hierarchy: _Hierarchy
     events_by_vm: dict[str, list[ObservedEvent]]
     counts: ApplyCounts = field(default_factory=ApplyCounts)
+    # (foreign key name, id) → name, for writing the old location of known VMs into history.
+    related_names: dict[tuple[str, int], str] = field(default_factory=dict)
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
@@ -158,16 +160,14 @@ def _known_vms(source: Source, inventory: Inventory) -> list[VirtualMachine]:
     scope = Q(source=source)
     if inventory.vcenter_uuid:
         scope |= Q(vcenter_uuid=inventory.vcenter_uuid)
-    return list(VirtualMachine.objects.filter(scope).select_related("source", "datacenter", "cluster", "host"))
+    return list(VirtualMachine.objects.filter(scope))
 
 
 def _bios_candidates(bios_uuids: list[str], exclude_ids: set[int]) -> dict[str, list[VirtualMachine]]:
     candidates: dict[str, list[VirtualMachine]] = defaultdict(list)
     for chunk in _chunks(bios_uuids, LOOKUP_CHUNK_SIZE):
         for vm in (
-            VirtualMachine.objects.filter(bios_uuid__in=chunk)
-            .select_related("source", "datacenter", "cluster", "host")
-            .order_by("-last_seen", "id")
+            VirtualMachine.objects.filter(bios_uuid__in=chunk).order_by("-last_seen", "id")
         ):
             if vm.pk not in exclude_ids:
                 candidates[vm.bios_uuid].append(vm)
@@ -266,7 +266,7 @@ def _wanted_facts(ctx: _Context, observed: ObservedVM) -> dict[str, Any]:
 
 
 def _display(name: str, value: Any) -> Any:
-    """How a fact is written into history: names for related rows, JSON-safe values for the rest."""
+    """How an observed fact is written into history: names for related rows, JSON-safe values for the rest."""
     if name in FOREIGN_KEYS:
         return str(value) if value is not None else None
     if isinstance(value, datetime.datetime):
@@ -274,10 +274,30 @@ def _display(name: str, value: Any) -> Any:
     return value
 
 
-def _same(name: str, current: Any, wanted: Any) -> bool:
+def _display_current(ctx: _Context, vm: VirtualMachine, name: str) -> Any:
+    """The known VM's current value for history, without loading its related rows one by one."""
     if name in FOREIGN_KEYS:
-        return getattr(current, "pk", None) == getattr(wanted, "pk", None)
-    return current == wanted
+        related_id = getattr(vm, f"{name}_id")
+        return ctx.related_names.get((name, related_id)) if related_id is not None else None
+    return _display(name, getattr(vm, name))
+
+
+def _same(vm: VirtualMachine, name: str, wanted: Any) -> bool:
+    if name in FOREIGN_KEYS:
+        return getattr(vm, f"{name}_id") == getattr(wanted, "pk", None)
+    return getattr(vm, name) == wanted
+
+
+def _related_names(pairs: list[tuple[ObservedVM, VirtualMachine | None]]) -> dict[tuple[str, int], str]:
+    """Names of the sources, datacenters, clusters and hosts known VMs point at: one query per kind."""
+    models = {"source": Source, "datacenter": Datacenter, "cluster": Cluster, "host": Host}
+    names: dict[tuple[str, int], str] = {}
+    for name, model in models.items():
+        ids = sorted({getattr(vm, f"{name}_id") for _, vm in pairs if vm is not None} - {None})
+        for chunk in _chunks(ids, LOOKUP_CHUNK_SIZE):
+            rows = model.objects.filter(pk__in=chunk).values_list("pk", "name")
+            names.update(((name, pk), label) for pk, label in rows)
+    return names
 
 
 def _actor(ctx: _Context, moref: str, kind: str) -> str:
@@ -304,13 +324,13 @@ def _change(ctx: _Context, vm: VirtualMachine, kind: str, old: Any, new: Any) ->
 
 def _update_known(ctx: _Context, vm: VirtualMachine, wanted: dict[str, Any]) -> tuple[list[str], list[VMChange]]:
     """Apply observed facts to a known VM; return the fields that changed and the history rows they make."""
-    changed_fields = [name for name, value in wanted.items() if not _same(name, getattr(vm, name), value)]
+    changed_fields = [name for name, value in wanted.items() if not _same(vm, name, value)]
     changes: list[VMChange] = []
     for kind, names in TRACKED_KINDS:
         differing = [name for name in names if name in changed_fields]
         if not differing:
             continue
-        old = {name: _display(name, getattr(vm, name)) for name in differing}
+        old = {name: _display_current(ctx, vm, name) for name in differing}
         new = {name: _display(name, wanted[name]) for name in differing}
         if kind in (ChangeKind.RENAMED, ChangeKind.POWER_CHANGED):
             old, new = old[names[0]], new[names[0]]
@@ -489,7 +509,9 @@ def inventory_apply(*, run: ScanRun, inventory: Inventory, complete: bool) -> Ap
         events_by_vm=_events_by_vm(inventory.events),
     )
     ScanRun.objects.filter(pk=run.pk).update(vms_total=len(inventory.vms))
-    for batch in _chunks(_match(source, inventory), APPLY_BATCH_SIZE):
+    pairs = _match(source, inventory)
+    ctx.related_names = _related_names(pairs)
+    for batch in _chunks(pairs, APPLY_BATCH_SIZE):
         _apply_batch(ctx, batch)
     _lineage_apply(ctx)
     if complete:

@@ -289,3 +289,19 @@ def test_one_running_scan_per_source(source):
     with pytest.raises(ScanAlreadyRunning):
         scan_run_start(source=source, trigger="task")
     assert ScanRun.objects.filter(source=source).count() == 1
+
+
+# Savepoints, the hierarchy upsert, matching, related names, one batch of bulk writes,
+# lineage, lifecycle and the copied-flag refresh: the same for 10 VMs as for 40.
+QUERIES_PER_RESCAN_BATCH = 24
+
+
+@pytest.mark.parametrize("count", [10, 40])
+def test_queries_are_bounded_by_batches_not_by_vms(source, count, django_assert_num_queries):
+    """Within one batch, 10 and 40 VMs cost the same statements, first scan and rescan with changes alike."""
+    scan(source, inventory([vm(number) for number in range(count)]))
+    changed = inventory([vm(number, name=f"renamed{number}", host_key="h-2") for number in range(count)])
+    run = scan_run_start(source=source, trigger="command")
+
+    with django_assert_num_queries(QUERIES_PER_RESCAN_BATCH):
+        inventory_apply(run=run, inventory=changed, complete=True)
