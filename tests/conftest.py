@@ -1,6 +1,7 @@
 """Fixtures shared by every test: one logged-in client per role, and a small organisation."""
 
 import datetime
+import os
 
 import pytest
 from django.test import Client
@@ -46,3 +47,14 @@ def org(db) -> dict[str, object]:
         "lead_a2": PersonFactory(name="Abe Lead", email="lead.a2@example.com", parent=vp_a),
         "lead_b1": PersonFactory(name="Ben Lead", email="lead.b1@example.com", parent=vp_b),
     }
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """``VMCENSUS_TEST_DB_SUFFIX`` gives a run its own test database, so two runs on one server never collide."""
+    suffix = os.environ.get("VMCENSUS_TEST_DB_SUFFIX")
+    if suffix:
+        from django.conf import settings
+
+        database = settings.DATABASES["default"]
+        database.setdefault("TEST", {})["NAME"] = f"test_{database['NAME']}_{suffix}"
