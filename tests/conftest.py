@@ -51,10 +51,10 @@ def org(db) -> dict[str, object]:
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
-    """``VMCENSUS_TEST_DB_SUFFIX`` gives a run its own test database, so two runs on one server never collide."""
-    suffix = os.environ.get("VMCENSUS_TEST_DB_SUFFIX")
-    if suffix:
-        from django.conf import settings
+    """``VMCENSUS_TEST_DB_SUFFIX`` gives a PostgreSQL run its own test database, so two runs never collide."""
+    from django.conf import settings
 
-        database = settings.DATABASES["default"]
+    database = settings.DATABASES["default"]
+    suffix = os.environ.get("VMCENSUS_TEST_DB_SUFFIX")
+    if suffix and "postgresql" in database["ENGINE"]:
         database.setdefault("TEST", {})["NAME"] = f"test_{database['NAME']}_{suffix}"
