@@ -7,6 +7,7 @@ a page or an API list costs the same number of queries for 3 VMs or 10,000.
 from dataclasses import dataclass, field
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.urls import reverse
 
 from inventory.choices import ScanStatus, VMStatus
 from inventory.models import Cluster, Datacenter, Host, ScanRun, Source, VirtualMachine, VMChange
@@ -135,3 +136,34 @@ def source_running_scan(*, source: Source) -> ScanRun | None:
 def source_latest_scan(*, source: Source) -> ScanRun | None:
     """The run the progress block shows: the one running, else the last one."""
     return source_running_scan(source=source) or scan_run_list().filter(source=source).first()
+
+
+def dashboard_cards(*, user) -> list[dict]:
+    """The inventory's figures on the dashboard (every role reads the inventory): VMs by status, copies, scans."""
+    counts = VirtualMachine.objects.aggregate(
+        present=Count("id", filter=Q(status=VMStatus.PRESENT)),
+        missing=Count("id", filter=Q(status=VMStatus.MISSING)),
+        copied=Count("id", filter=Q(copied=True)),
+        unapproved=Count("id", filter=Q(status=VMStatus.PRESENT, sanction="unapproved")),
+    )
+    last = ScanRun.objects.select_related("source").order_by("-started_at").first()
+    failing = ScanRun.objects.filter(
+        pk__in=Subquery(
+            ScanRun.objects.filter(source=OuterRef("source")).order_by("-started_at").values("pk")[:1]
+        ),
+        status__in=[ScanStatus.FAILED, ScanStatus.PARTIAL],
+    ).count()
+    vm_url = reverse("inventory:vm_list")
+    return [
+        {"label": "VMs present", "value": counts["present"], "url": vm_url + "?status=present",
+         "note": f"{counts['missing']} missing from their last scan"},
+        {"label": "Unapproved VMs", "value": counts["unapproved"],
+         "url": vm_url + "?status=present&sanction=unapproved",
+         "note": "running without a recorded approval"},
+        {"label": "Copied VMs", "value": counts["copied"], "url": vm_url + "?copied=true",
+         "note": "share a BIOS UUID with another live VM"},
+        {"label": "Last scan", "value": last.get_status_display() if last else "never",
+         "url": reverse("inventory:scan_list"),
+         "note": (f"{last.source} · {last.started_at:%Y-%m-%d %H:%M}" if last else "add a source to start")
+         + (f" · {failing} source(s) failing" if failing else "")},
+    ]

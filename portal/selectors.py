@@ -1,8 +1,11 @@
 """Read queries on people and the audit trail, shared by pages, the API and later evidence."""
 
 import datetime
+import importlib
+import importlib.util
 from collections import defaultdict
 
+from django.apps import apps
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -87,3 +90,20 @@ def dashboard_figures(*, user: User) -> dict:
         figures["access_expires_on"] = user.access_expires_on
         figures["access_days_left"] = (user.access_expires_on - timezone.localdate()).days
     return figures
+
+
+def app_dashboard_cards(*, user: User) -> list[dict]:
+    """Cards other apps add to the dashboard: each app's ``selectors.dashboard_cards(user=...)``, in app order.
+
+    The portal app cannot import the apps built on it; it asks them instead.
+    """
+    cards: list[dict] = []
+    for app_config in apps.get_app_configs():
+        if app_config.name == "portal" or importlib.util.find_spec(app_config.name) is None:
+            continue
+        if importlib.util.find_spec(f"{app_config.name}.selectors") is None:
+            continue
+        provider = getattr(importlib.import_module(f"{app_config.name}.selectors"), "dashboard_cards", None)
+        if provider is not None:
+            cards += provider(user=user)
+    return cards

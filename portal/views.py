@@ -8,6 +8,7 @@ from portal.choices import ALL_ROLES, OVERSIGHT_ROLES
 from portal.filters import AuditEventFilter, PersonFilter
 from portal.models import Person
 from portal.selectors import (
+    app_dashboard_cards,
     audit_actions,
     audit_event_list,
     dashboard_figures,
@@ -24,7 +25,10 @@ class DashboardView(RoleRequiredMixin, TemplateView):
     template_name = "portal/dashboard.html"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(figures=dashboard_figures(user=self.request.user), **kwargs)
+        user = self.request.user
+        return super().get_context_data(
+            figures=dashboard_figures(user=user), cards=app_dashboard_cards(user=user), **kwargs
+        )
 
 
 class OrgChartView(RoleRequiredMixin, TemplateView):

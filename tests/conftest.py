@@ -2,8 +2,10 @@
 
 import datetime
 import os
+import uuid
 
 import pytest
+import redis
 from django.test import Client
 from django.utils import timezone
 
@@ -58,3 +60,49 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     suffix = os.environ.get("VMCENSUS_TEST_DB_SUFFIX")
     if suffix and "postgresql" in database["ENGINE"]:
         database.setdefault("TEST", {})["NAME"] = f"test_{database['NAME']}_{suffix}"
+
+
+# A database of the local Redis that nothing else relies on, for tests that need a real Celery worker.
+TEST_BROKER_URL = "redis://127.0.0.1:6379/15"
+
+
+def _redis_problem(url: str) -> str | None:
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping()
+    except redis.RedisError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@pytest.fixture
+def worker_app():
+    """The portal's Celery app sending to Redis (not eagerly), under a key prefix of its own so that no other
+    test run sharing the Redis database takes its messages. Restored afterwards. Skipped without Redis,
+    except under CI, where the real worker must run."""
+    problem = _redis_problem(TEST_BROKER_URL)
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is required under CI at {TEST_BROKER_URL}: {problem}")
+        pytest.skip(f"Redis is not reachable at {TEST_BROKER_URL} ({problem}); the real-worker test needs it")
+    from portal.celery import app
+
+    prefix = f"vmcensus-test-{uuid.uuid4().hex[:12]}:"
+    changed = {
+        "broker_url": TEST_BROKER_URL,
+        "task_always_eager": False,
+        "broker_transport_options": {"global_keyprefix": prefix},
+        "worker_hijack_root_logger": False,
+    }
+    saved = {key: app.conf[key] for key in changed}
+    app.conf.update(changed)
+    app._pool = None  # connections are pooled per broker URL: drop any made for the eager configuration
+    app.amqp._producer_pool = None
+    try:
+        yield app
+    finally:
+        app.conf.update(saved)
+        app._pool = None
+        app.amqp._producer_pool = None
+        client = redis.Redis.from_url(TEST_BROKER_URL)
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
