@@ -77,8 +77,13 @@ class DataCategory(models.TextChoices):
 
 
 class Disposition(models.TextChoices):
-    """What a person said about a row: a pre-filled VM confirmed, corrected or disowned, or one they added."""
+    """What a person said about a row: a pre-filled VM to check, confirmed, corrected or disowned, or one they added.
 
+    Rows pre-filled from inventory start ``PENDING``; a disowned row stays in the list (the officer sees it)
+    but does not count as declared.
+    """
+
+    PENDING = "pending", "To check"
     CONFIRMED = "confirmed", "Confirmed"
     CORRECTED = "corrected", "Corrected"
     DISOWNED = "disowned", "Not mine"

@@ -42,6 +42,9 @@ class TemplateVersion(models.Model):
     number = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
     notes = models.TextField(blank=True)
+    content_hash = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the canonical JSON of its sections and questions."
+    )
 
     class Meta:
         ordering = ["template", "-number"]

@@ -8,6 +8,7 @@ in-process and e-mail printed to the console. Production overrides them in
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -133,6 +134,10 @@ ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=["ZGVtby1vbmx5LWtleS1kby1u
 # Seconds before a vCenter call is abandoned (connect and each request).
 VSPHERE_TIMEOUT = env.int("VSPHERE_TIMEOUT", default=60)
 
+# Largest VM list a person may upload to a questionnaire (CSV or xlsx), in bytes: 2 MB holds
+# thousands of rows, far more than the 2,000 rows a list may have.
+QUESTIONNAIRE_UPLOAD_MAX_BYTES = env.int("QUESTIONNAIRE_UPLOAD_MAX_BYTES", default=2 * 1024 * 1024)
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -149,6 +154,25 @@ CELERY_TASK_ROUTES = {
     "questionnaires.*": {"queue": "notifications"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Periodic work for `celery beat` (times in TIME_ZONE). Each task is safe to run twice.
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    # Reminders before the due date and escalations after it, once a day.
+    "questionnaires-reminders-daily": {
+        "task": "questionnaires.reminders_run",
+        "schedule": crontab(hour=env.int("REMINDERS_HOUR", default=6), minute=0),
+    },
+    # A safety net: e-mails are queued when written, but one queued while the broker was down waits for this.
+    "questionnaires-notifications-send": {
+        "task": "questionnaires.notifications_send",
+        "schedule": crontab(minute="*/10"),
+    },
+    # Scan every enabled vCenter source.
+    "inventory-scan-all-sources": {
+        "task": "inventory.scan_all_sources",
+        "schedule": crontab(minute=0, hour="*/6"),
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

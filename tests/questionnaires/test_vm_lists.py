@@ -1,0 +1,801 @@
+"""VM lists: pasted, typed and uploaded rows with every bad cell named, saving drafts, pre-filling from inventory."""
+
+import datetime
+import io
+import os
+import zipfile
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from openpyxl import Workbook
+
+from inventory.choices import PowerState, SourceKind, VMStatus
+from questionnaires.choices import AssignmentStatus, CampaignStatus, Disposition
+from questionnaires.models import AreaMapping, Assignment, Campaign, DeclaredVM, Question
+from questionnaires.services.templates import DATA_DIR, template_load
+from questionnaires.services.vm_lists import (
+    MAX_ROWS,
+    RowProblem,
+    VMRow,
+    declared_vm_disposition_set,
+    declared_vm_export_cells,
+    declared_vms_prefill,
+    declared_vms_save,
+    vm_rows_export_cells,
+    vm_rows_parse,
+)
+from tests.factories import (
+    ClusterFactory,
+    HostFactory,
+    PersonFactory,
+    SourceFactory,
+    UserFactory,
+    VirtualMachineFactory,
+)
+from tests.questionnaires.factories import AreaMappingFactory, AssignmentFactory, CampaignFactory
+
+pytestmark = pytest.mark.django_db
+
+PLATFORMS_HELP = "vmware-esxi, vmware-workstation, hyperv, kvm, xen, virtualbox, cloud, other"
+DATES_HELP = "YYYY-MM-DD (2024-03-05), YYYY/MM/DD, D.M.YYYY or 5 Mar 2024"
+CATEGORIES_HELP = "ephi, financial_reporting, customer_financial, personal, none"
+
+
+def problems(parsed) -> list[tuple[int, str, str]]:
+    return [(problem.row, problem.column, problem.message) for problem in parsed.problems]
+
+
+# --- parsing: paste ---------------------------------------------------------------------------------------------
+
+
+def twenty_rows_from_excel() -> str:
+    """20 VMs as Excel copies them (tab-separated, CRLF), with a header line and three bad cells."""
+    lines = ["VM name\tHostname\tPlatform\tCreated\tPurpose\tStatus\tOwner\tData handled"]
+    for number in range(1, 21):
+        platform = "VirtualBox" if number % 2 else "Hyper-V"
+        created = f"2024-01-{number:02d}"
+        data = "ePHI; Financial reporting" if number % 5 == 0 else ""
+        if number == 4:
+            platform = "Parallels"
+        if number == 9:
+            created = "3/5/2024"
+        if number == 15:
+            data = "ePHI, HIPAA stuff"
+        lines.append(f"lab{number:02d}\t10.1.0.{number}\t{platform}\t{created}\tTest\tRunning\tAnn Lead\t{data}")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def test_twenty_pasted_rows_with_three_bad_cells_keep_seventeen_and_name_the_three():
+    parsed = vm_rows_parse(text=twenty_rows_from_excel())
+
+    assert problems(parsed) == [
+        (4, "platform", f"'Parallels' is not one of {PLATFORMS_HELP}"),
+        (9, "created_on", f"'3/5/2024' is ambiguous (D/M/YYYY or M/D/YYYY?): write it as {DATES_HELP}"),
+        (15, "data_categories", f"'HIPAA stuff' is not one of {CATEGORIES_HELP}"),
+    ]
+    assert [row.row for row in parsed.rows] == [number for number in range(1, 21) if number not in (4, 9, 15)]
+    assert parsed.rows[0] == VMRow(
+        row=1,
+        name="lab01",
+        address="10.1.0.1",
+        platform="virtualbox",
+        created_on=datetime.date(2024, 1, 1),
+        purpose="test",
+        status="running",
+        owner="Ann Lead",
+    )
+    assert (parsed.rows[1].platform, parsed.rows[3].data_categories) == ("hyperv", ["ephi", "financial_reporting"])
+    assert str(parsed.problems[0]) == f"row 4, platform: 'Parallels' is not one of {PLATFORMS_HELP}"
+
+
+def test_a_paste_without_header_is_read_in_the_documented_order_from_start_row():
+    text = (
+        "web01\tweb01.example.com\tESXi\tESXi 8.0\tDC1\t2023-06-01\tjdoe\tProduction\t\tRunning\tIT\tPII\tfront\n"
+        "\n"
+        "exp\t\tvmware workstation 17\t\tlaptop\t5 Mar 2024\t\t\tTraining\tpowered off\t\tnone\n"
+        "toolong\t1\t2\t3\t4\t5\t6\t7\t8\t9\t10\t11\t12\t13\n"
+    )
+
+    parsed = vm_rows_parse(text=text, start_row=11)
+
+    assert parsed.rows == [
+        VMRow(
+            row=11,
+            name="web01",
+            address="web01.example.com",
+            platform="vmware-esxi",
+            software="ESXi 8.0",
+            location="DC1",
+            created_on=datetime.date(2023, 6, 1),
+            created_by="jdoe",
+            purpose="production",
+            status="running",
+            owner="IT",
+            data_categories=["personal"],
+            notes="front",
+        ),
+    ]
+    assert problems(parsed) == [
+        (13, "platform", f"'vmware workstation 17' is not one of {PLATFORMS_HELP}"),
+        (
+            14,
+            "",
+            "has 14 cells, but without a header line the columns are name, address, platform, software, location, "
+            "created_on, created_by, purpose, purpose_other, status, owner, data_categories, notes",
+        ),
+    ]
+
+
+def test_cells_are_checked_one_by_one():
+    text = (
+        "name\tplatform\tcreated_on\tpurpose\tpurpose_other\tstatus\tdata_categories\tcolour\n"
+        "\tkvm\t\t\t\t\t\tred\n"
+        "a\tVMware\t2024-02-30\tprod\ttraining\tasleep\tnone; ephi\t\n"
+        "b\tProxmox\t2999-01-01\t\tTraining lab\toff\tPHI, SOX\t\n"
+        "c\tAWS\t5.3.2024\tdev\t\tretired\tCustomer financial data\t\n"
+        "c\t\t\t\t\t\t\t\n"
+        f"{'x' * 256}\t\t\t\t\t\t\t\n"
+    )
+
+    parsed = vm_rows_parse(text=text)
+
+    assert problems(parsed) == [
+        (
+            0,
+            "colour",
+            "unknown column, ignored (columns: name, address, platform, software, location, created_on, "
+            "created_by, purpose, purpose_other, status, owner, data_categories, notes)",
+        ),
+        (1, "name", "is required"),
+        (2, "created_on", f"'2024-02-30' is not a date: write it as {DATES_HELP}"),
+        (2, "data_categories", "'none' cannot go with other data categories"),
+        (2, "platform", "'VMware' alone could be ESXi or Workstation: write VMware ESXi or VMware Workstation"),
+        (2, "purpose_other", "is only for purpose other, not production"),
+        (2, "status", "'asleep' is not one of running, stopped, decommissioned"),
+        (3, "created_on", "2999-01-01 is in the future"),
+        (3, "data_categories", f"'SOX' is not one of {CATEGORIES_HELP}"),
+        (5, "name", "same name and address as row 4: only the first is kept"),
+        (6, "name", "is too long: 256 characters, at most 255"),
+    ]
+    assert [
+        (row.row, row.name, row.platform, row.created_on, row.purpose, row.status, row.data_categories)
+        for row in parsed.rows
+    ] == [(4, "c", "cloud", datetime.date(2024, 3, 5), "development", "decommissioned", ["customer_financial"])]
+
+
+def test_a_purpose_other_alone_means_purpose_other_and_duplicates_are_named():
+    text = "name\taddress\tpurpose_other\nlab\t10.0.0.1\tTraining\nLAB\t10.0.0.1\t\nlab\t10.0.0.2\t\n"
+
+    parsed = vm_rows_parse(text=text)
+
+    assert [(row.row, row.name, row.address, row.purpose, row.purpose_other) for row in parsed.rows] == [
+        (1, "lab", "10.0.0.1", "other", "Training"),
+        (3, "lab", "10.0.0.2", "", ""),
+    ]
+    assert problems(parsed) == [(2, "name", "same name and address as row 1: only the first is kept")]
+
+
+def test_a_column_named_twice_is_read_once():
+    parsed = vm_rows_parse(text="Name\tVM name\tHostname\nweb01\tweb-01\t10.0.0.1\n")
+
+    assert [(row.name, row.address) for row in parsed.rows] == [("web01", "10.0.0.1")]
+    assert problems(parsed) == [(0, "name", "appears twice: only the first is read")]
+
+
+def test_more_than_the_row_limit_is_refused_whole():
+    text = "name\n" + "".join(f"vm{number}\n" for number in range(MAX_ROWS + 1))
+
+    parsed = vm_rows_parse(text=text)
+
+    assert parsed.rows == []
+    assert problems(parsed) == [(0, "", "more than 2,000 rows: split the list")]
+
+
+def test_exactly_one_input_is_taken():
+    with pytest.raises(TypeError, match="exactly one input, got grid, text"):
+        vm_rows_parse(text="a", grid=[])
+
+
+# --- parsing: grid ----------------------------------------------------------------------------------------------
+
+
+def test_grid_rows_keep_their_ids_and_name_their_bad_cells():
+    grid = [
+        {"id": "41", "name": "web01", "platform": "vmware-esxi", "data_categories": ["ephi", "personal"]},
+        {"id": "", "name": "", "address": "", "platform": "", "data_categories": []},
+        {"name": "lab", "created_on": "yesterday", "cpu": "4"},
+        {"id": "x", "name": "bad-id"},
+        {"name": "desk", "status": "Stopped"},
+        ["not", "a", "row"],
+    ]
+
+    parsed = vm_rows_parse(grid=grid, start_row=5)
+
+    assert [(row.row, row.name, row.declared_vm_id, row.data_categories, row.status) for row in parsed.rows] == [
+        (5, "web01", 41, ["ephi", "personal"], ""),
+        (9, "desk", None, [], "stopped"),
+    ]
+    assert problems(parsed) == [
+        (7, "cpu", "unknown column"),
+        (7, "created_on", f"'yesterday' is not a date: write it as {DATES_HELP}"),
+        (8, "id", "'x' is not a row id"),
+        (10, "", "is not a row of cells"),
+    ]
+
+
+# --- parsing: uploads -------------------------------------------------------------------------------------------
+
+CSV_TEXT = (
+    "Name;IP address;Platform;Created;Comments\n"
+    'db01;10.2.0.1;Hyper-V;2022/11/30;"Finance DB; monthly close"\n'
+    "db02;10.2.0.2;Xen Server;2022-12-01;\n"
+    'db03;10.2.0.3;xcp-ng;1.12.2022;"two\nlines"\n'
+    "db04;10.2.0.4;KVM;01/12/2022;\n"
+)
+
+
+def test_a_csv_upload_with_a_bom_and_semicolons_names_spreadsheet_rows():
+    upload = SimpleUploadedFile("vms.csv", ("\ufeff" + CSV_TEXT).encode("utf-8"))
+
+    parsed = vm_rows_parse(csv_file=upload)
+
+    assert [(row.row, row.name, row.platform, row.created_on, row.notes) for row in parsed.rows] == [
+        (2, "db01", "hyperv", datetime.date(2022, 11, 30), "Finance DB; monthly close"),
+        (3, "db02", "xen", datetime.date(2022, 12, 1), ""),
+        (4, "db03", "xen", datetime.date(2022, 12, 1), "two\nlines"),
+    ]
+    assert problems(parsed) == [
+        (5, "created_on", f"'01/12/2022' is ambiguous (D/M/YYYY or M/D/YYYY?): write it as {DATES_HELP}"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (os.urandom(64).replace(b"\x00", b"\x01") + b"\x00\x00", "is a binary file, not CSV text"),
+        ("name\nCafé\n".encode("cp1252"), 'is not UTF-8 text: save it from Excel as "CSV UTF-8"'),
+        (b"PK\x03\x04" + b"\x01" * 40, "is a zip file (an xlsx workbook?), not CSV text: upload it as xlsx"),
+        (b"", "the file is empty"),
+    ],
+    ids=["binary", "cp1252", "zip", "empty"],
+)
+def test_a_csv_that_is_not_utf8_text_is_refused(content, expected):
+    parsed = vm_rows_parse(csv_file=SimpleUploadedFile("vms.csv", content))
+
+    assert (parsed.rows, problems(parsed)) == ([], [(0, "", expected)])
+
+
+def xlsx_bytes(rows: list[list]) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    stream = io.BytesIO()
+    workbook.save(stream)
+    return stream.getvalue()
+
+
+def test_an_xlsx_upload_reads_date_and_number_cells():
+    content = xlsx_bytes(
+        [
+            ["Name", "Address", "Platform", "Created on", "Status", "Notes"],
+            ["app01", "10.3.0.1", "vSphere", datetime.datetime(2021, 4, 5, 10, 30), "Running", None],
+            [],
+            [1234, "10.3.0.2", "VBox", "2021-04-06", "Stopped", 42],
+            ["app03", "10.3.0.3", "OpenStack", None, None, '=HYPERLINK("http://x")'],
+        ]
+    )
+
+    parsed = vm_rows_parse(xlsx_file=SimpleUploadedFile("vms.xlsx", content))
+
+    assert [(row.row, row.name, row.platform, row.created_on, row.status, row.notes) for row in parsed.rows] == [
+        (2, "app01", "vmware-esxi", datetime.date(2021, 4, 5), "running", ""),
+        (4, "1234", "virtualbox", datetime.date(2021, 4, 6), "stopped", "42"),
+    ]
+    assert problems(parsed) == [(5, "platform", f"'OpenStack' is not one of {PLATFORMS_HELP}")]
+
+
+def test_a_zip_that_is_not_a_workbook_and_an_old_xls_are_refused():
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("readme.txt", "hello")
+
+    not_xlsx = vm_rows_parse(xlsx_file=SimpleUploadedFile("vms.xlsx", archive.getvalue()))
+    old_xls = vm_rows_parse(xlsx_file=SimpleUploadedFile("vms.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 50))
+
+    assert problems(not_xlsx) == [(0, "", "is a zip file but not an xlsx workbook")]
+    assert problems(old_xls) == [(0, "", "is an old Excel .xls workbook: save it as .xlsx or CSV")]
+
+
+def test_random_bytes_named_xlsx_are_refused():
+    parsed = vm_rows_parse(xlsx_file=SimpleUploadedFile("vms.xlsx", b"\x13\x37" + os.urandom(500)))
+
+    assert (parsed.rows, problems(parsed)) == ([], [(0, "", "is not an xlsx workbook")])
+
+
+def test_a_damaged_workbook_is_refused():
+    content = bytearray(xlsx_bytes([["name"], ["a"]]))
+    start = content.index(b"xl/workbook.xml")
+    # Keep the zip directory (so the names are there) but break the parts' data.
+    content[60 : start - 40] = b"\xff" * (start - 100)
+
+    parsed = vm_rows_parse(xlsx_file=SimpleUploadedFile("vms.xlsx", bytes(content)))
+
+    assert parsed.rows == []
+    assert len(parsed.problems) == 1
+    assert parsed.problems[0].row == 0
+    assert parsed.problems[0].message.startswith(("is not an xlsx workbook", "is a zip file but not"))
+
+
+def test_an_oversized_upload_is_refused_before_it_is_read(settings):
+    settings.QUESTIONNAIRE_UPLOAD_MAX_BYTES = 1_048_576
+    too_big = SimpleUploadedFile("vms.csv", b"name\n" + b"vm\n" * 600_000)
+
+    parsed = vm_rows_parse(csv_file=too_big)
+
+    assert problems(parsed) == [(0, "", "the file is too large (1.7 MB); at most 1.0 MB")]
+
+
+def test_an_oversized_stream_without_a_size_is_cut_at_the_limit(settings):
+    settings.QUESTIONNAIRE_UPLOAD_MAX_BYTES = 100
+
+    csv_parsed = vm_rows_parse(csv_file=io.BytesIO(b"name\n" + b"vm\n" * 100))
+    text_parsed = vm_rows_parse(text="name\n" + "vm\n" * 100)
+
+    assert problems(csv_parsed) == [(0, "", "the file is too large (101 bytes); at most 100 bytes")]
+    assert problems(text_parsed) == [(0, "", "the text is too large (305 bytes); at most 100 bytes")]
+
+
+def test_a_zip_bomb_is_refused_before_it_is_inflated(settings):
+    settings.QUESTIONNAIRE_UPLOAD_MAX_BYTES = 10_000
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("[Content_Types].xml", "<Types/>")
+        zipped.writestr("xl/workbook.xml", "<workbook/>")
+        zipped.writestr("xl/worksheets/sheet1.xml", " " * 400_000)
+
+    parsed = vm_rows_parse(xlsx_file=SimpleUploadedFile("vms.xlsx", archive.getvalue()))
+
+    assert problems(parsed) == [(0, "", "unzips to 391 KB, more than a VM list needs: save a smaller workbook")]
+
+
+# --- saving -----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def version():
+    return template_load(path=DATA_DIR / "vm_discovery.json")
+
+
+@pytest.fixture
+def vm_list(version) -> Question:
+    return Question.objects.get(section__version=version, key="vm_list")
+
+
+@pytest.fixture
+def assignee():
+    return PersonFactory(name="Ann Lead", email="ann@example.com", user=UserFactory(username="ann"))
+
+
+@pytest.fixture
+def assignment(version, assignee) -> Assignment:
+    return AssignmentFactory(campaign=CampaignFactory(version=version), person=assignee)
+
+
+def listed(assignment) -> list[tuple]:
+    return list(assignment.declared_vms.order_by("row").values_list("row", "name", "disposition", "inventory_vm__name"))
+
+
+def test_saving_pasted_rows_makes_a_draft_list(assignment, vm_list, assignee):
+    parsed = vm_rows_parse(text=twenty_rows_from_excel())
+
+    result = declared_vms_save(assignment=assignment, question=vm_list, rows=parsed.rows, user=assignee.user)
+
+    assert (result.created, result.updated, result.unchanged, result.deleted, result.total) == (17, 0, 0, 0, 17)
+    assert listed(assignment)[:3] == [
+        (1, "lab01", Disposition.ADDED, None),
+        (2, "lab02", Disposition.ADDED, None),
+        (3, "lab03", Disposition.ADDED, None),
+    ]
+    assert listed(assignment)[-1] == (17, "lab20", Disposition.ADDED, None)
+    vm = assignment.declared_vms.get(name="lab05")
+    assert (vm.address, vm.platform, vm.created_on, vm.data_categories) == (
+        "10.1.0.5",
+        "virtualbox",
+        datetime.date(2024, 1, 5),
+        ["ephi", "financial_reporting"],
+    )
+    assignment.refresh_from_db()
+    assert assignment.status == AssignmentStatus.IN_PROGRESS
+
+
+def test_saving_again_edits_by_id_or_name_renumbers_and_drops_typed_rows_left_out(assignment, vm_list, assignee):
+    first = vm_rows_parse(text="name\taddress\na\t1\nb\t2\nc\t3\n")
+    declared_vms_save(assignment=assignment, question=vm_list, rows=first.rows, user=assignee.user)
+    ids = dict(assignment.declared_vms.values_list("name", "id"))
+    grid = [
+        {"id": str(ids["c"]), "name": "c-renamed", "address": "3"},
+        {"name": "A", "address": "1"},
+        {"name": "d", "address": "4"},
+    ]
+
+    result = declared_vms_save(
+        assignment=assignment, question=vm_list, rows=vm_rows_parse(grid=grid).rows, user=assignee.user
+    )
+
+    assert (result.created, result.updated, result.unchanged, result.deleted, result.total) == (1, 2, 0, 1, 3)
+    assert list(assignment.declared_vms.order_by("row").values_list("row", "name", "id")) == [
+        (1, "c-renamed", ids["c"]),
+        (2, "A", ids["a"]),
+        (3, "d", assignment.declared_vms.get(name="d").pk),
+    ]
+
+
+def test_appending_keeps_the_list_and_adds_after_it(assignment, vm_list, assignee):
+    declared_vms_save(
+        assignment=assignment, question=vm_list, rows=vm_rows_parse(text="a\nb\n").rows, user=assignee.user
+    )
+
+    result = declared_vms_save(
+        assignment=assignment,
+        question=vm_list,
+        rows=vm_rows_parse(text="name\tnotes\nc\t\nb\tedited\n").rows,
+        user=assignee.user,
+        replace=False,
+    )
+
+    assert (result.created, result.updated, result.deleted, result.total) == (1, 1, 0, 3)
+    assert list(assignment.declared_vms.order_by("row").values_list("row", "name", "notes")) == [
+        (1, "a", ""),
+        (2, "b", "edited"),
+        (3, "c", ""),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("assignment_status", "campaign_status", "expected"),
+    [
+        (AssignmentStatus.SUBMITTED, CampaignStatus.ACTIVE, "submitted answers are read-only until returned"),
+        (AssignmentStatus.ACCEPTED, CampaignStatus.ACTIVE, "submitted answers are read-only until returned"),
+        (AssignmentStatus.IN_PROGRESS, CampaignStatus.CLOSED, "the campaign is closed: its answers are frozen"),
+    ],
+)
+def test_a_frozen_list_refuses_saves(assignment, vm_list, assignee, assignment_status, campaign_status, expected):
+    declared_vms_save(assignment=assignment, question=vm_list, rows=vm_rows_parse(text="a\n").rows, user=assignee.user)
+    Assignment.objects.filter(pk=assignment.pk).update(status=assignment_status)
+    Campaign.objects.filter(pk=assignment.campaign_id).update(status=campaign_status)
+
+    with pytest.raises(ValidationError) as refused:
+        declared_vms_save(
+            assignment=assignment, question=vm_list, rows=vm_rows_parse(text="b\n").rows, user=assignee.user
+        )
+
+    assert refused.value.messages == [expected]
+    assert listed(assignment) == [(1, "a", Disposition.ADDED, None)]
+
+
+def test_only_the_assignee_saves_the_list(assignment, vm_list):
+    with pytest.raises(PermissionDenied):
+        declared_vms_save(
+            assignment=assignment, question=vm_list, rows=vm_rows_parse(text="a\n").rows, user=UserFactory()
+        )
+
+    assert listed(assignment) == []
+
+
+def test_a_question_that_is_not_a_vm_list_is_refused(assignment, version, assignee):
+    runs_vms = Question.objects.get(section__version=version, key="runs_vms")
+
+    with pytest.raises(ValidationError) as refused:
+        declared_vms_save(assignment=assignment, question=runs_vms, rows=[], user=assignee.user)
+
+    assert refused.value.messages == ["“Does your area run any virtual machines?” is not a VM list"]
+
+
+# --- pre-filling from inventory ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def estate(assignee):
+    """VMs around Ann's area: hers by owner or mapping, and the ones that must not be pre-filled."""
+    cluster = ClusterFactory(name="RADIOLOGY-PROD", datacenter__name="DC-East")
+    host = HostFactory(cluster=cluster, product="VMware ESXi 7.0.3 build-21930508")
+    other_host = HostFactory(cluster=ClusterFactory(name="FINANCE", source=cluster.source))
+    bob = PersonFactory(name="Bob Other", email="bob@example.com")
+    csv_source = SourceFactory(name="hyperv-import", kind=SourceKind.CSV, host="")
+    AreaMappingFactory(person=assignee, scope=AreaMapping.Scope.CLUSTER, pattern="radiology")
+    AreaMappingFactory(person=assignee, scope=AreaMapping.Scope.FOLDER, pattern="/Labs/Radiology")
+    AreaMappingFactory(person=assignee, scope=AreaMapping.Scope.RESOURCE_POOL, pattern="rad-")
+    created = datetime.datetime(2023, 5, 6, 7, 8, tzinfo=datetime.UTC)
+    return {
+        "pacs": VirtualMachineFactory(
+            name="pacs01",
+            host=host,
+            ip_addresses=["fe80::1", "10.9.0.1"],
+            created_at=created,
+            created_by="VSPHERE.LOCAL\\admin",
+            purpose="Production",
+        ),
+        "ris": VirtualMachineFactory(
+            name="ris01", host=other_host, folder="/Labs/Radiology/RIS", power_state=PowerState.OFF, purpose="PACS"
+        ),
+        "pool": VirtualMachineFactory(name="viewer", host=other_host, resource_pool="rad-viewers", ip_addresses=[]),
+        "owned": VirtualMachineFactory(
+            name="ann-desk",
+            source=csv_source,
+            host=None,
+            cluster=None,
+            datacenter=None,
+            platform="hyperv",
+            owner=assignee,
+            status=VMStatus.MISSING,
+            power_state=PowerState.UNKNOWN,
+        ),
+        # Not hers: owned by Bob though in her cluster, elsewhere, removed, a template.
+        "bobs": VirtualMachineFactory(name="bob01", host=host, owner=bob),
+        "finance": VirtualMachineFactory(name="gl01", host=other_host),
+        "removed": VirtualMachineFactory(name="old01", host=host, status=VMStatus.REMOVED),
+        "template": VirtualMachineFactory(name="tpl-rhel9", host=host, is_template=True),
+    }
+
+
+def test_prefill_adds_the_vms_inventory_attributes_to_the_area(assignment, vm_list, estate):
+    added = declared_vms_prefill(assignment=assignment, question=vm_list)
+
+    assert added == 4
+    assert listed(assignment) == [
+        (1, "ann-desk", Disposition.PENDING, "ann-desk"),
+        (2, "pacs01", Disposition.PENDING, "pacs01"),
+        (3, "ris01", Disposition.PENDING, "ris01"),
+        (4, "viewer", Disposition.PENDING, "viewer"),
+    ]
+    fields = (
+        "address",
+        "platform",
+        "software",
+        "location",
+        "created_on",
+        "created_by",
+        "purpose",
+        "purpose_other",
+        "status",
+        "owner",
+    )
+    values = {vm.name: tuple(getattr(vm, name) for name in fields) for vm in assignment.declared_vms.all()}
+    assert values == {
+        "pacs01": (
+            "10.9.0.1",
+            "vmware-esxi",
+            "VMware ESXi 7.0.3 build-21930508",
+            "DC-East / RADIOLOGY-PROD",
+            datetime.date(2023, 5, 6),
+            "VSPHERE.LOCAL\\admin",
+            "production",
+            "",
+            "running",
+            "",
+        ),
+        "ris01": (
+            estate["ris"].ip_addresses[0],
+            "vmware-esxi",
+            estate["ris"].host.product,
+            f"{estate['ris'].datacenter.name} / FINANCE",
+            None,
+            "",
+            "other",
+            "PACS",
+            "stopped",
+            "",
+        ),
+        "viewer": (
+            "",
+            "vmware-esxi",
+            estate["pool"].host.product,
+            f"{estate['pool'].datacenter.name} / FINANCE",
+            None,
+            "",
+            "",
+            "",
+            "running",
+            "",
+        ),
+        "ann-desk": (estate["owned"].ip_addresses[0], "hyperv", "", "", None, "", "", "", "", "Ann Lead"),
+    }
+    assignment.refresh_from_db()
+    assert assignment.status == AssignmentStatus.NOT_STARTED  # nothing answered yet
+
+
+def test_prefill_twice_adds_nothing_and_keeps_typed_rows(assignment, vm_list, estate, assignee):
+    declared_vms_save(
+        assignment=assignment, question=vm_list, rows=vm_rows_parse(text="laptop-vm\n").rows, user=assignee.user
+    )
+    assert declared_vms_prefill(assignment=assignment, question=vm_list) == 4
+
+    assert declared_vms_prefill(assignment=assignment, question=vm_list) == 0
+
+    assert [row[:2] for row in listed(assignment)] == [
+        (1, "laptop-vm"),
+        (2, "ann-desk"),
+        (3, "pacs01"),
+        (4, "ris01"),
+        (5, "viewer"),
+    ]
+
+
+def test_prefill_of_a_submitted_assignment_is_refused(assignment, vm_list, estate):
+    Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SUBMITTED)
+
+    with pytest.raises(ValidationError):
+        declared_vms_prefill(assignment=assignment, question=vm_list)
+
+    assert listed(assignment) == []
+
+
+def test_dispositions_of_prefilled_rows(assignment, vm_list, estate, assignee):
+    declared_vms_prefill(assignment=assignment, question=vm_list)
+    pacs, ris = assignment.declared_vms.get(name="pacs01"), assignment.declared_vms.get(name="ris01")
+
+    declared_vm_disposition_set(declared_vm=pacs, disposition=Disposition.CONFIRMED, user=assignee.user)
+    declared_vm_disposition_set(declared_vm=ris, disposition=Disposition.DISOWNED, user=assignee.user)
+
+    assert dict(assignment.declared_vms.values_list("name", "disposition")) == {
+        "ann-desk": Disposition.PENDING,
+        "pacs01": Disposition.CONFIRMED,
+        "ris01": Disposition.DISOWNED,
+        "viewer": Disposition.PENDING,
+    }
+    assignment.refresh_from_db()
+    assert assignment.status == AssignmentStatus.IN_PROGRESS
+    with pytest.raises(ValidationError) as back_to_pending:
+        declared_vm_disposition_set(declared_vm=pacs, disposition=Disposition.PENDING, user=assignee.user)
+    assert back_to_pending.value.messages == [
+        "pacs01: a VM from inventory is confirmed, corrected or disowned, not pending"
+    ]
+    with pytest.raises(PermissionDenied):
+        declared_vm_disposition_set(declared_vm=pacs, disposition=Disposition.DISOWNED, user=UserFactory())
+    assert DeclaredVM.objects.get(pk=pacs.pk).disposition == Disposition.CONFIRMED
+
+
+def test_a_typed_row_has_no_disposition_to_set(assignment, vm_list, assignee):
+    declared_vms_save(assignment=assignment, question=vm_list, rows=vm_rows_parse(text="a\n").rows, user=assignee.user)
+    typed = assignment.declared_vms.get()
+
+    with pytest.raises(ValidationError) as refused:
+        declared_vm_disposition_set(declared_vm=typed, disposition=Disposition.DISOWNED, user=assignee.user)
+
+    assert refused.value.messages == ["a: a VM you added has no disposition to set"]
+
+
+def test_saving_over_prefilled_rows_keeps_their_links_and_marks_edits_corrected(assignment, vm_list, estate, assignee):
+    declared_vms_prefill(assignment=assignment, question=vm_list)
+    declared_vm_disposition_set(
+        declared_vm=assignment.declared_vms.get(name="ris01"), disposition=Disposition.DISOWNED, user=assignee.user
+    )
+    pacs = assignment.declared_vms.get(name="pacs01")
+    # The person pastes their own list: pacs01 (with its data), a desktop VM; the other pre-filled rows are not in it.
+    text = "name\taddress\tplatform\tdata_categories\nPACS01\t10.9.0.1\tESXi\tePHI\nlab-vm\t\tVirtualBox\t\n"
+
+    result = declared_vms_save(
+        assignment=assignment, question=vm_list, rows=vm_rows_parse(text=text).rows, user=assignee.user
+    )
+
+    assert (result.created, result.updated, result.deleted, result.total) == (1, 1, 0, 5)
+    assert listed(assignment) == [
+        (1, "PACS01", Disposition.CORRECTED, "pacs01"),
+        (2, "lab-vm", Disposition.ADDED, None),
+        (3, "ann-desk", Disposition.PENDING, "ann-desk"),
+        (4, "ris01", Disposition.DISOWNED, "ris01"),
+        (5, "viewer", Disposition.PENDING, "viewer"),
+    ]
+    pacs_after = assignment.declared_vms.get(name="PACS01")
+    assert (pacs_after.pk, pacs_after.data_categories) == (pacs.pk, ["ephi"])
+
+
+def test_an_unchanged_prefilled_row_keeps_its_disposition(assignment, vm_list, estate, assignee):
+    declared_vms_prefill(assignment=assignment, question=vm_list)
+    viewer = assignment.declared_vms.get(name="viewer")
+    grid = [
+        {
+            "id": viewer.pk,
+            **{name: getattr(viewer, name) for name in ("name", "platform", "software", "location", "status")},
+        }
+    ]
+
+    result = declared_vms_save(
+        assignment=assignment, question=vm_list, rows=vm_rows_parse(grid=grid).rows, user=assignee.user
+    )
+
+    assert (result.unchanged, result.updated, result.total) == (1, 0, 4)
+    assert assignment.declared_vms.get(pk=viewer.pk).disposition == Disposition.PENDING
+
+
+# --- exports ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ('=HYPERLINK("http://evil")', '\'=HYPERLINK("http://evil")'),
+        ("+1+1", "'+1+1"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("web01", "web01"),
+        ("a=b", "a=b"),
+        ("", ""),
+        (-2, -2),
+        (None, None),
+        (datetime.date(2024, 1, 2), datetime.date(2024, 1, 2)),
+    ],
+)
+def test_formula_cells_are_neutralised_for_export(cell, expected):
+    assert vm_rows_export_cells(cell) == expected
+
+
+def test_a_row_is_neutralised_cell_by_cell(assignment, vm_list, assignee):
+    assert vm_rows_export_cells(["=1", "ok", 3]) == ["'=1", "ok", 3]
+    rows = vm_rows_parse(
+        text="name\tnotes\tdata_categories\tcreated_on\n=cmd|' /C calc'!A0\t@me\tephi;personal\t2024-01-02\n"
+    ).rows
+    declared_vms_save(assignment=assignment, question=vm_list, rows=rows, user=assignee.user)
+
+    cells = declared_vm_export_cells(assignment.declared_vms.get())
+
+    assert cells == [
+        "'=cmd|' /C calc'!A0",
+        "",
+        "",
+        "",
+        "",
+        "2024-01-02",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "ephi; personal",
+        "'@me",
+        "added",
+        "",
+    ]
+
+
+def test_row_problems_read_well():
+    assert str(RowProblem(3, "platform", "bad")) == "row 3, platform: bad"
+    assert str(RowProblem(0, "colour", "unknown column")) == "colour: unknown column"
+    assert str(RowProblem(0, "", "the file is empty")) == "the file is empty"
+
+
+def test_a_long_list_is_reordered_and_one_edit_writes_one_row(
+    assignment, vm_list, assignee, django_assert_max_num_queries
+):
+    names = [f"vm{number:04d}" for number in range(1, 1201)]
+    declared_vms_save(
+        assignment=assignment, question=vm_list, rows=vm_rows_parse(text="\n".join(names)).rows, user=assignee.user
+    )
+    ids = dict(assignment.declared_vms.values_list("name", "id"))
+
+    result = declared_vms_save(
+        assignment=assignment,
+        question=vm_list,
+        rows=vm_rows_parse(text="\n".join(reversed(names))).rows,
+        user=assignee.user,
+    )
+
+    assert (result.created, result.updated, result.unchanged, result.total) == (0, 0, 1200, 1200)
+    assert list(assignment.declared_vms.order_by("row").values_list("row", "name", "id")[:2]) == [
+        (1, "vm1200", ids["vm1200"]),
+        (2, "vm1199", ids["vm1199"]),
+    ]
+    assert assignment.declared_vms.order_by("-row").values_list("row", "name").first() == (1200, "vm0001")
+
+    grid = [{"id": ids[name], "name": name} for name in reversed(names)]
+    grid[5]["notes"] = "edited"
+    rows = vm_rows_parse(grid=grid).rows
+    with django_assert_max_num_queries(10):
+        result = declared_vms_save(assignment=assignment, question=vm_list, rows=rows, user=assignee.user)
+
+    assert (result.updated, result.unchanged) == (1, 1199)
+    assert assignment.declared_vms.get(notes="edited").row == 6
