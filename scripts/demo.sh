@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 export DJANGO_SETTINGS_MODULE=portal.settings.local
 .venv/bin/python manage.py migrate --no-input
 .venv/bin/python manage.py load_demo
-echo "Serving vmcensus on http://127.0.0.1:8000 (Ctrl-C to stop)"
-exec .venv/bin/python manage.py runserver "${PORT:-127.0.0.1:8000}"
+address="${PORT:-127.0.0.1:8000}"
+echo "Serving vmcensus on http://${address} (Ctrl-C to stop)"
+exec .venv/bin/python manage.py runserver "$address"
