@@ -10,6 +10,8 @@ NAVIGATION = [
     ("People", "people:org_chart", ALL_ROLES),
     ("Inventory", "inventory:vm_list", ALL_ROLES),
     ("Sources", "inventory:source_list", ALL_ROLES),
+    ("Questionnaires", "questionnaires:my", ALL_ROLES),
+    ("Campaigns", "questionnaires:campaign_list", OVERSIGHT_ROLES),
     ("Audit trail", "audit:list", OVERSIGHT_ROLES),
     ("API", "api:docs", ALL_ROLES),
 ]
@@ -25,4 +27,8 @@ def navigation(request) -> dict:
         for label, name, roles in NAVIGATION
         if user.has_role(*roles)
     ]
+    # Only the most specific entry is active: /questionnaires/campaigns/ is "Campaigns", not also "Questionnaires".
+    longest = max((len(item["url"]) for item in items if item["active"]), default=0)
+    for item in items:
+        item["active"] = item["active"] and len(item["url"]) == longest
     return {"navigation": items}

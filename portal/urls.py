@@ -8,6 +8,7 @@ from inventory.api import urls as inventory_api_urls
 from portal import views
 from portal.api import urls as portal_api_urls
 from portal.forms import LoginForm
+from questionnaires.api import urls as questionnaires_api_urls
 
 people_patterns = [
     path("", views.OrgChartView.as_view(), name="org_chart"),
@@ -39,6 +40,7 @@ account_patterns = [
 api_patterns = [
     *portal_api_urls.urlpatterns,
     *inventory_api_urls.urlpatterns,
+    *questionnaires_api_urls.urlpatterns,
 ]
 
 urlpatterns = [
@@ -46,6 +48,7 @@ urlpatterns = [
     path("people/", include((people_patterns, "people"))),
     path("audit/", include((audit_patterns, "audit"))),
     path("inventory/", include("inventory.urls")),
+    path("questionnaires/", include("questionnaires.urls")),
     path("accounts/", include(account_patterns)),
     path("api/v1/", include((api_patterns, "api"))),
     path("admin/", admin.site.urls),

@@ -9,15 +9,28 @@ subtree and the drill-down of a branch.
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from portal.choices import Role
+from portal.filters import PersonFilter
 from portal.models import Person, User
-from portal.selectors import person_subtree
+from portal.selectors import person_list, person_subtree
 from questionnaires.choices import AssignmentStatus, CampaignStatus
-from questionnaires.models import Assignment, Campaign, Notification
+from questionnaires.models import (
+    Answer,
+    AreaMapping,
+    Assignment,
+    Campaign,
+    DeclaredVM,
+    Notification,
+    Question,
+    Section,
+    TemplateVersion,
+)
+from questionnaires.services.answers import question_is_visible
 
 OPEN_STATUSES = frozenset({AssignmentStatus.NOT_STARTED, AssignmentStatus.IN_PROGRESS, AssignmentStatus.RETURNED})
 # Roles that read every campaign and assignment (compliance officers act on them; auditors only read).
@@ -162,3 +175,228 @@ def notifications_for_user(user: User, *, unread_only: bool = False) -> QuerySet
 
 def notification_unread_count(user: User) -> int:
     return Notification.objects.filter(person__user=user, read_at__isnull=True).count()
+
+
+# --- pages: campaigns, an assignment's questionnaire, exports, area mappings ---------------------------------------
+
+
+@dataclass
+class CampaignAccess:
+    """What a user sees of a campaign: all of it (``whole``), or the subtree of their own ``assignment``."""
+
+    whole: bool
+    assignment: Assignment | None = None
+
+
+def campaigns_visible_to(user: User) -> QuerySet[Campaign]:
+    """Every campaign for oversight roles; otherwise those in which the user has a part. Newest first."""
+    campaigns = Campaign.objects.select_related("version__template", "scope", "owner").order_by("-created_at", "-id")
+    if user.has_role(*OVERSIGHT_ROLES):
+        return campaigns
+    return campaigns.filter(pk__in=Assignment.objects.filter(person__user=user).values("campaign_id"))
+
+
+def campaign_status_counts(*, campaign_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Assignments by status for each campaign (``total`` and ``percent_accepted`` too), in one query."""
+    counts: dict[int, dict[str, int]] = defaultdict(_empty_counts)
+    rows = (
+        Assignment.objects.filter(campaign_id__in=campaign_ids)
+        .values_list("campaign_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for campaign_id, status, number in rows:
+        counts[campaign_id][status] += number
+        counts[campaign_id]["total"] += number
+    return {campaign_id: _finish(value) for campaign_id, value in counts.items()}
+
+
+def campaign_access(*, campaign: Campaign, user: User) -> CampaignAccess | None:
+    """All of the campaign for oversight roles, the user's own part and below for a participant, else None."""
+    if user.has_role(*OVERSIGHT_ROLES):
+        return CampaignAccess(whole=True)
+    assignment = (
+        Assignment.objects.filter(campaign=campaign, person__user=user).select_related("person", "reviewed_by").first()
+    )
+    return CampaignAccess(whole=False, assignment=assignment) if assignment else None
+
+
+def campaign_progress_tree(
+    *, campaign: Campaign, root: Assignment | None = None, today: datetime.date | None = None
+) -> dict:
+    """The progress page in three queries: ``counts`` (as ``campaign_progress``) for the whole campaign or for
+    ``root`` and below, and ``nodes``, the top of the drill-down (the heads of the campaign, or ``root``), each
+    as an item of ``assignment_children_progress``."""
+    overdue = _is_overdue(campaign, today or timezone.localdate())
+    tree = _CampaignTree.load(campaign)
+    if root is None:
+        ids: list[int] = list(tree.status)
+        tops = list(
+            Assignment.objects.filter(campaign=campaign, parent__isnull=True)
+            .select_related("person", "reviewed_by")
+            .order_by("person__name")
+        )
+    else:
+        ids = tree.subtree(root.pk)
+        tops = [root]
+    nodes = [
+        {
+            "assignment": top,
+            "counts": tree.counts(tree.subtree(top.pk), overdue=overdue),
+            "has_children": bool(tree.children.get(top.pk)),
+        }
+        for top in tops
+    ]
+    return {"counts": tree.counts(ids, overdue=overdue), "nodes": nodes}
+
+
+def assignment_visible(*, user: User, pk: int) -> Assignment | None:
+    """One assignment the user may read (see ``assignments_visible_to``), with what its page shows; else None."""
+    return (
+        assignments_visible_to(user)
+        .select_related(
+            "campaign__owner", "campaign__version__template", "campaign__scope", "reviewed_by", "parent__person__user"
+        )
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def assignments_awaiting_review(user: User) -> QuerySet[Assignment]:
+    """Submitted parts the user reviews: delegated from one of their assignments, or the heads of their campaigns."""
+    return _assignment_list().filter(
+        Q(parent__person__user=user) | Q(parent__isnull=True, campaign__owner=user),
+        status=AssignmentStatus.SUBMITTED,
+        campaign__status=CampaignStatus.ACTIVE,
+    )
+
+
+def assignment_delegation_candidates(*, assignment: Assignment) -> QuerySet[Person]:
+    """The assignee's active direct reports who have no part of the campaign yet."""
+    taken = Assignment.objects.filter(campaign_id=assignment.campaign_id).values("person_id")
+    return Person.objects.filter(parent_id=assignment.person_id, active=True).exclude(pk__in=taken).order_by("name")
+
+
+def assignment_held_sections(*, assignment: Assignment) -> list[Section]:
+    """The sections the assignment answers: those delegated to it, or every section of the campaign's version."""
+    held = list(assignment.sections.order_by("order"))
+    return held or list(Section.objects.filter(version_id=assignment.campaign.version_id).order_by("order"))
+
+
+@dataclass
+class QuestionState:
+    """A question as an assignment's page shows it: the saved answer, whether it is shown, a VM list's rows."""
+
+    question: Question
+    value: Any = None
+    other_text: str = ""
+    visible: bool = True
+    vm_rows: list[DeclaredVM] = field(default_factory=list)
+
+    @property
+    def chosen(self) -> list[str]:
+        """The answer as a list of values, for ticking radios and checkboxes."""
+        if self.value is None:
+            return []
+        return [str(item) for item in self.value] if isinstance(self.value, list) else [str(self.value)]
+
+
+@dataclass
+class SectionState:
+    section: Section
+    questions: list[QuestionState]
+
+    @property
+    def visible_questions(self) -> list[QuestionState]:
+        return [state for state in self.questions if state.visible]
+
+    def visible_keys(self) -> frozenset[str]:
+        return frozenset(state.question.key for state in self.questions if state.visible)
+
+
+def assignment_questionnaire(*, assignment: Assignment) -> list[SectionState]:
+    """The sections the assignment holds, in order, each question with its saved answer, whether it is shown
+    (``question_is_visible``, as the check before submission decides it) and a VM list's rows.
+
+    Five queries whatever the size of the questionnaire or of the lists.
+    """
+    held_ids = set(assignment.sections.values_list("id", flat=True))
+    sections = list(Section.objects.filter(version_id=assignment.campaign.version_id).order_by("order"))
+    questions = list(Question.objects.filter(section__version_id=assignment.campaign.version_id).order_by("order"))
+    by_id = {question.pk: question for question in questions}
+    for question in questions:  # fill the FK cache so visibility costs no query
+        if question.show_if_question_id is not None:
+            question.show_if_question = by_id[question.show_if_question_id]
+    outside = frozenset(q.key for q in questions if held_ids and q.section_id not in held_ids)
+    answers = {answer.question_id: answer for answer in Answer.objects.filter(assignment=assignment)}
+    values = {by_id[qid].key: answer.value for qid, answer in answers.items() if qid in by_id}
+    rows: dict[int, list[DeclaredVM]] = defaultdict(list)
+    for declared in DeclaredVM.objects.filter(assignment=assignment).order_by("question_id", "row"):
+        rows[declared.question_id].append(declared)
+    states: list[SectionState] = []
+    for section in sections:
+        if held_ids and section.pk not in held_ids:
+            continue
+        section_questions = []
+        for question in (q for q in questions if q.section_id == section.pk):
+            answer = answers.get(question.pk)
+            section_questions.append(
+                QuestionState(
+                    question=question,
+                    value=answer.value if answer else None,
+                    other_text=answer.other_text if answer else "",
+                    visible=question_is_visible(question, values, outside_keys=outside),
+                    vm_rows=rows.get(question.pk, []),
+                )
+            )
+        states.append(SectionState(section=section, questions=section_questions))
+    return states
+
+
+def campaign_export_assignments(*, campaign: Campaign, user: User) -> QuerySet[Assignment]:
+    """The assignments of a campaign whose answers the user may export (all, or their own subtree's)."""
+    return assignments_visible_to(user).filter(campaign=campaign)
+
+
+def campaign_export_declared_vms(*, campaign: Campaign, user: User) -> QuerySet[DeclaredVM]:
+    """Declared VMs of the exportable assignments, by assignee then row; one query, streamable."""
+    visible = campaign_export_assignments(campaign=campaign, user=user).values("id")
+    return (
+        DeclaredVM.objects.filter(assignment_id__in=visible)
+        .select_related("assignment__person", "question")
+        .order_by("assignment__person__name", "assignment_id", "question__order", "row")
+    )
+
+
+def campaign_export_answers(*, campaign: Campaign, user: User) -> QuerySet[Answer]:
+    """Answers (not VM lists) of the exportable assignments, by assignee then questionnaire order; one query."""
+    visible = campaign_export_assignments(campaign=campaign, user=user).values("id")
+    return (
+        Answer.objects.filter(assignment_id__in=visible)
+        .select_related("assignment__person", "question__section")
+        .order_by("assignment__person__name", "assignment_id", "question__section__order", "question__order")
+    )
+
+
+def template_versions_launchable() -> QuerySet[TemplateVersion]:
+    """Template versions that have something to answer, newest of each template first."""
+    return (
+        TemplateVersion.objects.filter(pk__in=Section.objects.values("version_id"))
+        .select_related("template")
+        .order_by("template__name", "-number")
+    )
+
+
+# People offered by the scope search of the campaign form: enough to find one by name or e-mail.
+PERSON_SEARCH_LIMIT = 20
+
+
+def person_search(*, text: str, limit: int = PERSON_SEARCH_LIMIT) -> list[Person]:
+    """Active people whose name, e-mail, title or department contains every word of ``text``."""
+    if not text.strip():
+        return []
+    return list(PersonFilter({"q": text, "active": True}, queryset=person_list()).qs.order_by("name")[:limit])
+
+
+def area_mapping_list() -> QuerySet[AreaMapping]:
+    return AreaMapping.objects.select_related("person").order_by("scope", "pattern")

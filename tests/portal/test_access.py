@@ -10,7 +10,15 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from portal.choices import Role
 from portal.services.audit import audit_log
-from tests.factories import HostFactory, ScanRunFactory, SourceFactory, VirtualMachineFactory
+from questionnaires.choices import QuestionKind
+from tests.factories import HostFactory, PersonFactory, ScanRunFactory, SourceFactory, VirtualMachineFactory
+from tests.questionnaires.factories import (
+    AreaMappingFactory,
+    AssignmentFactory,
+    CampaignFactory,
+    QuestionFactory,
+    SectionFactory,
+)
 
 PUBLIC_URL_NAMES = {
     "login", "logout", "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",
@@ -45,7 +53,27 @@ def sample_kwargs(org, role_users):
     source = SourceFactory(name="vc-sample")
     run = ScanRunFactory(source=source)
     vm = VirtualMachineFactory(host=HostFactory(cluster__datacenter__source=source))
+    # A campaign headed by the security admin's person, with a part delegated to the manager's person: each role
+    # reads the manager's part (the assignee, the manager above, the oversight roles); the officer owns it.
+    head_person = PersonFactory(user=role_users[Role.SECURITY_ADMIN])
+    part_person = PersonFactory(parent=head_person, user=role_users[Role.MANAGER])
+    vm_list = QuestionFactory(kind=QuestionKind.VM_LIST)
+    campaign = CampaignFactory(
+        version=vm_list.section.version, scope=head_person, owner=role_users[Role.COMPLIANCE_OFFICER]
+    )
+    head = AssignmentFactory(campaign=campaign, person=head_person)
+    part = AssignmentFactory(campaign=campaign, person=part_person, parent=head)
+    SectionFactory(version=campaign.version)
+    campaign_urls = ["campaign_detail", "campaign_launch", "campaign_close", "campaign_reopen", "export_vms_csv",
+                     "export_answers_csv", "export_xlsx"]
+    assignment_urls = ["assignment", "assignment_children", "assignment_delegate", "assignment_submit",
+                       "assignment_review", "assignment_answer_for"]
     return {
+        **{f"questionnaires:{name}": {"pk": campaign.pk} for name in campaign_urls},
+        **{f"questionnaires:{name}": {"pk": part.pk} for name in assignment_urls},
+        "questionnaires:assignment_section": {"pk": part.pk, "section_id": vm_list.section_id},
+        "questionnaires:assignment_vms": {"pk": part.pk, "question_id": vm_list.pk},
+        "questionnaires:area_mapping_delete": {"pk": AreaMappingFactory().pk},
         "*": {"pk": org["vp_a"].pk, "sequence": event.sequence, "uidb64": "MQ", "token": "set-password"},
         "inventory:vm_detail": {"pk": vm.pk},
         "inventory:source_detail": {"pk": source.pk},
@@ -56,6 +84,11 @@ def sample_kwargs(org, role_users):
         "api:vm-history": {"pk": vm.pk},
         "api:source-detail": {"pk": source.pk},
         "api:scanrun-detail": {"pk": run.pk},
+        **{f"api:campaign-{name}": {"pk": campaign.pk} for name in ("detail", "launch", "close", "reopen", "progress")},
+        **{f"api:assignment-{name}": {"pk": part.pk} for name in (
+            "detail", "delegate", "submit", "review", "answer-for", "reassign", "answers", "declared-vms",
+        )},
+        "api:questionnairetemplate-detail": {"pk": campaign.version.template_id},
     }
 
 
@@ -78,6 +111,7 @@ def test_the_walk_sees_the_portal_urls():
     names = all_url_names()
     assert {"dashboard", "people:org_chart", "audit:list", "api:person-list", "api:schema", "login"} <= set(names)
     assert {"inventory:vm_list", "inventory:source_scan", "api:vm-history", "api:source-list"} <= set(names)
+    assert {"questionnaires:my", "questionnaires:assignment", "questionnaires:campaign_detail"} <= set(names)
 
 
 @pytest.mark.parametrize("name", all_url_names())
@@ -96,10 +130,13 @@ def test_every_url_declares_and_enforces_its_roles(name, sample_kwargs, client, 
     else:
         assert anonymous.status_code == 302 and anonymous["Location"].startswith(reverse("login")), url
 
+    # An API action that only takes POST answers GET with 405 once the role check has let the caller in.
+    actions = getattr(resolve(url).func, "actions", None)
+    read_status = 200 if actions is None or "get" in actions else 405
     for role in [*ROLES, "none"]:
         response = client_for(role).get(url)
         if role in allowed:
-            assert response.status_code == 200, f"{role} GET {url}: {response.status_code}, expected 200"
+            assert response.status_code == read_status, f"{role} GET {url}: {response.status_code}"
         else:
             assert response.status_code == 403, f"{role} GET {url}: {response.status_code}, expected 403"
         if role not in writers:
