@@ -10,7 +10,9 @@ from pathlib import Path
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from portal.choices import Role
@@ -110,6 +112,11 @@ class Command(BaseCommand):
         )
         for label, person in (("root", None), (f"mid-level manager (level {MID_LEVEL}, {mid.name})", mid)):
             self._time_progress(label, campaign, person)
+        mid.user = User.objects.create(username=f"benchmark-manager-{tag}")
+        mid.user.groups.add(Group.objects.get_or_create(name=Role.MANAGER)[0])
+        mid.save(update_fields=["user"])
+        for label, user in (("officer, whole tree", owner), ("mid-level manager, own subtree", mid.user)):
+            self._time_page(label, campaign, user)
         root_part = Assignment.objects.select_related("campaign").get(campaign=campaign, parent=None)
         with CaptureQueriesContext(connection) as queries:
             start = time.perf_counter()
@@ -135,6 +142,27 @@ class Command(BaseCommand):
         self.stdout.write(
             f"reminder run again, same day: {time.perf_counter() - start:.3f} s "
             f"({again['escalations']} escalations, {again['reminders']} reminders: nothing is sent twice)"
+        )
+
+    def _time_page(self, label: str, campaign: Campaign, user: User) -> None:
+        """The campaign page itself through the whole request cycle (middleware, view, template)."""
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.force_login(user)
+        url = reverse("questionnaires:campaign_detail", kwargs={"pk": campaign.pk})
+        timings, query_counts = [], set()
+        for _ in range(PROGRESS_REPEATS):
+            with CaptureQueriesContext(connection) as queries:
+                start = time.perf_counter()
+                response = client.get(url)
+                timings.append(time.perf_counter() - start)
+            if response.status_code != 200:
+                raise CommandError(f"campaign page for {label}: HTTP {response.status_code}")
+            query_counts.add(len(queries))
+        slowest = max(timings)
+        self.stdout.write(
+            f"campaign page, {label}: slowest {slowest * 1000:.1f} ms, median {statistics.median(timings) * 1000:.1f}"
+            f" ms of {PROGRESS_REPEATS}, {'/'.join(map(str, sorted(query_counts)))} queries  "
+            f"target {PROGRESS_TARGET_SECONDS * 1000:g} ms  {_verdict(slowest, PROGRESS_TARGET_SECONDS)}"
         )
 
     def _time_progress(self, label: str, campaign: Campaign, person: Person | None) -> None:
