@@ -155,7 +155,7 @@ def dashboard_cards(*, user) -> list[dict]:
     ).count()
     vm_url = reverse("inventory:vm_list")
     return [
-        {"label": "VMs present", "value": counts["present"], "url": vm_url + "?status=present",
+        {"label": "VMs present", "value": counts["present"], "url": vm_url + "?status=missing",
          "note": f"{counts['missing']} missing from their last scan"},
         {"label": "Unapproved VMs", "value": counts["unapproved"],
          "url": vm_url + "?status=present&sanction=unapproved",

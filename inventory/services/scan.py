@@ -93,7 +93,10 @@ def source_scan_request(*, source: Source, user: User) -> ScanRun:
     from inventory.tasks import scan_run_execute
 
     if source.kind != SourceKind.VCENTER:
-        raise ValidationError(f"{source} is a {source.get_kind_display()}: import a new file instead of scanning it.")
+        raise ValidationError(
+            f"{source} is fed by file imports ({source.get_kind_display()}): "
+            "import a newer file instead of scanning it."
+        )
     with transaction.atomic():
         run = scan_run_start(source=source, trigger=ScanTrigger.USER, user=user)
         audit_log(action="scan.requested", actor=user, obj=run, details={"source": source.name})

@@ -8,6 +8,7 @@ import socket
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from inventory.choices import ChangeKind, PowerState, Sanction, ScanStatus, ScanTrigger, SourceKind, VMStatus
 from inventory.models import ScanRun, VMChange
@@ -522,7 +523,8 @@ def test_an_import_source_cannot_be_scanned(db, client_for):
 
     assert "/scan/" not in page
     assert not ScanRun.objects.exists()
-    assert "rvtools-dc2 is a RVTools import: import a new file instead of scanning it." in response.content.decode()
+    expected = "rvtools-dc2 is fed by file imports (RVTools import): import a newer file instead of scanning it."
+    assert expected in response.content.decode()
 
 
 def test_the_scan_confirmation_page(estate, client_for):
@@ -610,3 +612,13 @@ def test_the_navigation_links_to_the_inventory_and_the_sources(db, client_for):
 
     assert '<a class="nav-link" href="/inventory/vms/">Inventory</a>' in html
     assert '<a class="nav-link" href="/inventory/sources/">Sources</a>' in html
+
+
+def test_the_scan_page_of_an_import_source_explains_how_to_refresh_it(client_for):
+    source = SourceFactory(name="rvtools-east", kind=SourceKind.RVTOOLS, host="")
+
+    page = client_for("security_admin").get(reverse("inventory:source_scan", args=[source.pk])).content.decode()
+
+    assert "is refreshed by importing a file" in page
+    assert 'import_rvtools EXPORT.xlsx --source "rvtools-east"' in page
+    assert "Scan now" not in page
