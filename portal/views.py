@@ -1,5 +1,7 @@
 """Pages of the portal app: dashboard, org chart, people and the audit trail. Thin: reads go through selectors."""
 
+from axes.utils import reset as axes_reset
+from django.contrib.auth import views as auth_views
 from django.shortcuts import get_object_or_404
 from django.views.generic import DetailView, ListView, TemplateView
 
@@ -100,3 +102,13 @@ class AuditEventListView(RoleRequiredMixin, ListView):
         return super().get_context_data(
             filter=self.filterset, actions=audit_actions(), querystring=query.urlencode(), **kwargs
         )
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Setting a new password from the e-mailed link also lifts a lockout for repeated failed logins:
+    the person proved they own the address, which is what the lockout page tells them to do."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        axes_reset(username=form.user.get_username())
+        return response

@@ -111,8 +111,21 @@ def test_after_the_failure_limit_even_the_right_password_is_refused_with_the_loc
     assert response.status_code == 429
     assert "registration/locked_out.html" in [template.name for template in response.templates]
     assert "Too many failed logins" in response.content.decode()
+    assert "locked from your address for 30 minutes" in response.content.decode()
     assert _logged_in_user_id(client) is None
     assert client.get("/").status_code == 302
+
+
+def test_choosing_a_new_password_from_the_emailed_link_lifts_the_lockout(manager_login, client):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _login(client, "manager", "not-the-password")
+    client.post("/accounts/password-reset/", {"email": "manager@example.com"})
+    link = re.search(r"http://testserver(/accounts/password-reset/\S+/)", mail.outbox[0].body).group(1)
+    form_url = client.get(link)["Location"]
+
+    client.post(form_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+
+    assert _login(Client(), "manager", NEW_PASSWORD).status_code == 302
 
 
 def test_failures_below_the_limit_do_not_lock_and_a_success_resets_them(manager_login, client):
