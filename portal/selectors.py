@@ -106,4 +106,5 @@ def app_dashboard_cards(*, user: User) -> list[dict]:
         provider = getattr(importlib.import_module(f"{app_config.name}.selectors"), "dashboard_cards", None)
         if provider is not None:
             cards += provider(user=user)
-    return cards
+    # Cards that ask the person to act ("priority": 0) come before figures to read.
+    return sorted(cards, key=lambda card: card.get("priority", 1))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from portal.choices import Role
@@ -400,3 +401,36 @@ def person_search(*, text: str, limit: int = PERSON_SEARCH_LIMIT) -> list[Person
 
 def area_mapping_list() -> QuerySet[AreaMapping]:
     return AreaMapping.objects.select_related("person").order_by("scope", "pattern")
+
+
+def dashboard_cards(*, user: User) -> list[dict]:
+    """What the dashboard tells each person about questionnaires: their own open parts with the nearest due
+    date, the parts waiting for their review and, for oversight roles, the active campaigns' overdue parts."""
+    cards = []
+    my_url = reverse("questionnaires:my")
+    own_open = assignments_for_user(user).filter(
+        status__in=OPEN_STATUSES, campaign__status=CampaignStatus.ACTIVE
+    ).order_by("campaign__due_date")
+    next_due = own_open.values_list("campaign__due_date", flat=True).first()
+    if next_due is not None or Person.objects.filter(user=user).exists():
+        cards.append({
+            "label": "Your questionnaires to answer", "value": own_open.count(), "url": my_url, "priority": 0,
+            "note": f"next due {next_due:%d %b %Y}" if next_due else "nothing to answer now",
+        })
+        to_review = assignments_awaiting_review(user).count()
+        cards.append({
+            "label": "Parts waiting for your review", "value": to_review, "url": my_url, "priority": 0,
+            "note": "accept them or return them with a comment" if to_review else "nothing to review now",
+        })
+    if user.has_role(Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.ADMIN):
+        today = timezone.localdate()
+        active = Campaign.objects.filter(status=CampaignStatus.ACTIVE)
+        overdue = Assignment.objects.filter(
+            campaign__in=active, campaign__due_date__lt=today,
+            status__in=OPEN_STATUSES,
+        ).count()
+        cards.append({
+            "label": "Active campaigns", "value": active.count(), "url": reverse("questionnaires:campaign_list"),
+            "note": f"{overdue} part{'s' if overdue != 1 else ''} overdue",
+        })
+    return cards
