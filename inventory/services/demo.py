@@ -28,6 +28,8 @@ DEMO_VCENTERS = [
     ("vcenter-west (RVTools)", "vc-west.demo.vmcensus.example", 1, 2, 4, 700),
 ]
 DEMO_SNAPSHOT_DAYS_AGO = (60, 30, 1)
+# VMs per vCenter that share their BIOS UUID with another one.
+COPIED_PAIRS = 3
 HYPERV_SOURCE = "hyperv-lab (CSV)"
 ROLES = ["web", "app", "db", "cache", "batch", "etl", "ldap", "mq", "jump", "build", "test", "ehr", "gl", "crm"]
 GUESTS = [
@@ -96,6 +98,9 @@ def _build_vcenter(rng: random.Random, spec: tuple, start: datetime.datetime) ->
                 ))
     for number in range(1, vm_count + 1):
         vcenter.vms.append(_new_vm(rng, vcenter, number, start - datetime.timedelta(days=rng.randint(60, 1500))))
+    # A few VMs copied without a new BIOS UUID (a file-level copy registered again): the portal flags the pairs.
+    for original, copy in zip(vcenter.vms[10:10 + COPIED_PAIRS], vcenter.vms[-COPIED_PAIRS:], strict=True):
+        copy.bios_uuid = original.bios_uuid
     return vcenter
 
 
