@@ -76,11 +76,15 @@ from questionnaires.services.campaigns import (
 )
 from questionnaires.services.notifications import notifications_mark_read
 from questionnaires.services.vm_lists import (
+    COLUMN_LABELS,
     COLUMNS,
+    DATA_CATEGORIES_HELP,
+    DATA_CATEGORY_NAMES,
     EXPORT_COLUMNS,
     ParsedRows,
     declared_vm_disposition_set,
     declared_vm_export_cells,
+    declared_vms_disposition_bulk_set,
     declared_vms_prefill,
     declared_vms_save,
     vm_rows_export_cells,
@@ -114,22 +118,25 @@ PROGRESS_SEGMENTS = (
 )
 # The VM grid's cells: (label, choices or None, input type) by column. Built from the list's COLUMNS, so the grid
 # always posts every column (a column left out would be saved as empty).
+# Headings are the list's COLUMN_LABELS, which problems use too ("Created on"); the name is required (*).
 GRID_CELLS = {
-    "name": ("Name *", None, "text"),
-    "address": ("Host name or IP", None, "text"),
-    "platform": ("Platform", Platform.choices, "select"),
-    "software": ("Software and version", None, "text"),
-    "location": ("Where it runs", None, "text"),
-    "created_on": ("Created on", None, "date"),
-    "created_by": ("Created by", None, "text"),
-    "purpose": ("Purpose", VMPurpose.choices, "select"),
-    "purpose_other": ("Purpose if other", None, "text"),
-    "status": ("Status", DeclaredVMStatus.choices, "select"),
-    "owner": ("Owner", None, "text"),
-    "data_categories": ("Data (ePHI; financial_reporting…)", None, "text"),
-    "notes": ("Notes", None, "text"),
+    "name": (None, "text"),
+    "address": (None, "text"),
+    "platform": (Platform.choices, "select"),
+    "software": (None, "text"),
+    "location": (None, "text"),
+    "created_on": (None, "date"),
+    "created_by": (None, "text"),
+    "purpose": (VMPurpose.choices, "select"),
+    "purpose_other": (None, "text"),
+    "status": (DeclaredVMStatus.choices, "select"),
+    "owner": (None, "text"),
+    "data_categories": (None, "text"),
+    "notes": (None, "text"),
 }
-GRID_COLUMNS = tuple((column, *GRID_CELLS[column]) for column in COLUMNS)
+GRID_COLUMNS = tuple(
+    (column, COLUMN_LABELS[column] + (" *" if column == "name" else ""), *GRID_CELLS[column]) for column in COLUMNS
+)
 UPLOAD_TYPES = {".csv": "csv_file", ".xlsx": "xlsx_file"}
 
 
@@ -453,7 +460,7 @@ EMPTY_GRID_ROW = {"id": None, "cells": {}, "declared": None}
 def _vm_context() -> dict:
     """What every rendering of a VM list needs besides its rows."""
     return {"grid_columns": GRID_COLUMNS, "badge": BADGES, "dispositions": DISPOSITION_BUTTONS,
-            "empty_row": EMPTY_GRID_ROW}
+            "empty_row": EMPTY_GRID_ROW, "data_categories_help": DATA_CATEGORIES_HELP}
 
 
 def _with_vm_rows(sections: list[SectionState]) -> list[SectionState]:
@@ -624,7 +631,7 @@ def _grid_row(declared: DeclaredVM) -> dict[str, Any]:
         if column == "created_on":
             value = value.isoformat() if value else ""
         elif column == "data_categories":
-            value = "; ".join(value or [])
+            value = "; ".join(DATA_CATEGORY_NAMES.get(code, code) for code in value or [])
         cells[column] = value
     return {"id": declared.pk, "cells": cells, "declared": declared}
 
@@ -632,7 +639,8 @@ def _grid_row(declared: DeclaredVM) -> dict[str, Any]:
 class VMListPartial(AssignmentMixin, TemplateView):
     """GET: the VM list of a ``vm_list`` question (htmx). POST ``op``: ``grid`` saves the grid, ``paste`` adds
     rows pasted from a spreadsheet, ``upload`` adds the rows of a CSV or xlsx file, ``disposition`` confirms,
-    corrects or disowns a pre-filled row, ``prefill`` adds the VMs inventory attributes to the assignee.
+    corrects or disowns a pre-filled row, ``bulk`` confirms (or disowns) every pre-filled row still to check,
+    ``prefill`` adds the VMs inventory attributes to the assignee.
 
     Good rows are saved as a draft even when others are bad; every bad cell is named next to the grid.
     """
@@ -665,7 +673,7 @@ class VMListPartial(AssignmentMixin, TemplateView):
         question = self._question(assignment)
         op = request.POST.get("op", "")
         handler = {"grid": self._grid, "paste": self._paste, "upload": self._upload,
-                   "disposition": self._disposition, "prefill": self._prefill}.get(op)
+                   "disposition": self._disposition, "bulk": self._bulk, "prefill": self._prefill}.get(op)
         if handler is None:
             return self._render(assignment, question, problems=[f"Unknown action {op!r}."])
         status_before = assignment.status
@@ -753,14 +761,25 @@ class VMListPartial(AssignmentMixin, TemplateView):
                   Disposition.DISOWNED: "not yours"}
         return self._render(assignment, question, notice=f"{declared.name}: {labels.get(declared.disposition, '')}.")
 
+    def _bulk(self, assignment, question):
+        disposition = self.request.POST.get("disposition", "")
+        changed = declared_vms_disposition_bulk_set(
+            assignment=assignment, question=question, disposition=disposition, user=self.request.user
+        )
+        done = "confirmed" if disposition == Disposition.CONFIRMED else "marked not mine"
+        if not changed:
+            return self._render(assignment, question, notice="No row from inventory is still to check.")
+        return self._render(assignment, question, notice=f"{changed} row{'s' * (changed != 1)} {done}.")
+
     def _prefill(self, assignment, question):
         if not assignment_is_assignee(assignment=assignment, user=self.request.user):
             raise PermissionDenied(f"Only {assignment.person.name} can fill their list from inventory.")
         added = declared_vms_prefill(assignment=assignment, question=question)
         if added:
-            notice = f"{added} VM{'s' * (added != 1)} from inventory added: confirm, correct or disown each."
+            notice = (f"Added {added} VM{'s' * (added != 1)} from inventory: confirm each one, "
+                      "or mark it 'not mine'.")
         else:
-            notice = "Inventory attributes no other VM to your area."
+            notice = "Inventory has no other VM attributed to your area."
         return self._render(assignment, question, notice=notice)
 
 

@@ -282,6 +282,26 @@ def _format_rows(numbers: list[int]) -> str:
     return "rows " + ", ".join(str(number) for number in numbers[:-1]) + f" and {numbers[-1]}"
 
 
+# Pending rows named one by one up to this many; more are counted and named as ranges ("rows 8–310").
+PENDING_ROWS_LISTED = 10
+
+
+def _row_ranges(numbers: list[int], limit: int = 5) -> str:
+    """Sorted row numbers as runs: "rows 8–310", "rows 2, 5–9 and 12–40"; after ``limit`` runs, "… and N more"."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    texts = [str(first) if first == last else f"{first}–{last}" for first, last in runs]
+    if len(texts) > limit:
+        return f"rows {', '.join(texts[:limit])}… and {len(texts) - limit} more"
+    if len(texts) == 1:
+        return f"rows {texts[0]}"
+    return "rows " + ", ".join(texts[:-1]) + f" and {texts[-1]}"
+
+
 def assignment_answers_validate(assignment: Assignment) -> list[str]:
     """What stops the assignment being submitted, one line per question, in questionnaire order; empty when none.
 
@@ -315,7 +335,12 @@ def assignment_answers_validate(assignment: Assignment) -> list[str]:
         if question.kind == QuestionKind.VM_LIST:
             rows = rows_by_question.get(question.pk, [])
             pending = sorted(row for row, disposition in rows if disposition == Disposition.PENDING)
-            if pending:
+            if len(pending) > PENDING_ROWS_LISTED:
+                problems.append(
+                    f"“{question.text}”: {len(pending):,} rows found by the scanners still to check "
+                    f"({_row_ranges(pending)}): confirm, correct or disown each, or confirm them all at once"
+                )
+            elif pending:
                 problems.append(
                     f"“{question.text}”: {_format_rows(pending)} found by the scanners "
                     f"{'is' if len(pending) == 1 else 'are'} still to check: confirm, correct or disown each"

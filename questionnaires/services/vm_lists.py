@@ -7,10 +7,15 @@ column, message): the good rows can be kept as a draft while the person fixes
 the rest. ``declared_vms_save`` writes good rows as ``DeclaredVM``;
 ``declared_vms_prefill`` adds the VMs inventory already attributes to the
 person's area, to be confirmed, corrected or disowned
-(``declared_vm_disposition_set``).
+(``declared_vm_disposition_set``, or all the rows still to check at once:
+``declared_vms_disposition_bulk_set``).
 
 Columns (the ``DeclaredVM`` fields of the same names)
 -----------------------------------------------------
+
+Problems name a column by its heading in the grid (``COLUMN_LABELS``:
+"Created on", not ``created_on``) and list the values people type (labels,
+not the stored codes); those headings are understood as headers too.
 
 =============== ======== ==============================================================
 column          required value
@@ -26,7 +31,8 @@ software                 virtualization software and version
 location                 where it runs (site, data centre, host, laptop...)
 created_on               the date it was created: YYYY-MM-DD, YYYY/MM/DD, D.M.YYYY,
                          "5 Mar 2024" or "March 5, 2024" (a date cell in xlsx);
-                         3/5/2024 is refused: March 5 or May 3?
+                         D/M/YYYY or M/D/YYYY when only one reading is a date
+                         (15/3/2024); 3/5/2024 is refused: March 5 or May 3?
 created_by               who created it
 purpose                  production, development, test, departmental, research or
                          other (also "prod", "dev", "testing")
@@ -46,7 +52,10 @@ usual names are understood ("VM name", "Hostname", "IP address", "Created",
 "Comments"...); a column with an unknown header is reported and ignored.
 Pasted text and CSV may come without a header line: the cells are then read
 in the order of the table above. A line is a header when it names the
-``name`` column and at least one other.
+``name`` column and at least one other. A first line that reads like a
+header but is not one (it names a column but not ``name``, or it is words
+only that are bad as data: ``Server,IP,Colour``) refuses the whole input:
+read as data it would be a VM, and every column after it misread.
 
 Inputs and their limits
 -----------------------
@@ -58,6 +67,10 @@ Inputs and their limits
   too (the separator most used on the first line wins).
 - csv_file: UTF-8 (a BOM is fine: Excel's "CSV UTF-8"), comma, semicolon or
   tab separated. Other encodings and binary files are refused.
+- text and csv_file: a quote opened at the start of a cell and never closed
+  would swallow every line after it into one cell: the whole input is
+  refused, naming the line where the quote opens. A VM name holding a line
+  break is refused too (a problem on its row).
 - xlsx_file: the first worksheet of an xlsx workbook (not the old .xls),
   read with openpyxl in read-only mode; cells beyond column
   ``MAX_COLUMNS`` are not read.
@@ -66,11 +79,17 @@ Inputs and their limits
   times that once unzipped. One input holds at most ``MAX_ROWS`` rows; more
   is refused whole (split the list).
 
-Row numbers in problems: for files, the spreadsheet row (the header is row
-1; a quoted CSV value over several lines is one row); for the grid and
-pasted text, the position in the list counting from ``start_row`` (a header
-line is not counted, blank lines are). Duplicate rows (same name and
-address) are reported and only the first is kept.
+Row numbers in problems (``RowProblem.row``, read out by ``str()``):
+
+- grid and pasted text: "row 2", the data row counting from ``start_row``
+  (a header line is not counted, blank lines are), as the grid numbers rows;
+- CSV upload: "line 3 of the file", the line of the file where the record
+  begins (the header is line 1; a quoted value over several lines counts
+  each line), as a text editor numbers lines;
+- xlsx upload: "row 3 of the sheet", the worksheet row (the header is row 1).
+
+Row 0 is the input as a whole. Duplicate rows (same name and address) are
+reported and only the first is kept.
 """
 
 import csv
@@ -92,6 +111,7 @@ from openpyxl import load_workbook
 from inventory.choices import PowerState, SourceKind, VMStatus
 from inventory.models import VirtualMachine
 from portal.models import User
+from portal.services.audit import audit_log
 from questionnaires.choices import DataCategory, DeclaredVMStatus, Disposition, Platform, QuestionKind, VMPurpose
 from questionnaires.models import AreaMapping, Assignment, DeclaredVM, Question
 from questionnaires.services.answers import (
@@ -139,6 +159,36 @@ MAX_LENGTHS = {
 }
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_COLUMNS = (*COLUMNS, "disposition", "inventory_vm_id")
+# What people call each column: the grid's headings, the names problems use, and headers a file may use.
+COLUMN_LABELS = {
+    "name": "Name",
+    "address": "Host name or IP",
+    "platform": "Platform",
+    "software": "Software and version",
+    "location": "Where it runs",
+    "created_on": "Created on",
+    "created_by": "Created by",
+    "purpose": "Purpose",
+    "purpose_other": "Purpose if other",
+    "status": "Status",
+    "owner": "Owner",
+    "data_categories": "Data handled",
+    "notes": "Notes",
+}
+COLUMNS_HELP = ", ".join(COLUMN_LABELS[column] for column in COLUMNS)
+# The spellings problems suggest: what people type, not the stored codes (each one is read back, see the tests).
+PLATFORMS_HELP = "VMware ESXi, VMware Workstation, Hyper-V, KVM, Xen, VirtualBox, Cloud or Other"
+PURPOSES_HELP = "Production, Development, Test, Departmental, Research or Other"
+STATUSES_HELP = "Running, Stopped or Decommissioned"
+DATA_CATEGORIES_HELP = "ePHI, Financial reporting, Customer financial data, Personal data or None"
+# How the grid shows a row's data categories: short names people type back (DataCategory's labels are long).
+DATA_CATEGORY_NAMES = {
+    "ephi": "ePHI",
+    "financial_reporting": "Financial reporting",
+    "customer_financial": "Customer financial data",
+    "personal": "Personal data",
+    "none": "None",
+}
 
 DATE_FORMATS = ("%Y/%m/%d", "%d.%m.%Y", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%B %d %Y")
 DATE_FORMATS_HELP = "YYYY-MM-DD (2024-03-05), YYYY/MM/DD, D.M.YYYY or 5 Mar 2024"
@@ -153,7 +203,7 @@ HEADER_ALIASES = {
     "name": ("name", "vmname", "vm", "virtualmachine", "machinename"),
     "address": ("address", "hostname", "ip", "ipaddress", "hostnameorip", "hostnameoripaddress", "fqdn", "dnsname"),
     "platform": ("platform", "hypervisor", "virtualizationplatform"),
-    "software": ("software", "virtualizationsoftware", "softwareversion"),
+    "software": ("software", "virtualizationsoftware", "softwareversion", "softwareandversion"),
     "location": ("location", "site", "whereitruns", "runson"),
     "created_on": ("createdon", "created", "creationdate", "datecreated", "createdat"),
     "created_by": ("createdby", "creator", "builtby"),
@@ -237,18 +287,27 @@ DATA_CATEGORIES = _spellings(
 )
 
 
+# How a problem names its row: ``RowProblem.unit`` is one of these (see "Row numbers" in the module docstring).
+ROW_UNITS = {"": "row {}", "file": "line {} of the file", "sheet": "row {} of the sheet"}
+
+
 @dataclass(frozen=True, order=True)
 class RowProblem:
-    """One bad cell (or row, or the whole input when ``row`` is 0), named so the person can fix it."""
+    """One bad cell (or row, or the whole input when ``row`` is 0), named so the person can fix it.
+
+    ``column`` is the column's key (the grid marks the cell with it) or, for an
+    unknown header, the header as written; ``str()`` names it as the grid does.
+    """
 
     row: int
     column: str
     message: str
+    unit: str = ""
 
     def __str__(self) -> str:
-        where = [f"row {self.row}"] if self.row else []
+        where = [ROW_UNITS[self.unit].format(self.row)] if self.row else []
         if self.column:
-            where.append(self.column)
+            where.append(COLUMN_LABELS.get(self.column, self.column))
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
 
@@ -281,9 +340,15 @@ class VMRow:
 class ParsedRows:
     rows: list[VMRow] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
+    unit: str = ""  # how row numbers read: a key of ROW_UNITS
 
     def add(self, row: int, column: str, message: str) -> None:
-        self.problems.append(RowProblem(row, column, message))
+        self.problems.append(RowProblem(row, column, message, self.unit))
+
+    def refuse(self, message: str) -> None:
+        """The input as a whole is refused: no row comes back, only this problem."""
+        self.rows.clear()
+        self.problems[:] = [RowProblem(0, "", message, self.unit)]
 
 
 @dataclass
@@ -326,15 +391,15 @@ def _choice(raw: Any, spellings: dict[str, str], accepted: str) -> str:
 def _parse_platform(raw: Any) -> str:
     if _key(_text(raw)) == "vmware":
         raise ValueError("'VMware' alone could be ESXi or Workstation: write VMware ESXi or VMware Workstation")
-    return _choice(raw, PLATFORMS, ", ".join(Platform.values))
+    return _choice(raw, PLATFORMS, PLATFORMS_HELP)
 
 
 def _parse_purpose(raw: Any) -> str:
-    return _choice(raw, PURPOSES, ", ".join(VMPurpose.values))
+    return _choice(raw, PURPOSES, PURPOSES_HELP)
 
 
 def _parse_status(raw: Any) -> str:
-    return _choice(raw, STATUSES, ", ".join(DeclaredVMStatus.values))
+    return _choice(raw, STATUSES, STATUSES_HELP)
 
 
 def _parse_data_categories(raw: Any) -> list[str]:
@@ -346,10 +411,10 @@ def _parse_data_categories(raw: Any) -> list[str]:
             continue
         value = DATA_CATEGORIES.get(_key(part))
         if value is None:
-            raise ValueError(f"{part!r} is not one of {', '.join(DataCategory.values)}")
+            raise ValueError(f"{part!r} is not one of {DATA_CATEGORIES_HELP}")
         chosen.add(str(value))
     if DataCategory.NONE in chosen and len(chosen) > 1:
-        raise ValueError("'none' cannot go with other data categories")
+        raise ValueError("'None' cannot go with other data categories")
     return [value for value in DataCategory.values if value in chosen]
 
 
@@ -367,6 +432,26 @@ def _parse_date_text(text: str) -> datetime.date | None:
     return None
 
 
+def _parse_slashed_date(text: str) -> datetime.date | None:
+    """A D/M/YYYY or M/D/YYYY date read the one way it can be a date; None when it is none.
+
+    Raises ValueError when it can be two different dates (3/5/2024); 5/5/2024 and 15/3/2024 are one date.
+    """
+    match = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", text)
+    if match is None:
+        return None
+    first, second, year = (int(part) for part in match.groups())
+    dates = set()
+    for day, month in ((first, second), (second, first)):
+        try:
+            dates.add(datetime.date(year, month, day))
+        except ValueError:
+            continue
+    if len(dates) > 1:
+        raise ValueError(f"{text!r} is ambiguous (D/M/YYYY or M/D/YYYY?): write it as {DATE_FORMATS_HELP}")
+    return dates.pop() if dates else None
+
+
 def _parse_date(raw: Any) -> datetime.date | None:
     if isinstance(raw, datetime.datetime):
         value = raw.date()
@@ -377,8 +462,8 @@ def _parse_date(raw: Any) -> datetime.date | None:
         if not text:
             return None
         value = _parse_date_text(text)
-        if value is None and re.fullmatch(r"\d{1,2}/\d{1,2}/\d{2,4}", text):
-            raise ValueError(f"{text!r} is ambiguous (D/M/YYYY or M/D/YYYY?): write it as {DATE_FORMATS_HELP}")
+        if value is None:
+            value = _parse_slashed_date(text)
         if value is None:
             raise ValueError(f"{text!r} is not a date: write it as {DATE_FORMATS_HELP}")
     if value > timezone.localdate():
@@ -416,10 +501,14 @@ def _row_clean(number: int, cells: dict[str, Any], result: ParsedRows) -> VMRow 
     if "name" not in bad_columns and not values["name"]:
         result.add(number, "name", "is required")
         bad_columns.add("name")
+    elif "name" not in bad_columns and re.search(r"[\r\n]", values["name"]):
+        result.add(number, "name", "holds a line break: a VM name is one line (a quote left open?)")
+        bad_columns.add("name")
     if values.get("purpose_other") and values.get("purpose") in ("", VMPurpose.OTHER):
         values["purpose"] = VMPurpose.OTHER.value
     elif values.get("purpose_other") and values.get("purpose"):
-        result.add(number, "purpose_other", f"is only for purpose other, not {values['purpose']}")
+        purpose = VMPurpose(values["purpose"]).label
+        result.add(number, "purpose_other", f"is only for purpose Other, not {purpose}")
         bad_columns.add("purpose_other")
     if bad_columns:
         return None
@@ -443,6 +532,27 @@ def _header_columns(cells: Sequence[Any]) -> list[str | None] | None:
     return None
 
 
+def _looks_like_header(cells: Sequence[Any]) -> bool:
+    """A first line that is not a header but reads like one: it names a column, or it is words only and, read as
+    data, it has bad cells (``Server,IP,Colour``)."""
+    texts = [_text(cell) for cell in cells if _text(cell)]
+    if any(_key(text) in HEADERS for text in texts):
+        return True
+    if not texts or any(re.search(r"\d", text) for text in texts):
+        return False
+    trial = ParsedRows()
+    _row_clean(1, dict(zip(COLUMNS, cells, strict=False)), trial)
+    return bool(trial.problems)
+
+
+def _header_refusal(cells: Sequence[Any]) -> str:
+    texts = [_text(cell) for cell in cells if _text(cell)]
+    named = ", ".join(texts)
+    if any(_key(text) in HEADERS for text in texts):
+        return f"the first line names no {COLUMN_LABELS['name']} column: {named}; expected: {COLUMNS_HELP}"
+    return f"the first line names no known column: {named}; expected: {COLUMNS_HELP}"
+
+
 def _records_read(
     records: Iterator[tuple[int, Sequence[Any]]], result: ParsedRows, *, list_numbering: int | None
 ) -> None:
@@ -462,12 +572,15 @@ def _records_read(
                 continue
             header_seen = True
             columns = _header_columns(cells)
+            if columns is None and _looks_like_header(cells):
+                result.refuse(_header_refusal(cells))
+                return
             if columns is not None:
                 header_row = number
                 where = 0 if list_numbering is not None else number
                 for cell, column in zip(cells, columns, strict=True):
                     if column is None and _text(cell):
-                        result.add(where, _text(cell), f"unknown column, ignored (columns: {', '.join(COLUMNS)})")
+                        result.add(where, _text(cell), f"unknown column, ignored (columns: {COLUMNS_HELP})")
                 seen: set[str] = set()
                 for index, column in enumerate(columns):
                     if column is None:
@@ -486,8 +599,7 @@ def _records_read(
         else:
             row_number = list_numbering + number - (header_row + 1 if header_row else first_data_line)
         if len(rows) >= MAX_ROWS:
-            result.rows.clear()
-            result.problems[:] = [RowProblem(0, "", f"more than {MAX_ROWS:,} rows: split the list")]
+            result.refuse(f"more than {MAX_ROWS:,} rows: split the list")
             return
         if columns is None:
             cut = list(cells)
@@ -497,7 +609,7 @@ def _records_read(
                 result.add(
                     row_number,
                     "",
-                    f"has {len(cut)} cells, but without a header line the columns are {', '.join(COLUMNS)}",
+                    f"has {len(cut)} cells, but without a header line the columns are {COLUMNS_HELP}",
                 )
                 continue
             rows.append((row_number, dict(zip(COLUMNS, cut, strict=False))))
@@ -560,13 +672,48 @@ def _delimiter(text: str) -> str:
     return best if counts[best] else "\t"
 
 
-def _text_records(text: str, result: ParsedRows) -> Iterator[tuple[int, list[str]]]:
-    """Records numbered as rows: a blank line is an (empty) row, a quoted value over several lines is one."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+# A quoted CSV value from its opening quote: anything but quotes, and doubled quotes, up to the closing quote.
+QUOTED_VALUE = re.compile(r'[^"]*(?:""[^"]*)*"')
+
+
+def _unclosed_quote_line(text: str, delimiter: str) -> int | None:
+    """The line where a quote opens and is never closed, else None.
+
+    Read as ``csv`` reads: a quote opens a value only at the start of a cell,
+    and a quote left open runs to the end of the text, swallowing the lines after it into one cell.
+    """
+    cell_end = re.compile(f"[{re.escape(delimiter)}\r\n]")
+    position, cell_start = 0, True
+    while position < len(text):
+        if cell_start and text[position] == '"':
+            match = QUOTED_VALUE.match(text, position + 1)
+            if match is None:
+                return len(re.findall(r"\r\n?|\n", text[:position])) + 1
+            position, cell_start = match.end(), False
+            continue
+        match = cell_end.search(text, position)
+        if match is None:
+            return None
+        position, cell_start = match.end(), True
+    return None
+
+
+def _text_records(text: str, result: ParsedRows, *, by_line: bool) -> Iterator[tuple[int, list[str]]]:
+    """Records numbered as rows (a blank line is an empty row, a quoted value over several lines is one), or with
+    ``by_line`` by the line of the text where each begins. A quote never closed refuses the whole text."""
+    delimiter = _delimiter(text)
+    open_line = _unclosed_quote_line(text, delimiter)
+    if open_line is not None:
+        result.refuse(f"a quote opened on line {open_line} is never closed: close it (or remove it); nothing was read")
+        return
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     number = 0
     try:
-        for number, record in enumerate(reader, start=1):
+        for count, record in enumerate(reader, start=1):
+            number = count if not by_line else number + 1
             yield number, record
+            if by_line:
+                number = reader.line_num
     except csv.Error as exc:
         result.add(number + 1, "", f"cannot be read: {exc}")
 
@@ -681,13 +828,14 @@ def vm_rows_parse(
         if size > _upload_max_bytes():
             result.add(0, "", f"the text is too large ({_megabytes(size)}); at most {_megabytes(_upload_max_bytes())}")
         else:
-            _records_read(_text_records(text, result), result, list_numbering=start_row)
+            _records_read(_text_records(text, result, by_line=False), result, list_numbering=start_row)
     else:
+        result.unit = "file" if csv_file is not None else "sheet"
         data = _upload_read(csv_file if csv_file is not None else xlsx_file, result)
         if data is not None and csv_file is not None:
             decoded = _csv_text(data, result)
             if decoded is not None:
-                _records_read(_text_records(decoded, result), result, list_numbering=None)
+                _records_read(_text_records(decoded, result, by_line=True), result, list_numbering=None)
         elif data is not None:
             _records_read(_xlsx_records(data, result), result, list_numbering=None)
     result.problems.sort()
@@ -917,6 +1065,41 @@ def declared_vm_disposition_set(*, declared_vm: DeclaredVM, disposition: str, us
         declared_vm.save(update_fields=["disposition"])
     assignment_mark_started(assignment)
     return declared_vm
+
+
+# What the bulk action may set on every row still to check: confirm them all, or disown them all.
+BULK_DISPOSITIONS = (Disposition.CONFIRMED, Disposition.DISOWNED)
+
+
+@transaction.atomic
+def declared_vms_disposition_bulk_set(*, assignment: Assignment, question: Question, disposition: str,
+                                      user: User | None) -> int:
+    """Confirm (or disown) at once every pre-filled row of the list still to check; return how many changed.
+
+    One UPDATE of the pending rows from inventory, in the audit trail (action
+    ``vm_list.disposition_bulk_set``). Rows already confirmed, corrected or
+    disowned, and rows the person added, are left alone. Refused like
+    ``declared_vm_disposition_set``.
+    """
+    assignment_lock_for_edit(assignment, user)
+    assignment_question_check(assignment, question)
+    _question_check_vm_list(question)
+    if disposition not in BULK_DISPOSITIONS:
+        raise ValidationError(
+            f"{disposition!r}: the rows still to check are all confirmed or all disowned at once", code="invalid_choice"
+        )
+    changed = DeclaredVM.objects.filter(
+        assignment=assignment, question=question, inventory_vm__isnull=False, disposition=Disposition.PENDING
+    ).update(disposition=disposition)
+    if changed:
+        audit_log(
+            action="vm_list.disposition_bulk_set",
+            actor=user,
+            obj=assignment,
+            details={"question": question.key, "disposition": disposition, "rows": changed},
+        )
+    assignment_mark_started(assignment)
+    return changed
 
 
 def _export_cell(value: Any) -> Any:

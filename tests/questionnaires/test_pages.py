@@ -462,8 +462,8 @@ def test_pasting_20_rows_with_2_bad_cells_names_both_and_keeps_the_18_good_rows(
     html = response.content.decode()
     assert response.status_code == 200
     assert "<strong>2 problems:</strong>" in html
-    assert "<li>row 4, platform: &#x27;Parallels&#x27; is not one of vmware-esxi, vmware-workstation" in html
-    assert "<li>row 11, created_on: &#x27;31/02/2024&#x27; is ambiguous (D/M/YYYY or M/D/YYYY?)" in html
+    assert "<li>row 4, Platform: &#x27;Parallels&#x27; is not one of VMware ESXi, VMware Workstation" in html
+    assert "<li>row 11, Created on: &#x27;31/02/2024&#x27; is not a date: write it as" in html
     assert "18 rows added. The rows with problems were not added" in html
     assert '<strong data-figure="vm-rows">18</strong>' in html
     names = list(DeclaredVM.objects.filter(assignment=chain.part).order_by("row").values_list("name", flat=True))
@@ -490,7 +490,7 @@ def test_the_grid_autosaves_good_rows_and_names_bad_cells_for_the_page_to_mark(c
     response = client.post(url, grid)
 
     html = response.content.decode()
-    assert "row 2, created_on: 2999-01-01 is in the future" in html
+    assert "row 2, Created on: 2999-01-01 is in the future" in html
     assert "1 good row saved (1 in the list)" in html
     assert response["HX-Trigger"] == (
         f'{{"vmProblems": {{"question": {vm_list.pk}, "cells": [{{"row": 2, "column": "created_on", '
@@ -551,7 +551,7 @@ def test_inventory_rows_are_pre_filled_then_confirmed_corrected_or_disowned(chai
     url = assignment_url(chain.part, f"vms/{vm_list.pk}/")
 
     response = client.post(url, {"op": "prefill"})
-    assert "2 VMs from inventory added: confirm, correct or disown each." in response.content.decode()
+    assert "Added 2 VMs from inventory: confirm each one, or mark it &#x27;not mine&#x27;." in response.content.decode()
     rows = {row.name: row for row in DeclaredVM.objects.all()}
     assert {row.disposition for row in rows.values()} == {Disposition.PENDING}
 
@@ -564,6 +564,61 @@ def test_inventory_rows_are_pre_filled_then_confirmed_corrected_or_disowned(chai
     }
     refused = client.post(url, {"op": "disposition", "row_id": rows["owned01"].pk, "disposition": "added"})
     assert "a VM from inventory is confirmed, corrected or disowned, not added" in refused.content.decode()
+
+
+def test_an_upload_with_a_quote_never_closed_adds_nothing_and_names_the_line(chain, people):
+    vm_list = chain_vm_list(chain)
+    client = login(people["lead_a1"])
+    content = b'name,address,platform\n"unterminated,10.0.0.1,kvm\nok-vm-2,10.0.0.2,kvm\n'
+
+    response = client.post(assignment_url(chain.part, f"vms/{vm_list.pk}/"),
+                           {"op": "upload", "file": SimpleUploadedFile("vms.csv", content)})
+
+    html = response.content.decode()
+    assert "No row added from “vms.csv”." in html
+    assert "<li>“vms.csv” a quote opened on line 2 is never closed: close it (or remove it); nothing was read" in html
+    assert not DeclaredVM.objects.exists()
+
+
+def test_all_rows_still_to_check_are_confirmed_with_one_button(chain, people, org):
+    for number in range(3):
+        VirtualMachineFactory(name=f"owned{number}", owner=org["lead_a1"])
+    vm_list = chain_vm_list(chain)
+    client = login(people["lead_a1"])
+    url = assignment_url(chain.part, f"vms/{vm_list.pk}/")
+    html = client.post(url, {"op": "prefill"}).content.decode()
+    first = DeclaredVM.objects.get(name="owned0")
+    client.post(url, {"op": "disposition", "row_id": first.pk, "disposition": "disowned"})
+
+    html = client.get(url).content.decode()
+    assert "Add the VMs that inventory already attributes to my area" in html
+    assert 'hx-confirm="Confirm all 2 rows still to check' in html and "Confirm all rows still to check" in html
+    # The headings are the labels people read; a pre-filled row's buttons come before its name.
+    assert "<th>From inventory</th><th class=\"col-name\">Name *</th>" in html
+    assert ">Data handled</th>" in html and "financial_reporting" not in html
+    row = html[html.index('class="vm-prefilled"'):]
+    assert row.index('"disposition": "confirmed"') < row.index('name="rows-1-name"')
+
+    response = client.post(url, {"op": "bulk", "disposition": "confirmed"})
+
+    assert "2 rows confirmed." in response.content.decode()
+    assert dict(DeclaredVM.objects.values_list("name", "disposition")) == {
+        "owned0": Disposition.DISOWNED, "owned1": Disposition.CONFIRMED, "owned2": Disposition.CONFIRMED,
+    }
+    assert "Confirm all rows still to check" not in response.content.decode()
+    again = client.post(url, {"op": "bulk", "disposition": "confirmed"})
+    assert "No row from inventory is still to check." in again.content.decode()
+    other = login(people["vp_a"]).post(url, {"op": "bulk", "disposition": "disowned"})
+    assert other.status_code == 403
+
+
+def test_pre_filling_with_nothing_new_says_so_in_plain_english(chain, people, org):
+    vm_list = chain_vm_list(chain)
+    client = login(people["lead_a1"])
+
+    response = client.post(assignment_url(chain.part, f"vms/{vm_list.pk}/"), {"op": "prefill"})
+
+    assert "Inventory has no other VM attributed to your area." in response.content.decode()
 
 
 # --- delegating, submitting, reviewing ------------------------------------------------------------------------------

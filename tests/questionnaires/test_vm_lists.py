@@ -11,15 +11,28 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import Workbook
 
 from inventory.choices import PowerState, SourceKind, VMStatus
-from questionnaires.choices import AssignmentStatus, CampaignStatus, Disposition
+from portal.models import AuditEvent
+from questionnaires.choices import (
+    AssignmentStatus,
+    CampaignStatus,
+    DataCategory,
+    DeclaredVMStatus,
+    Disposition,
+    Platform,
+    VMPurpose,
+)
 from questionnaires.models import AreaMapping, Assignment, Campaign, DeclaredVM, Question
+from questionnaires.services import vm_lists
+from questionnaires.services.answers import answer_save, assignment_answers_validate
 from questionnaires.services.templates import DATA_DIR, template_load
 from questionnaires.services.vm_lists import (
+    COLUMN_LABELS,
     MAX_ROWS,
     RowProblem,
     VMRow,
     declared_vm_disposition_set,
     declared_vm_export_cells,
+    declared_vms_disposition_bulk_set,
     declared_vms_prefill,
     declared_vms_save,
     vm_rows_export_cells,
@@ -37,9 +50,17 @@ from tests.questionnaires.factories import AreaMappingFactory, AssignmentFactory
 
 pytestmark = pytest.mark.django_db
 
-PLATFORMS_HELP = "vmware-esxi, vmware-workstation, hyperv, kvm, xen, virtualbox, cloud, other"
+PLATFORMS_HELP = "VMware ESXi, VMware Workstation, Hyper-V, KVM, Xen, VirtualBox, Cloud or Other"
 DATES_HELP = "YYYY-MM-DD (2024-03-05), YYYY/MM/DD, D.M.YYYY or 5 Mar 2024"
-CATEGORIES_HELP = "ephi, financial_reporting, customer_financial, personal, none"
+CATEGORIES_HELP = "ePHI, Financial reporting, Customer financial data, Personal data or None"
+COLUMNS_HELP = (
+    "Name, Host name or IP, Platform, Software and version, Where it runs, Created on, Created by, Purpose, "
+    "Purpose if other, Status, Owner, Data handled, Notes"
+)
+
+
+def _key(text: str) -> str:
+    return "".join(character for character in text.casefold() if character.isalnum())
 
 
 def problems(parsed) -> list[tuple[int, str, str]]:
@@ -86,7 +107,7 @@ def test_twenty_pasted_rows_with_three_bad_cells_keep_seventeen_and_name_the_thr
         owner="Ann Lead",
     )
     assert (parsed.rows[1].platform, parsed.rows[3].data_categories) == ("hyperv", ["ephi", "financial_reporting"])
-    assert str(parsed.problems[0]) == f"row 4, platform: 'Parallels' is not one of {PLATFORMS_HELP}"
+    assert str(parsed.problems[0]) == f"row 4, Platform: 'Parallels' is not one of {PLATFORMS_HELP}"
 
 
 def test_a_paste_without_header_is_read_in_the_documented_order_from_start_row():
@@ -121,8 +142,7 @@ def test_a_paste_without_header_is_read_in_the_documented_order_from_start_row()
         (
             14,
             "",
-            "has 14 cells, but without a header line the columns are name, address, platform, software, location, "
-            "created_on, created_by, purpose, purpose_other, status, owner, data_categories, notes",
+            f"has 14 cells, but without a header line the columns are {COLUMNS_HELP}",
         ),
     ]
 
@@ -141,18 +161,13 @@ def test_cells_are_checked_one_by_one():
     parsed = vm_rows_parse(text=text)
 
     assert problems(parsed) == [
-        (
-            0,
-            "colour",
-            "unknown column, ignored (columns: name, address, platform, software, location, created_on, "
-            "created_by, purpose, purpose_other, status, owner, data_categories, notes)",
-        ),
+        (0, "colour", f"unknown column, ignored (columns: {COLUMNS_HELP})"),
         (1, "name", "is required"),
         (2, "created_on", f"'2024-02-30' is not a date: write it as {DATES_HELP}"),
-        (2, "data_categories", "'none' cannot go with other data categories"),
+        (2, "data_categories", "'None' cannot go with other data categories"),
         (2, "platform", "'VMware' alone could be ESXi or Workstation: write VMware ESXi or VMware Workstation"),
-        (2, "purpose_other", "is only for purpose other, not production"),
-        (2, "status", "'asleep' is not one of running, stopped, decommissioned"),
+        (2, "purpose_other", "is only for purpose Other, not Production"),
+        (2, "status", "'asleep' is not one of Running, Stopped or Decommissioned"),
         (3, "created_on", "2999-01-01 is in the future"),
         (3, "data_categories", f"'SOX' is not one of {CATEGORIES_HELP}"),
         (5, "name", "same name and address as row 4: only the first is kept"),
@@ -224,6 +239,129 @@ def test_grid_rows_keep_their_ids_and_name_their_bad_cells():
     ]
 
 
+# --- parsing: what a new user ran into ----------------------------------------------------------------------
+
+UNCLOSED_QUOTE = 'name,address,platform\n"unterminated,10.0.0.1,kvm\nok-vm-2,10.0.0.2,kvm\n'
+
+
+def test_a_quote_never_closed_refuses_the_upload_and_names_its_line():
+    parsed = vm_rows_parse(csv_file=SimpleUploadedFile("vms.csv", UNCLOSED_QUOTE.encode()))
+
+    assert parsed.rows == []
+    assert problems(parsed) == [
+        (0, "", "a quote opened on line 2 is never closed: close it (or remove it); nothing was read")
+    ]
+
+
+def test_a_quote_never_closed_refuses_pasted_text_too():
+    text = "name\taddress\nweb01\t10.0.0.1\n\"db01\t10.0.0.2\nok-vm-2\t10.0.0.3\n"
+
+    parsed = vm_rows_parse(text=text)
+
+    assert parsed.rows == []
+    assert problems(parsed) == [
+        (0, "", "a quote opened on line 3 is never closed: close it (or remove it); nothing was read")
+    ]
+
+
+def test_quotes_closed_or_inside_a_cell_are_read_as_before():
+    text = 'name,notes\n"web, 01","said ""hi""\non two lines"\n6\'2" rack,x\n'
+
+    parsed = vm_rows_parse(text=text)
+
+    assert problems(parsed) == []
+    assert [(row.name, row.notes) for row in parsed.rows] == [
+        ("web, 01", 'said "hi"\non two lines'),
+        ('6\'2" rack', "x"),
+    ]
+
+
+def test_a_vm_name_with_a_line_break_is_refused_on_its_row():
+    parsed = vm_rows_parse(text='name,address\n"web\n01",10.0.0.1\nweb02,10.0.0.2\n')
+
+    assert [row.name for row in parsed.rows] == ["web02"]
+    assert problems(parsed) == [
+        (1, "name", "holds a line break: a VM name is one line (a quote left open?)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first_line", "expected"),
+    [
+        ("Server,Rack,Colour", f"the first line names no known column: Server, Rack, Colour; expected: {COLUMNS_HELP}"),
+        # "IP" is a known header (the address), but there is no name column.
+        ("Server,IP,Colour", f"the first line names no Name column: Server, IP, Colour; expected: {COLUMNS_HELP}"),
+    ],
+)
+def test_a_first_line_that_reads_as_a_header_but_is_not_one_refuses_the_input(first_line, expected):
+    content = f"{first_line}\nweb01,10.0.0.1,red\n"
+
+    pasted = vm_rows_parse(text=content)
+    uploaded = vm_rows_parse(csv_file=SimpleUploadedFile("vms.csv", content.encode()))
+
+    assert (pasted.rows, problems(pasted)) == ([], [(0, "", expected)])
+    assert (uploaded.rows, problems(uploaded)) == ([], [(0, "", expected)])
+
+
+def test_a_first_line_of_good_data_is_still_data():
+    parsed = vm_rows_parse(text="web01,10.0.0.1,KVM\nweb02,10.0.0.2,Xen\n")
+
+    assert problems(parsed) == []
+    assert [(row.row, row.name, row.platform) for row in parsed.rows] == [(1, "web01", "kvm"), (2, "web02", "xen")]
+
+
+@pytest.mark.parametrize(
+    ("help_text", "spellings", "choices"),
+    [
+        (vm_lists.PLATFORMS_HELP, vm_lists.PLATFORMS, Platform),
+        (vm_lists.PURPOSES_HELP, vm_lists.PURPOSES, VMPurpose),
+        (vm_lists.STATUSES_HELP, vm_lists.STATUSES, DeclaredVMStatus),
+        (vm_lists.DATA_CATEGORIES_HELP, vm_lists.DATA_CATEGORIES, DataCategory),
+    ],
+)
+def test_the_values_problems_suggest_are_labels_that_are_read_back(help_text, spellings, choices):
+    suggested = help_text.replace(" or ", ", ").split(", ")
+
+    read = {spellings[_key(text)] for text in suggested}
+
+    assert read == set(choices.values)
+    assert not set(suggested) & set(choices.values) - {"kvm"}  # labels, not codes ("KVM" is both)
+
+
+def test_the_grid_headings_are_read_as_headers():
+    header = "\t".join(COLUMN_LABELS.values())
+    row = "web01\t10.0.0.1\tHyper-V\tWin 2022\tDC1\t2024-01-02\tjo\tOther\tlab\tRunning\tIT\tPersonal data\tx"
+
+    parsed = vm_rows_parse(text=f"{header}\n{row}\n")
+
+    assert problems(parsed) == []
+    assert parsed.rows[0].facts() == {
+        "name": "web01", "address": "10.0.0.1", "platform": "hyperv", "software": "Win 2022", "location": "DC1",
+        "created_on": datetime.date(2024, 1, 2), "created_by": "jo", "purpose": "other", "purpose_other": "lab",
+        "status": "running", "owner": "IT", "data_categories": ["personal"], "notes": "x",
+    }
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("15/13/2024", f"'15/13/2024' is not a date: write it as {DATES_HELP}"),
+        ("31/02/2024", f"'31/02/2024' is not a date: write it as {DATES_HELP}"),
+        ("3/5/2024", f"'3/5/2024' is ambiguous (D/M/YYYY or M/D/YYYY?): write it as {DATES_HELP}"),
+        ("15/3/2024", datetime.date(2024, 3, 15)),
+        ("3/15/2024", datetime.date(2024, 3, 15)),
+        ("5/5/2024", datetime.date(2024, 5, 5)),
+    ],
+)
+def test_only_a_slashed_date_that_can_be_two_dates_is_ambiguous(cell, expected):
+    parsed = vm_rows_parse(text=f"name\tcreated_on\nvm\t{cell}\n")
+
+    if isinstance(expected, datetime.date):
+        assert (problems(parsed), parsed.rows[0].created_on) == ([], expected)
+    else:
+        assert problems(parsed) == [(1, "created_on", expected)]
+
+
 # --- parsing: uploads -------------------------------------------------------------------------------------------
 
 CSV_TEXT = (
@@ -235,7 +373,7 @@ CSV_TEXT = (
 )
 
 
-def test_a_csv_upload_with_a_bom_and_semicolons_names_spreadsheet_rows():
+def test_a_csv_upload_with_a_bom_and_semicolons_names_lines_of_the_file():
     upload = SimpleUploadedFile("vms.csv", ("\ufeff" + CSV_TEXT).encode("utf-8"))
 
     parsed = vm_rows_parse(csv_file=upload)
@@ -245,9 +383,11 @@ def test_a_csv_upload_with_a_bom_and_semicolons_names_spreadsheet_rows():
         (3, "db02", "xen", datetime.date(2022, 12, 1), ""),
         (4, "db03", "xen", datetime.date(2022, 12, 1), "two\nlines"),
     ]
+    # db03's notes run over lines 4 and 5: db04 is on line 6 of the file, as a text editor shows it.
     assert problems(parsed) == [
-        (5, "created_on", f"'01/12/2022' is ambiguous (D/M/YYYY or M/D/YYYY?): write it as {DATES_HELP}"),
+        (6, "created_on", f"'01/12/2022' is ambiguous (D/M/YYYY or M/D/YYYY?): write it as {DATES_HELP}"),
     ]
+    assert str(parsed.problems[0]).startswith("line 6 of the file, Created on: '01/12/2022' is ambiguous")
 
 
 @pytest.mark.parametrize(
@@ -294,6 +434,7 @@ def test_an_xlsx_upload_reads_date_and_number_cells():
         (4, "1234", "virtualbox", datetime.date(2021, 4, 6), "stopped", "42"),
     ]
     assert problems(parsed) == [(5, "platform", f"'OpenStack' is not one of {PLATFORMS_HELP}")]
+    assert str(parsed.problems[0]).startswith("row 5 of the sheet, Platform: 'OpenStack'")
 
 
 def test_a_zip_that_is_not_a_workbook_and_an_old_xls_are_refused():
@@ -667,6 +808,73 @@ def test_a_typed_row_has_no_disposition_to_set(assignment, vm_list, assignee):
     assert refused.value.messages == ["a: a VM you added has no disposition to set"]
 
 
+def test_every_row_still_to_check_is_confirmed_at_once(assignment, vm_list, estate, assignee):
+    declared_vms_prefill(assignment=assignment, question=vm_list)
+    declared_vm_disposition_set(
+        declared_vm=assignment.declared_vms.get(name="ris01"), disposition=Disposition.DISOWNED, user=assignee.user
+    )
+    declared_vms_save(
+        assignment=assignment, question=vm_list, rows=vm_rows_parse(text="typed\n").rows, user=assignee.user,
+        replace=False,
+    )
+
+    changed = declared_vms_disposition_bulk_set(
+        assignment=assignment, question=vm_list, disposition=Disposition.CONFIRMED, user=assignee.user
+    )
+
+    assert changed == 3
+    assert dict(assignment.declared_vms.values_list("name", "disposition")) == {
+        "ann-desk": Disposition.CONFIRMED,
+        "pacs01": Disposition.CONFIRMED,
+        "ris01": Disposition.DISOWNED,
+        "viewer": Disposition.CONFIRMED,
+        "typed": Disposition.ADDED,
+    }
+    event = AuditEvent.objects.get(action="vm_list.disposition_bulk_set")
+    assert event.details == {"question": "vm_list", "disposition": "confirmed", "rows": 3}
+    assert declared_vms_disposition_bulk_set(
+        assignment=assignment, question=vm_list, disposition=Disposition.DISOWNED, user=assignee.user
+    ) == 0
+
+
+def test_the_bulk_action_is_refused_like_one_row(assignment, vm_list, estate, assignee):
+    declared_vms_prefill(assignment=assignment, question=vm_list)
+
+    with pytest.raises(PermissionDenied):
+        declared_vms_disposition_bulk_set(
+            assignment=assignment, question=vm_list, disposition=Disposition.CONFIRMED, user=UserFactory()
+        )
+    with pytest.raises(ValidationError, match="all confirmed or all disowned at once"):
+        declared_vms_disposition_bulk_set(
+            assignment=assignment, question=vm_list, disposition=Disposition.CORRECTED, user=assignee.user
+        )
+    Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SUBMITTED)
+    with pytest.raises(ValidationError):
+        declared_vms_disposition_bulk_set(
+            assignment=assignment, question=vm_list, disposition=Disposition.CONFIRMED, user=assignee.user
+        )
+    assert set(assignment.declared_vms.values_list("disposition", flat=True)) == {Disposition.PENDING}
+    assert not AuditEvent.objects.filter(action="vm_list.disposition_bulk_set").exists()
+
+
+def test_hundreds_of_rows_still_to_check_are_counted_not_listed(assignment, vm_list, assignee, version):
+    declared_vms_save(
+        assignment=assignment, question=vm_list, user=assignee.user,
+        rows=vm_rows_parse(text="".join(f"vm{number}\n" for number in range(1, 311))).rows,
+    )
+    vm = VirtualMachineFactory()
+    assignment.declared_vms.filter(row__gte=8).update(disposition=Disposition.PENDING, inventory_vm=vm)
+    assignment.declared_vms.filter(row=100).update(disposition=Disposition.CONFIRMED)
+
+    answer_save(assignment=assignment, question=version.sections.get(key="your-area").questions.get(key="runs_vms"),
+                raw="Yes", user=assignee.user)
+
+    found = [problem for problem in assignment_answers_validate(assignment) if "still to check" in problem]
+
+    assert len(found) == 1
+    assert "302 rows found by the scanners still to check (rows 8–99 and 101–310)" in found[0]
+
+
 def test_saving_over_prefilled_rows_keeps_their_links_and_marks_edits_corrected(assignment, vm_list, estate, assignee):
     declared_vms_prefill(assignment=assignment, question=vm_list)
     declared_vm_disposition_set(
@@ -763,7 +971,9 @@ def test_a_row_is_neutralised_cell_by_cell(assignment, vm_list, assignee):
 
 
 def test_row_problems_read_well():
-    assert str(RowProblem(3, "platform", "bad")) == "row 3, platform: bad"
+    assert str(RowProblem(3, "platform", "bad")) == "row 3, Platform: bad"
+    assert str(RowProblem(3, "created_on", "bad", "file")) == "line 3 of the file, Created on: bad"
+    assert str(RowProblem(3, "data_categories", "bad", "sheet")) == "row 3 of the sheet, Data handled: bad"
     assert str(RowProblem(0, "colour", "unknown column")) == "colour: unknown column"
     assert str(RowProblem(0, "", "the file is empty")) == "the file is empty"
 
