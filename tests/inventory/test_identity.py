@@ -305,3 +305,16 @@ def test_queries_are_bounded_by_batches_not_by_vms(source, count, django_assert_
 
     with django_assert_num_queries(QUERIES_PER_RESCAN_BATCH):
         inventory_apply(run=run, inventory=changed, complete=True)
+
+
+def test_a_vm_deployed_from_a_template_points_at_it(source):
+    scan(source, inventory([vm(1, name="tpl-rhel9", is_template=True, power_state="poweredOff")]))
+    deployed = ObservedEvent(key=20, at=T0, kind="VmDeployedEvent", vm_moref="vm-2", user="VSPHERE\\bob",
+                             template_moref="vm-1")
+
+    scan(source, inventory([vm(1, name="tpl-rhel9", is_template=True, power_state="poweredOff"), vm(2)],
+                           events=[deployed]))
+
+    template, child = VirtualMachine.objects.get(moref="vm-1"), VirtualMachine.objects.get(moref="vm-2")
+    assert (child.template, child.created_by, child.cloned_from) == (template, "VSPHERE\\bob", None)
+    assert list(template.deployed_vms.all()) == [child]
