@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 
-from inventory.choices import ScanStatus, VMStatus
+from inventory.choices import Sanction, ScanStatus, VMStatus
 from inventory.models import Cluster, Datacenter, Host, ScanRun, Source, VirtualMachine, VMChange
 
 # Lineage lists are capped: a template may have deployed thousands of VMs, and the
@@ -144,7 +144,7 @@ def dashboard_cards(*, user) -> list[dict]:
         present=Count("id", filter=Q(status=VMStatus.PRESENT)),
         missing=Count("id", filter=Q(status=VMStatus.MISSING)),
         copied=Count("id", filter=Q(copied=True)),
-        unapproved=Count("id", filter=Q(status=VMStatus.PRESENT, sanction="unapproved")),
+        unapproved=Count("id", filter=Q(status=VMStatus.PRESENT, sanction=Sanction.UNAPPROVED)),
     )
     last = ScanRun.objects.select_related("source").order_by("-started_at").first()
     failing = ScanRun.objects.filter(

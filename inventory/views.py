@@ -29,6 +29,7 @@ from inventory.services.scan import source_scan_request
 from inventory.services.scan_runs import ScanAlreadyRunning
 from portal.access import RoleRequiredMixin
 from portal.choices import ALL_ROLES, Role
+from portal.views import querystring
 
 # Every role reads the inventory: managers their estate, compliance officers and
 # security admins to act on it, auditors (read-only: they write nothing) and admins.
@@ -131,17 +132,6 @@ def _page(request, queryset, per_page: int = 50):
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
 
 
-def _querystring(request, **changes) -> str:
-    """The request's query string without ``page``, with ``changes`` applied (a value of None drops the key)."""
-    query = request.GET.copy()
-    query.pop("page", None)
-    for key, value in changes.items():
-        query.pop(key, None)
-        if value is not None:
-            query[key] = value
-    return query.urlencode()
-
-
 class InventoryMixin(RoleRequiredMixin):
     """Every inventory page: readable by ``INVENTORY_ROLES``, with badge colours in its context."""
 
@@ -166,7 +156,7 @@ class VMListView(InventoryMixin, ListView):
         for column in SORTABLE_COLUMNS:
             ascending = current == column
             sort[column] = {
-                "url": "?" + _querystring(self.request, ordering=f"-{column}" if ascending else column),
+                "url": "?" + querystring(self.request, ordering=f"-{column}" if ascending else column),
                 "arrow": " ▲" if ascending else " ▼" if current == f"-{column}" else "",
             }
         cluster = self.request.GET.get("cluster", "")
@@ -177,7 +167,7 @@ class VMListView(InventoryMixin, ListView):
             power_states=PowerState.choices,
             statuses=VMStatus.choices,
             sanctions=Sanction.choices,
-            querystring=_querystring(self.request),
+            querystring=querystring(self.request),
             sort=sort,
             **kwargs,
         )
@@ -278,7 +268,7 @@ class ScanRunListView(InventoryMixin, ListView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(
             filter=self.filterset, sources=source_names(),
-            statuses=ScanStatus.choices, querystring=_querystring(self.request), **kwargs,
+            statuses=ScanStatus.choices, querystring=querystring(self.request), **kwargs,
         )
         for run in context["runs"]:
             run.duration_text = duration_text(run.duration)

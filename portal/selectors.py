@@ -9,6 +9,7 @@ from django.apps import apps
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from portal.choices import OVERSIGHT_ROLES
 from portal.models import AuditEvent, Person, User
 
 
@@ -33,6 +34,15 @@ def person_reports(*, person: Person) -> QuerySet[Person]:
 
 def person_roots() -> QuerySet[Person]:
     return Person.objects.filter(parent__isnull=True, active=True).order_by("name")
+
+
+def person_matches_with_chain(*, people: QuerySet[Person], limit: int) -> list[tuple[Person, list[str]]]:
+    """The first ``limit`` of ``people``, each with the names of their managers from the top down; two queries."""
+    matches = list(people.with_tree_fields()[:limit])
+    names = dict(
+        Person.objects.filter(pk__in={pk for match in matches for pk in match.tree_path}).values_list("pk", "name")
+    )
+    return [(match, [names[pk] for pk in match.tree_path[:-1]]) for match in matches]
 
 
 def person_headcounts() -> dict[int, int]:
@@ -82,7 +92,7 @@ def dashboard_figures(*, user: User) -> dict:
         figures["person"] = person
         figures["my_reports"] = person_reports(person=person).count()
         figures["my_subtree"] = person_subtree(person=person, include_self=False).filter(active=True).count()
-    if user.has_role("compliance_officer", "auditor", "admin"):
+    if user.has_role(*OVERSIGHT_ROLES):
         week_ago = timezone.now() - datetime.timedelta(days=7)
         figures["audit_events_week"] = AuditEvent.objects.filter(at__gte=week_ago).count()
         figures["recent_events"] = list(audit_event_list()[:8])

@@ -17,9 +17,21 @@ from portal.selectors import (
     person_chain_up,
     person_headcounts,
     person_list,
+    person_matches_with_chain,
     person_reports,
     person_roots,
 )
+
+
+def querystring(request, **changes) -> str:
+    """The request's query string without ``page``, with ``changes`` applied (a value of None drops the key)."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    for key, value in changes.items():
+        query.pop(key, None)
+        if value is not None:
+            query[key] = value
+    return query.urlencode()
 
 
 class DashboardView(RoleRequiredMixin, TemplateView):
@@ -42,17 +54,11 @@ class OrgChartView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        search = PersonFilter({"q": self.request.GET.get("q", "")}, queryset=person_list())
         context["query"] = self.request.GET.get("q", "").strip()
         context["headcounts"] = person_headcounts()
         if context["query"]:
-            matches = list(search.qs.with_tree_fields()[: self.search_limit])
-            names = dict(Person.objects.filter(
-                pk__in={pk for match in matches for pk in match.tree_path}
-            ).values_list("pk", "name"))
-            context["matches"] = [
-                (match, [names[pk] for pk in match.tree_path[:-1]]) for match in matches
-            ]
+            search = PersonFilter({"q": self.request.GET.get("q", "")}, queryset=person_list())
+            context["matches"] = person_matches_with_chain(people=search.qs, limit=self.search_limit)
         else:
             context["nodes"] = person_roots()
         return context
@@ -97,10 +103,8 @@ class AuditEventListView(RoleRequiredMixin, ListView):
         return self.filterset.qs
 
     def get_context_data(self, **kwargs):
-        query = self.request.GET.copy()
-        query.pop("page", None)
         return super().get_context_data(
-            filter=self.filterset, actions=audit_actions(), querystring=query.urlencode(), **kwargs
+            filter=self.filterset, actions=audit_actions(), querystring=querystring(self.request), **kwargs
         )
 
 

@@ -28,6 +28,10 @@ class AssignmentStatus(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
 
 
+# Statuses in which an assignment still waits for its assignee (editable, reminded, escalated, may be submitted).
+OPEN_STATUSES = frozenset({AssignmentStatus.NOT_STARTED, AssignmentStatus.IN_PROGRESS, AssignmentStatus.RETURNED})
+
+
 class NotificationKind(models.TextChoices):
     ASSIGNED = "assigned", "New assignment"
     DELEGATED = "delegated", "Delegated to you"

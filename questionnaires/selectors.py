@@ -11,15 +11,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.choices import Role
+from portal.choices import OVERSIGHT_ROLES
 from portal.filters import PersonFilter
 from portal.models import Person, User
-from portal.selectors import person_list, person_subtree
-from questionnaires.choices import AssignmentStatus, CampaignStatus
+from portal.selectors import person_for_user, person_list, person_subtree
+from questionnaires.choices import OPEN_STATUSES, AssignmentStatus, CampaignStatus
 from questionnaires.models import (
     Answer,
     AreaMapping,
@@ -28,14 +28,11 @@ from questionnaires.models import (
     DeclaredVM,
     Notification,
     Question,
+    QuestionnaireTemplate,
     Section,
     TemplateVersion,
 )
 from questionnaires.services.answers import question_is_visible
-
-OPEN_STATUSES = frozenset({AssignmentStatus.NOT_STARTED, AssignmentStatus.IN_PROGRESS, AssignmentStatus.RETURNED})
-# Roles that read every campaign and assignment (compliance officers act on them; auditors only read).
-OVERSIGHT_ROLES = (Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.ADMIN)
 
 
 def _empty_counts() -> dict[str, int]:
@@ -91,6 +88,14 @@ class _CampaignTree:
                 counts["overdue"] += 1
         return _finish(counts)
 
+    def node(self, assignment: Assignment, *, overdue: bool) -> dict:
+        """One node of the drill-down: the assignment, the counts of its subtree and whether it has parts below."""
+        return {
+            "assignment": assignment,
+            "counts": self.counts(self.subtree(assignment.pk), overdue=overdue),
+            "has_children": bool(self.children.get(assignment.pk)),
+        }
+
 
 def campaign_progress(
     *, campaign: Campaign, root_person: Person | None = None, today: datetime.date | None = None
@@ -123,14 +128,7 @@ def assignment_children_progress(*, assignment: Assignment, today: datetime.date
     children = (
         Assignment.objects.filter(parent=assignment).select_related("person", "reviewed_by").order_by("person__name")
     )
-    return [
-        {
-            "assignment": child,
-            "counts": tree.counts(tree.subtree(child.pk), overdue=overdue),
-            "has_children": bool(tree.children.get(child.pk)),
-        }
-        for child in children
-    ]
+    return [tree.node(child, overdue=overdue) for child in children]
 
 
 def _assignment_list() -> QuerySet[Assignment]:
@@ -149,7 +147,7 @@ def assignments_in_subtree(user: User, *, include_own: bool = False) -> QuerySet
 
     One query: the subtree is a recursive subquery.
     """
-    person = Person.objects.filter(user=user).first()
+    person = person_for_user(user=user)
     if person is None:
         return Assignment.objects.none()
     people = person_subtree(person=person, include_self=include_own).values("id")
@@ -160,10 +158,7 @@ def assignments_visible_to(user: User) -> QuerySet[Assignment]:
     """What a user may read: everything for oversight roles; otherwise their own and their subtree's."""
     if user.has_role(*OVERSIGHT_ROLES):
         return _assignment_list()
-    person = Person.objects.filter(user=user).first()
-    if person is None:
-        return Assignment.objects.none()
-    return _assignment_list().filter(person_id__in=person_subtree(person=person).values("id"))
+    return assignments_in_subtree(user, include_own=True)
 
 
 def notifications_for_user(user: User, *, unread_only: bool = False) -> QuerySet[Notification]:
@@ -240,14 +235,7 @@ def campaign_progress_tree(
     else:
         ids = tree.subtree(root.pk)
         tops = [root]
-    nodes = [
-        {
-            "assignment": top,
-            "counts": tree.counts(tree.subtree(top.pk), overdue=overdue),
-            "has_children": bool(tree.children.get(top.pk)),
-        }
-        for top in tops
-    ]
+    nodes = [tree.node(top, overdue=overdue) for top in tops]
     return {"counts": tree.counts(ids, overdue=overdue), "nodes": nodes}
 
 
@@ -354,6 +342,11 @@ def assignment_questionnaire(*, assignment: Assignment) -> list[SectionState]:
     return states
 
 
+def declared_vm_list(*, assignment: Assignment, question: Question) -> QuerySet[DeclaredVM]:
+    """The rows of one VM list of an assignment, in list order."""
+    return DeclaredVM.objects.filter(assignment=assignment, question=question).order_by("row")
+
+
 def campaign_export_assignments(*, campaign: Campaign, user: User) -> QuerySet[Assignment]:
     """The assignments of a campaign whose answers the user may export (all, or their own subtree's)."""
     return assignments_visible_to(user).filter(campaign=campaign)
@@ -377,6 +370,18 @@ def campaign_export_answers(*, campaign: Campaign, user: User) -> QuerySet[Answe
         .select_related("assignment__person", "question__section")
         .order_by("assignment__person__name", "assignment_id", "question__section__order", "question__order")
     )
+
+
+def template_list() -> QuerySet[QuestionnaireTemplate]:
+    """Templates with every version, section and question in five queries, whatever their number."""
+    return QuestionnaireTemplate.objects.prefetch_related(
+        Prefetch("versions", queryset=TemplateVersion.objects.order_by("-number")),
+        Prefetch("versions__sections", queryset=Section.objects.order_by("order")),
+        Prefetch(
+            "versions__sections__questions",
+            queryset=Question.objects.select_related("show_if_question").order_by("order"),
+        ),
+    ).order_by("name", "id")
 
 
 def template_versions_launchable() -> QuerySet[TemplateVersion]:
@@ -422,7 +427,7 @@ def dashboard_cards(*, user: User) -> list[dict]:
             "label": "Parts waiting for your review", "value": to_review, "url": my_url, "priority": 0,
             "note": "accept them or return them with a comment" if to_review else "nothing to review now",
         })
-    if user.has_role(Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.ADMIN):
+    if user.has_role(*OVERSIGHT_ROLES):
         today = timezone.localdate()
         active = Campaign.objects.filter(status=CampaignStatus.ACTIVE)
         overdue = Assignment.objects.filter(

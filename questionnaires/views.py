@@ -27,6 +27,7 @@ from portal.access import RoleRequiredMixin
 from portal.choices import ALL_ROLES, OVERSIGHT_ROLES, Role
 from portal.models import Person
 from questionnaires.choices import (
+    OPEN_STATUSES,
     AssignmentStatus,
     CampaignStatus,
     DeclaredVMStatus,
@@ -38,7 +39,6 @@ from questionnaires.choices import (
 from questionnaires.forms import AreaMappingForm, CampaignForm, ReopenForm
 from questionnaires.models import AreaMapping, Assignment, Campaign, DeclaredVM, Question, Section
 from questionnaires.selectors import (
-    OPEN_STATUSES,
     SectionState,
     area_mapping_list,
     assignment_children_progress,
@@ -54,6 +54,7 @@ from questionnaires.selectors import (
     campaign_progress_tree,
     campaign_status_counts,
     campaigns_visible_to,
+    declared_vm_list,
     notifications_for_user,
     person_search,
 )
@@ -82,6 +83,7 @@ from questionnaires.services.vm_lists import (
     DATA_CATEGORY_NAMES,
     EXPORT_COLUMNS,
     ParsedRows,
+    SaveResult,
     declared_vm_disposition_set,
     declared_vm_export_cells,
     declared_vms_disposition_bulk_set,
@@ -655,7 +657,7 @@ class VMListPartial(AssignmentMixin, TemplateView):
 
     def _render(self, assignment: Assignment, question: Question, **extra) -> HttpResponse:
         rows = extra.pop("grid_rows", None)
-        saved = list(DeclaredVM.objects.filter(assignment=assignment, question=question).order_by("row"))
+        saved = list(declared_vm_list(assignment=assignment, question=question))
         if rows is None:
             rows = [_grid_row(declared) for declared in saved]
         context = {
@@ -698,14 +700,15 @@ class VMListPartial(AssignmentMixin, TemplateView):
         names the bad cells in an ``HX-Trigger`` event the page uses to mark them."""
         posted = _grid_from_post(self.request.POST)
         parsed = vm_rows_parse(grid=posted)
-        saved = list(DeclaredVM.objects.filter(assignment=assignment, question=question))
         try:
             # A clean grid is the list; with bad cells, the good rows are kept and nothing is deleted until it is clean.
             result = self._save(assignment, question, parsed, replace=not parsed.problems)
         except ValidationError as invalid:  # the list is frozen (submitted, campaign closed): say so by the grid
+            # The save is atomic: a refused one left the list as it was.
+            saved = list(declared_vm_list(assignment=assignment, question=question))
             context = {"counts": _vm_counts(saved), "problems": [f"Not saved: {_error_text(invalid)}."]}
             return HttpResponse(render_to_string("questionnaires/_vm_status.html", context, request=self.request))
-        saved = list(DeclaredVM.objects.filter(assignment=assignment, question=question))
+        saved = list(declared_vm_list(assignment=assignment, question=question))
         context = {"counts": _vm_counts(saved), "saved_at": timezone.localtime(),
                    "problems": [str(problem) for problem in parsed.problems]}
         if parsed.problems:
@@ -720,10 +723,7 @@ class VMListPartial(AssignmentMixin, TemplateView):
         if not text.strip():
             return self._render(assignment, question, problems=["Paste the rows into the box first."])
         parsed = vm_rows_parse(text=text)
-        result = self._save(assignment, question, parsed, replace=False) if parsed.rows else None
-        added = f"{result.created} row{'s' * (result.created != 1)} added" if result else "No row added"
-        if result and result.updated:
-            added += f", {result.updated} updated"
+        added = _added_text(self._save(assignment, question, parsed, replace=False) if parsed.rows else None)
         if not parsed.problems:
             return self._render(assignment, question, notice=f"{added}.")
         return self._render(
@@ -743,10 +743,7 @@ class VMListPartial(AssignmentMixin, TemplateView):
                 problems=[f"“{upload.name}” is not a .csv or .xlsx file: save the list as CSV UTF-8 or xlsx."],
             )
         parsed = vm_rows_parse(**{UPLOAD_TYPES[suffix]: upload})
-        result = self._save(assignment, question, parsed, replace=False) if parsed.rows else None
-        added = f"{result.created} row{'s' * (result.created != 1)} added" if result else "No row added"
-        if result and result.updated:
-            added += f", {result.updated} updated"
+        added = _added_text(self._save(assignment, question, parsed, replace=False) if parsed.rows else None)
         problems = [f"“{upload.name}” {p.message}" if not p.row else str(p) for p in parsed.problems]
         return self._render(assignment, question, problems=problems, notice=f"{added} from “{upload.name}”.")
 
@@ -781,6 +778,14 @@ class VMListPartial(AssignmentMixin, TemplateView):
         else:
             notice = "Inventory has no other VM attributed to your area."
         return self._render(assignment, question, notice=notice)
+
+
+def _added_text(result: SaveResult | None) -> str:
+    """What a paste or an upload added: "3 rows added, 1 updated", or "No row added" when nothing was saved."""
+    if result is None:
+        return "No row added"
+    added = f"{result.created} row{'s' * (result.created != 1)} added"
+    return f"{added}, {result.updated} updated" if result.updated else added
 
 
 def _vm_counts(rows: list[DeclaredVM]) -> dict[str, int]:

@@ -14,7 +14,6 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, status, viewsets
@@ -22,7 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from portal.choices import ALL_ROLES, Role
+from portal.choices import ALL_ROLES, OVERSIGHT_ROLES
 from portal.models import Person
 from portal.selectors import person_for_user, person_subtree
 from questionnaires.api.serializers import (
@@ -49,15 +48,13 @@ from questionnaires.models import (
     Campaign,
     DeclaredVM,
     Question,
-    QuestionnaireTemplate,
     Section,
-    TemplateVersion,
 )
 from questionnaires.selectors import (
-    OVERSIGHT_ROLES,
     assignments_visible_to,
     campaign_progress,
     campaigns_visible_to,
+    template_list,
 )
 from questionnaires.services.answers import answer_save, assignment_lock_for_edit
 from questionnaires.services.campaigns import (
@@ -72,12 +69,13 @@ from questionnaires.services.campaigns import (
     campaign_reopen,
 )
 from questionnaires.services.vm_lists import declared_vms_save, vm_rows_parse
+from questionnaires.views import ANSWER_ROLES, CAMPAIGN_ROLES
 
-# Roles that may send a write at all; the services then decide on the object (assignee, reviewer, owner).
-# Auditors are not among them: they read everything and change nothing.
-ASSIGNMENT_WRITE_ROLES = frozenset({Role.MANAGER, Role.COMPLIANCE_OFFICER, Role.SECURITY_ADMIN, Role.ADMIN})
+# Roles that may send a write at all, as on the pages; the services then decide on the object (assignee,
+# reviewer, owner). Auditors are not among them: they read everything and change nothing.
+ASSIGNMENT_WRITE_ROLES = ANSWER_ROLES
 # campaign_create and the owner's actions (launch, close, re-open) are for compliance officers and admins only.
-CAMPAIGN_WRITE_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN})
+CAMPAIGN_WRITE_ROLES = CAMPAIGN_ROLES
 
 
 # --- errors of the services -------------------------------------------------------------------------------------
@@ -120,21 +118,6 @@ def _is_oversight(user) -> bool:
     return user.has_role(*OVERSIGHT_ROLES)
 
 
-# --- a read the selectors do not hold yet -----------------------------------------------------------------------
-
-
-def _template_list() -> QuerySet[QuestionnaireTemplate]:
-    """Templates with every version, section and question in five queries, whatever their number."""
-    return QuestionnaireTemplate.objects.prefetch_related(
-        Prefetch("versions", queryset=TemplateVersion.objects.order_by("-number")),
-        Prefetch("versions__sections", queryset=Section.objects.order_by("order")),
-        Prefetch(
-            "versions__sections__questions",
-            queryset=Question.objects.select_related("show_if_question").order_by("order"),
-        ),
-    ).order_by("name", "id")
-
-
 # --- filters ----------------------------------------------------------------------------------------------------
 
 
@@ -166,7 +149,7 @@ class QuestionnaireTemplateViewSet(viewsets.ReadOnlyModelViewSet):
     allowed_roles = ALL_ROLES
     write_roles = frozenset()  # templates are loaded from files by a command, never through the API
     serializer_class = QuestionnaireTemplateSerializer
-    queryset = _template_list()
+    queryset = template_list()
 
 
 # --- campaigns --------------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from portal.choices import Role
 from portal.models import Person, User
 from portal.selectors import person_subtree
 from portal.services.audit import audit_log
-from questionnaires.choices import AssignmentStatus, CampaignStatus, NotificationKind
+from questionnaires.choices import OPEN_STATUSES, AssignmentStatus, CampaignStatus, NotificationKind
 from questionnaires.models import Assignment, Campaign, Notification, Section, TemplateVersion
 from questionnaires.services.notifications import (
     assignment_link,
@@ -37,8 +37,6 @@ from questionnaires.services.notifications import (
 ASSIGNMENT_WRITE_BATCH_SIZE = 1000
 # Ids per UPDATE ... WHERE id IN (...): well inside SQLite's limit on bound parameters.
 ID_BATCH_SIZE = 1000
-# Statuses in which an assignment still waits for its assignee (reminded, escalated, may be submitted).
-OPEN_STATUSES = (AssignmentStatus.NOT_STARTED, AssignmentStatus.IN_PROGRESS, AssignmentStatus.RETURNED)
 # The longest reminder cadence and escalation delay a campaign may have.
 MAX_CADENCE_DAYS = 365
 

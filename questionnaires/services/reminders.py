@@ -17,9 +17,8 @@ from django.utils import timezone
 
 from portal.models import Person
 from portal.services.audit import audit_log
-from questionnaires.choices import CampaignStatus, NotificationKind
+from questionnaires.choices import OPEN_STATUSES, CampaignStatus, NotificationKind
 from questionnaires.models import Assignment, Campaign, Notification
-from questionnaires.services.campaigns import OPEN_STATUSES
 from questionnaires.services.notifications import (
     assignment_link,
     notifications_create,
