@@ -1,14 +1,9 @@
 """Celery doors onto the scan service: ids in, service call, nothing else."""
 
-from functools import partial
-
 from celery import shared_task
-from django.db import transaction
 
-from inventory.choices import ScanTrigger, SourceKind
-from inventory.models import ScanRun, Source
-from inventory.services.scan import source_scan
-from inventory.services.scan_runs import ScanAlreadyRunning, scan_run_start
+from inventory.models import ScanRun
+from inventory.services.scan import source_scan, sources_scan_queue
 
 
 @shared_task(name="inventory.scan_run_execute", acks_late=True)
@@ -20,14 +15,5 @@ def scan_run_execute(run_id: int) -> str:
 
 @shared_task(name="inventory.scan_all_sources")
 def scan_all_sources() -> dict[str, str]:
-    """For beat: open a run for every enabled vCenter source not already being scanned, and queue it."""
-    queued = {}
-    for source in Source.objects.filter(kind=SourceKind.VCENTER, enabled=True):
-        try:
-            run = scan_run_start(source=source, trigger=ScanTrigger.TASK)
-        except ScanAlreadyRunning:
-            queued[source.name] = "already running"
-            continue
-        transaction.on_commit(partial(scan_run_execute.delay, run.pk))
-        queued[source.name] = f"queued scan #{run.pk}"
-    return queued
+    """For beat: queue a scan of every enabled vCenter source not already being scanned."""
+    return sources_scan_queue()

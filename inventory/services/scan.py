@@ -14,7 +14,7 @@ from django.utils import timezone
 from inventory.choices import ScanStatus, ScanTrigger, SourceKind
 from inventory.models import ScanRun, Source
 from inventory.services.identity import inventory_apply
-from inventory.services.scan_runs import scan_run_finish, scan_run_start
+from inventory.services.scan_runs import ScanAlreadyRunning, scan_run_finish, scan_run_start
 from inventory.vsphere.collector import collect_inventory
 from inventory.vsphere.connection import VSphereError, open_session
 from portal.models import User
@@ -83,22 +83,42 @@ def source_scan(*, source: Source, trigger: str = ScanTrigger.COMMAND, user: Use
     return scan_run_finish(run=run, status=ScanStatus.COMPLETE, counts=counts)
 
 
+def _scan_queue(*, source: Source, trigger: str, user: User | None) -> ScanRun:
+    """Open a run and queue its execution once this transaction commits."""
+    # Imported here: the task module imports this one.
+    from inventory.tasks import scan_run_execute
+
+    with transaction.atomic():
+        run = scan_run_start(source=source, trigger=trigger, user=user)
+        transaction.on_commit(partial(scan_run_execute.delay, run.pk))
+    return run
+
+
 def source_scan_request(*, source: Source, user: User) -> ScanRun:
-    """A user's "Scan now": open a run and queue its execution once this transaction commits.
+    """A user's "Scan now": open a run and queue it.
 
     Raises ``ScanAlreadyRunning`` (from ``scan_run_start``) when the source has a running scan, and
     ``ValidationError`` for an import source (it is refreshed by importing a new file).
     """
-    # Imported here: the task module imports this one.
-    from inventory.tasks import scan_run_execute
-
     if source.kind != SourceKind.VCENTER:
         raise ValidationError(
             f"{source} is fed by file imports ({source.get_kind_display()}): "
             "import a newer file instead of scanning it."
         )
     with transaction.atomic():
-        run = scan_run_start(source=source, trigger=ScanTrigger.USER, user=user)
+        run = _scan_queue(source=source, trigger=ScanTrigger.USER, user=user)
         audit_log(action="scan.requested", actor=user, obj=run, details={"source": source.name})
-        transaction.on_commit(partial(scan_run_execute.delay, run.pk))
     return run
+
+
+def sources_scan_queue() -> dict[str, str]:
+    """The scheduled scan: queue a run for every enabled vCenter source that is not being scanned already."""
+    queued = {}
+    for source in Source.objects.filter(kind=SourceKind.VCENTER, enabled=True):
+        try:
+            run = _scan_queue(source=source, trigger=ScanTrigger.TASK, user=None)
+        except ScanAlreadyRunning:
+            queued[source.name] = "already running"
+            continue
+        queued[source.name] = f"queued scan #{run.pk}"
+    return queued

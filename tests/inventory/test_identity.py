@@ -318,3 +318,19 @@ def test_a_vm_deployed_from_a_template_points_at_it(source):
     template, child = VirtualMachine.objects.get(moref="vm-1"), VirtualMachine.objects.get(moref="vm-2")
     assert (child.template, child.created_by, child.cloned_from) == (template, "VSPHERE\\bob", None)
     assert list(template.deployed_vms.all()) == [child]
+
+
+def test_the_scheduled_scan_queues_every_enabled_vcenter_once(source, django_capture_on_commit_callbacks):
+    from inventory.services.scan import sources_scan_queue
+
+    busy = Source.objects.create(name="vc-busy", kind=SourceKind.VCENTER, host="vc-busy.example")
+    scan_run_start(source=busy, trigger="command")
+    Source.objects.create(name="vc-off", kind=SourceKind.VCENTER, host="vc-off.example", enabled=False)
+    Source.objects.create(name="rvtools", kind=SourceKind.RVTOOLS)
+
+    with django_capture_on_commit_callbacks() as queued:
+        result = sources_scan_queue()
+
+    run = ScanRun.objects.get(source=source)
+    assert result == {"vc-a": f"queued scan #{run.pk}", "vc-busy": "already running"}
+    assert (run.trigger, run.status, len(queued)) == ("task", ScanStatus.RUNNING, 1)
