@@ -71,6 +71,7 @@ from questionnaires.services.campaigns import (
     assignment_submit,
     campaign_close,
     campaign_create,
+    campaign_export_record,
     campaign_launch,
     campaign_may_manage,
     campaign_reopen,
@@ -363,6 +364,7 @@ class ExportView(CampaignMixin, View):
 
     def get(self, request, pk):
         campaign = self.load_campaign()
+        campaign_export_record(campaign=campaign, user=request.user, export=self.export)
         stem = f"{campaign.name}-{timezone.localdate():%Y%m%d}".replace(" ", "-").replace("/", "-")
         stem = "".join(character for character in stem if character.isalnum() or character in "-_.")
         if self.export == "xlsx":

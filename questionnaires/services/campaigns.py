@@ -719,3 +719,8 @@ def assignment_reassign(*, assignment: Assignment, to_person: Person, user: User
     )
     notifications_send_on_commit()
     return assignment
+
+
+def campaign_export_record(*, campaign: Campaign, user: User, export: str) -> None:
+    """Answers leaving the portal are an auditable act: who downloaded which export of which campaign."""
+    audit_log(action="campaign.exported", actor=user, obj=campaign, details={"export": export})

@@ -782,6 +782,10 @@ def test_the_csv_exports_hold_the_answers_with_formulas_neutralised(answered, of
     assert by_key["runs_vms"][6] == "yes"
     assert by_key["comments"][6] == "'=1+1 is not a comment"
     assert (by_key["vm_platforms"][6], by_key["vm_platforms"][7]) == ("kvm; other", "'@SUM(A1)")
+    exported = AuditEvent.objects.filter(action="campaign.exported", object_id=str(answered.campaign.pk))
+    assert list(exported.order_by("sequence").values_list("actor", "details")) == [
+        (officer.pk, {"export": "vms.csv"}), (officer.pk, {"export": "answers.csv"}),
+    ]
 
 
 def test_the_xlsx_export_has_a_sheet_of_vms_and_one_of_answers(answered, officer):
