@@ -43,8 +43,13 @@ class Source(models.Model):
         return self.name
 
     @property
+    def scannable(self) -> bool:
+        """Only a vCenter / ESXi endpoint is scanned; import sources are refreshed by importing a newer file."""
+        return self.kind == SourceKind.VCENTER
+
+    @property
     def endpoint(self) -> str:
-        if self.kind != SourceKind.VCENTER:
+        if not self.scannable:
             return ""
         scheme = "http" if self.use_http else "https"
         return f"{scheme}://{self.host}:{self.port}/sdk"

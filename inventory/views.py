@@ -10,7 +10,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect
 from django.views.generic import DetailView, ListView, TemplateView
 
-from inventory.choices import ChangeKind, PowerState, Sanction, ScanStatus, SourceKind, VMStatus
+from inventory.choices import ChangeKind, PowerState, Sanction, ScanStatus, VMStatus
 from inventory.filters import ScanRunFilter, VMFilter
 from inventory.models import Source, VMChange
 from inventory.selectors import (
@@ -215,9 +215,7 @@ class SourceDetailView(InventoryMixin, DetailView):
         for run in runs:
             run.duration_text = duration_text(run.duration)
         latest = source_latest_scan(source=self.object)
-        return super().get_context_data(
-            runs=runs, run=latest, scannable=self.object.kind == SourceKind.VCENTER, **kwargs
-        )
+        return super().get_context_data(runs=runs, run=latest, **kwargs)
 
 
 class SourceProgressPartial(InventoryMixin, TemplateView):
@@ -227,10 +225,7 @@ class SourceProgressPartial(InventoryMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         source = get_object_or_404(Source, pk=self.kwargs["pk"])
-        return super().get_context_data(
-            source=source, run=source_latest_scan(source=source), scannable=source.kind == SourceKind.VCENTER,
-            **kwargs,
-        )
+        return super().get_context_data(source=source, run=source_latest_scan(source=source), **kwargs)
 
 
 class SourceScanView(InventoryMixin, TemplateView):

@@ -46,7 +46,7 @@ def source_scan(*, source: Source, trigger: str = ScanTrigger.COMMAND, user: Use
     leaves the finished batches written and the run ``partial``; only a
     complete run marks unseen VMs missing.
     """
-    if source.kind != SourceKind.VCENTER:
+    if not source.scannable:
         raise ValueError(f"{source} is a {source.get_kind_display()}; import a new file instead of scanning it.")
     run = run or scan_run_start(source=source, trigger=trigger, user=user)
     # Claim the run atomically: a task delivered twice, or run by two workers, scans once.
@@ -100,7 +100,7 @@ def source_scan_request(*, source: Source, user: User) -> ScanRun:
     Raises ``ScanAlreadyRunning`` (from ``scan_run_start``) when the source has a running scan, and
     ``ValidationError`` for an import source (it is refreshed by importing a new file).
     """
-    if source.kind != SourceKind.VCENTER:
+    if not source.scannable:
         raise ValidationError(
             f"{source} is fed by file imports ({source.get_kind_display()}): "
             "import a newer file instead of scanning it."

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from portal.choices import Role
 from portal.models import Person, User
-from portal.selectors import person_subtree
+from portal.selectors import person_for_user, person_subtree
 from portal.services.audit import audit_log
 from questionnaires.choices import OPEN_STATUSES, AssignmentStatus, CampaignStatus, NotificationKind
 from questionnaires.models import Assignment, Campaign, Notification, Section, TemplateVersion
@@ -100,7 +100,7 @@ def _date(value: datetime.date) -> str:
 
 def _name(user: User) -> str:
     """How a message names the user who acted: their name in the org chart, else their login's name."""
-    person = Person.objects.filter(user=user).only("name").first()
+    person = person_for_user(user=user)
     return person.name if person else str(user)
 
 
@@ -147,6 +147,13 @@ def _notification(
         link=assignment_link(assignment_id),
         dedupe_key=key[:200],
     )
+
+
+def _notify(rows: list[Notification]) -> int:
+    """Store the messages (each once, by its dedupe key) and send their e-mails once the transaction commits."""
+    count = notifications_create(rows)
+    notifications_send_on_commit()
+    return count
 
 
 def _batched(ids: list[int]) -> Iterable[list[int]]:
@@ -303,7 +310,7 @@ def campaign_launch(*, campaign: Campaign, user: User) -> int:
         "Answer for what you run yourself; you can hand parts of it to your direct reports and review "
         "what they send back before you submit."
     )
-    notifications_create(
+    _notify(
         _notification(
             person_id=assignment.person_id,
             assignment_id=assignment.pk,
@@ -314,13 +321,12 @@ def campaign_launch(*, campaign: Campaign, user: User) -> int:
         )
         for assignment in created
     )
-    notifications_send_on_commit()
     return len(created)
 
 
 def _notify_open_assignees(campaign: Campaign, *, kind: str, subject: str, body: str, key: str) -> int:
     rows = Assignment.objects.filter(campaign=campaign, status__in=OPEN_STATUSES).values_list("id", "person_id")
-    count = notifications_create(
+    count = _notify(
         _notification(
             person_id=person_id,
             assignment_id=assignment_id,
@@ -331,7 +337,6 @@ def _notify_open_assignees(campaign: Campaign, *, kind: str, subject: str, body:
         )
         for assignment_id, person_id in rows
     )
-    notifications_send_on_commit()
     return count
 
 
@@ -455,7 +460,7 @@ def assignment_delegate(
         details={"from": assignment.person.email, "to": to_person.email, "sections": section_titles or "all"},
     )
     what = "the sections " + ", ".join(f"“{title}”" for title in section_titles) if chosen else "their questionnaire"
-    notifications_create(
+    _notify(
         [
             _notification(
                 person_id=to_person.pk,
@@ -468,7 +473,6 @@ def assignment_delegate(
             )
         ]
     )
-    notifications_send_on_commit()
     return child
 
 
@@ -519,7 +523,7 @@ def assignment_submit(
         details={"reviewer": reviewer.email if reviewer else str(campaign.owner)},
     )
     if reviewer is not None:  # a campaign owner with no person record follows the campaign page instead
-        notifications_create(
+        _notify(
             [
                 _notification(
                     person_id=reviewer.pk,
@@ -532,7 +536,6 @@ def assignment_submit(
                 )
             ]
         )
-        notifications_send_on_commit()
     return assignment
 
 
@@ -574,7 +577,7 @@ def assignment_review(*, assignment: Assignment, user: User, accept: bool, comme
             f"{actor} returned your part of “{campaign.name}” with this comment:\n\n{comment}\n\n"
             f"Correct it and submit again by {_date(campaign.due_date)}."
         )
-    notifications_create(
+    _notify(
         [
             _notification(
                 person_id=assignment.person_id,
@@ -586,7 +589,6 @@ def assignment_review(*, assignment: Assignment, user: User, accept: bool, comme
             )
         ]
     )
-    notifications_send_on_commit()
     return assignment
 
 
@@ -637,7 +639,7 @@ def assignment_answer_for(*, assignment: Assignment, user: User, reason: str) ->
         details={"reason": reason, "parts_below_covered": covered},
     )
     actor = _name(user)
-    notifications_create(
+    _notify(
         [
             _notification(
                 person_id=assignment.person_id,
@@ -650,7 +652,6 @@ def assignment_answer_for(*, assignment: Assignment, user: User, reason: str) ->
             )
         ]
     )
-    notifications_send_on_commit()
     return assignment
 
 
@@ -704,7 +705,7 @@ def assignment_reassign(*, assignment: Assignment, to_person: Person, user: User
             "declared_vms": assignment.declared_vms.count(),
         },
     )
-    notifications_create(
+    _notify(
         [
             _notification(
                 person_id=to_person.pk,
@@ -717,7 +718,6 @@ def assignment_reassign(*, assignment: Assignment, to_person: Person, user: User
             )
         ]
     )
-    notifications_send_on_commit()
     return assignment
 
 
