@@ -54,3 +54,16 @@ class ChangeKind(models.TextChoices):
     MISSING = "missing", "Missing"
     REAPPEARED = "reappeared", "Reappeared"
     REMOVED = "removed", "Removed"
+
+
+class Platform(models.TextChoices):
+    """The hypervisor or service a VM runs on: what imports record and what people declare in questionnaires."""
+
+    VMWARE_ESXI = "vmware-esxi", "VMware ESXi / vSphere"
+    VMWARE_WORKSTATION = "vmware-workstation", "VMware Workstation / Fusion"
+    HYPERV = "hyperv", "Microsoft Hyper-V"
+    KVM = "kvm", "KVM"
+    XEN = "xen", "Xen"
+    VIRTUALBOX = "virtualbox", "VirtualBox"
+    CLOUD = "cloud", "Cloud (AWS, Azure, GCP...)"
+    OTHER = "other", "Other"

@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from inventory.choices import (
     ChangeKind,
+    Platform,
     PowerState,
     Sanction,
     ScanStatus,
@@ -191,7 +192,9 @@ class VirtualMachine(models.Model):
     custom_attributes = models.JSONField(default=dict, blank=True)
     advanced_settings = models.JSONField(default=dict, blank=True, help_text="extraConfig key → value.")
     boot_time = models.DateTimeField(null=True, blank=True)
-    platform = models.CharField(max_length=50, blank=True, help_text="Hypervisor, for sources other than vCenter.")
+    platform = models.CharField(
+        max_length=50, choices=Platform.choices, blank=True, help_text="Hypervisor, for sources other than vCenter."
+    )
     # Lifecycle
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
@@ -244,3 +247,28 @@ class VMChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vm} {self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class AreaMapping(models.Model):
+    """Which person's area a part of the estate belongs to, kept by compliance officers.
+
+    A VM whose cluster, folder or resource pool starts with ``pattern`` (any case) is in that person's area:
+    their managers up the chain see it, questionnaires pre-fill it into their VM list (unless it has an owner),
+    and reconciliation routes its gaps to them.
+    """
+
+    class Scope(models.TextChoices):
+        CLUSTER = "cluster", "Cluster"
+        FOLDER = "folder", "Folder"
+        RESOURCE_POOL = "resource_pool", "Resource pool"
+
+    person = models.ForeignKey("portal.Person", on_delete=models.CASCADE, related_name="area_mappings")
+    scope = models.CharField(max_length=20, choices=Scope.choices)
+    pattern = models.CharField(max_length=255, help_text="Name, or the start of a folder path.")
+
+    class Meta:
+        ordering = ["scope", "pattern"]
+        constraints = [models.UniqueConstraint(fields=["scope", "pattern"], name="inventory_area_mapping_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} {self.pattern} → {self.person.name}"

@@ -4,13 +4,17 @@ Every list here carries the ``select_related`` / annotations its pages need, so
 a page or an API list costs the same number of queries for 3 VMs or 10,000.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 
 from inventory.choices import Sanction, ScanStatus, VMStatus
-from inventory.models import Cluster, Datacenter, Host, ScanRun, Source, VirtualMachine, VMChange
+from inventory.models import AreaMapping, Cluster, Datacenter, Host, ScanRun, Source, VirtualMachine, VMChange
+from portal.choices import Role
+from portal.models import Person, User
+from portal.selectors import person_for_user, person_subtree
 
 # Lineage lists are capped: a template may have deployed thousands of VMs, and the
 # VM page shows the first ones with a link to the filtered list for the rest.
@@ -20,14 +24,66 @@ LINEAGE_LIMIT = 50
 HOST_SELECT_LIMIT = 500
 
 
-def vm_list() -> QuerySet[VirtualMachine]:
-    """Every VM with the names a list shows (source, datacenter, cluster, host), by name."""
-    return VirtualMachine.objects.select_related("source", "datacenter", "cluster", "host").order_by("name", "id")
+# Roles that see the whole estate; anybody else sees the VMs of their part of the organisation.
+ESTATE_WIDE_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.SECURITY_ADMIN, Role.AUDITOR, Role.ADMIN})
+# How a mapping's pattern selects VMs, in any case: a cluster or resource pool name, or the start of a folder path.
+AREA_LOOKUPS = {
+    AreaMapping.Scope.CLUSTER: "cluster__name__istartswith",
+    AreaMapping.Scope.FOLDER: "folder__istartswith",
+    AreaMapping.Scope.RESOURCE_POOL: "resource_pool__istartswith",
+}
+NOTHING = Q(pk__in=[])
 
 
-def vm_detail() -> QuerySet[VirtualMachine]:
+def area_mapping_list() -> QuerySet[AreaMapping]:
+    return AreaMapping.objects.select_related("person").order_by("scope", "pattern")
+
+
+def vm_in_areas_q(mappings: Iterable[AreaMapping]) -> Q:
+    """VMs under any of ``mappings``; none when there is no mapping."""
+    condition = NOTHING
+    for mapping in mappings:
+        condition |= Q(**{AREA_LOOKUPS[mapping.scope]: mapping.pattern})
+    return condition
+
+
+def vm_attributed_q(person: Person) -> Q:
+    """The VMs inventory attributes to one person's own area: they own it, or it is unowned under their mappings."""
+    return Q(owner=person) | (Q(owner__isnull=True) & vm_in_areas_q(AreaMapping.objects.filter(person=person)))
+
+
+def vm_scope_q(user: User) -> Q | None:
+    """What of the estate ``user`` may read: None (all of it) for ``ESTATE_WIDE_ROLES``; for anybody else the VMs
+    of their subtree, owned by somebody in it or under an area mapped to somebody in it; nothing for a login
+    with no person."""
+    if user.has_role(*ESTATE_WIDE_ROLES):
+        return None
+    person = person_for_user(user=user)
+    if person is None:
+        return NOTHING
+    subtree = person_subtree(person=person).values("pk")
+    return Q(owner__in=subtree) | vm_in_areas_q(AreaMapping.objects.filter(person__in=subtree))
+
+
+def vm_scoped(queryset: QuerySet, user: User, *, prefix: str = "") -> QuerySet:
+    """``queryset`` cut to what ``user`` may read; ``prefix`` is the path to the VM (``"vm__"`` for changes)."""
+    condition = vm_scope_q(user)
+    if condition is None:
+        return queryset
+    if prefix:
+        return queryset.filter(**{f"{prefix}in": VirtualMachine.objects.filter(condition)})
+    return queryset.filter(condition)
+
+
+def vm_list(*, user: User | None = None) -> QuerySet[VirtualMachine]:
+    """VMs (those ``user`` may read, when given) with the names a list shows (source, datacenter, cluster, host)."""
+    vms = VirtualMachine.objects.select_related("source", "datacenter", "cluster", "host").order_by("name", "id")
+    return vm_scoped(vms, user) if user is not None else vms
+
+
+def vm_detail(*, user: User | None = None) -> QuerySet[VirtualMachine]:
     """The VM page's queryset: the list's joins plus its owner, last scan and lineage parents."""
-    return vm_list().select_related("owner", "last_scan", "cloned_from", "template")
+    return vm_list(user=user).select_related("owner", "last_scan", "cloned_from", "template")
 
 
 def vm_history(*, vm: VirtualMachine) -> QuerySet[VMChange]:
@@ -53,25 +109,33 @@ class Lineage:
         return not (self.parent or self.template or self.children or self.deployed)
 
 
-def _capped(queryset: QuerySet[VirtualMachine]) -> tuple[list[VirtualMachine], int]:
-    """The first ``LINEAGE_LIMIT`` VMs and how many there are; counts only when the list overflows."""
+def _capped(queryset: QuerySet[VirtualMachine], user: User | None) -> tuple[list[VirtualMachine], int]:
+    """The first ``LINEAGE_LIMIT`` VMs ``user`` may read and how many there are; counts only on overflow."""
+    if user is not None:
+        queryset = vm_scoped(queryset, user)
     rows = list(queryset.select_related("host").order_by("name", "id")[: LINEAGE_LIMIT + 1])
     if len(rows) <= LINEAGE_LIMIT:
         return rows, len(rows)
     return rows[:LINEAGE_LIMIT], queryset.count()
 
 
-def vm_lineage(*, vm: VirtualMachine) -> Lineage:
+def vm_lineage(*, vm: VirtualMachine, user: User | None = None) -> Lineage:
     """Parent (the VM it was cloned from), siblings (other clones of that parent), children (its clones),
-    the template it was deployed from and, for a template, the VMs deployed from it. At most 3 queries."""
+    the template it was deployed from and, for a template, the VMs deployed from it; of those, only the ones
+    ``user`` may read. At most 4 queries."""
     lineage = Lineage(parent=vm.cloned_from, template=vm.template)
+    parents = [pk for pk in (vm.cloned_from_id, vm.template_id) if pk]
+    if user is not None and parents:
+        readable = set(vm_scoped(VirtualMachine.objects.filter(pk__in=parents), user).values_list("pk", flat=True))
+        lineage.parent = vm.cloned_from if vm.cloned_from_id in readable else None
+        lineage.template = vm.template if vm.template_id in readable else None
     if vm.cloned_from_id:
         lineage.siblings, lineage.siblings_count = _capped(
-            VirtualMachine.objects.filter(cloned_from_id=vm.cloned_from_id).exclude(pk=vm.pk)
+            VirtualMachine.objects.filter(cloned_from_id=vm.cloned_from_id).exclude(pk=vm.pk), user
         )
-    lineage.children, lineage.children_count = _capped(VirtualMachine.objects.filter(cloned_from=vm))
+    lineage.children, lineage.children_count = _capped(VirtualMachine.objects.filter(cloned_from=vm), user)
     if vm.is_template:
-        lineage.deployed, lineage.deployed_count = _capped(VirtualMachine.objects.filter(template=vm))
+        lineage.deployed, lineage.deployed_count = _capped(VirtualMachine.objects.filter(template=vm), user)
     return lineage
 
 
@@ -124,9 +188,10 @@ def scan_run_list() -> QuerySet[ScanRun]:
     return ScanRun.objects.select_related("source", "requested_by").order_by("-started_at", "-id")
 
 
-def scan_run_changes(*, run: ScanRun) -> QuerySet[VMChange]:
-    """The history entries a scan run recorded, with their VM."""
-    return VMChange.objects.filter(scan_run=run).select_related("vm", "user").order_by("vm__name", "vm_id", "id")
+def scan_run_changes(*, run: ScanRun, user: User | None = None) -> QuerySet[VMChange]:
+    """The history entries a scan run recorded (of the VMs ``user`` may read, when given), with their VM."""
+    changes = VMChange.objects.filter(scan_run=run).select_related("vm", "user").order_by("vm__name", "vm_id", "id")
+    return vm_scoped(changes, user, prefix="vm__") if user is not None else changes
 
 
 def source_running_scan(*, source: Source) -> ScanRun | None:
@@ -139,8 +204,8 @@ def source_latest_scan(*, source: Source) -> ScanRun | None:
 
 
 def dashboard_cards(*, user) -> list[dict]:
-    """The inventory's figures on the dashboard (every role reads the inventory): VMs by status, copies, scans."""
-    counts = VirtualMachine.objects.aggregate(
+    """The inventory's figures on the dashboard, of the VMs the user may read: VMs by status, copies, scans."""
+    counts = vm_scoped(VirtualMachine.objects.all(), user).aggregate(
         present=Count("id", filter=Q(status=VMStatus.PRESENT)),
         missing=Count("id", filter=Q(status=VMStatus.MISSING)),
         copied=Count("id", filter=Q(copied=True)),

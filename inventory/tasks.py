@@ -5,8 +5,13 @@ from celery import shared_task
 from inventory.models import ScanRun
 from inventory.services.scan import source_scan, sources_scan_queue
 
+# A scan of a large vCenter takes minutes (10,000 VMs: about 10 s here, far longer over a slow link); past the soft
+# limit the run is marked failed with the reason, and the hard limit stops a worker that hangs in a socket.
+SCAN_SOFT_TIME_LIMIT = 2 * 3600
+SCAN_TIME_LIMIT = SCAN_SOFT_TIME_LIMIT + 300
 
-@shared_task(name="inventory.scan_run_execute", acks_late=True)
+
+@shared_task(name="inventory.scan_run_execute", soft_time_limit=SCAN_SOFT_TIME_LIMIT, time_limit=SCAN_TIME_LIMIT)
 def scan_run_execute(run_id: int) -> str:
     """Carry out a scan run opened by ``scan_run_start``; a second delivery of the same run does nothing."""
     run = ScanRun.objects.select_related("source").get(pk=run_id)

@@ -15,4 +15,6 @@ urlpatterns = [
     path("sources/<int:pk>/progress/", views.SourceProgressPartial.as_view(), name="source_progress"),
     path("scans/", views.ScanRunListView.as_view(), name="scan_list"),
     path("scans/<int:pk>/", views.ScanRunDetailView.as_view(), name="scan_detail"),
+    path("area-mappings/", views.AreaMappingListView.as_view(), name="area_mappings"),
+    path("area-mappings/<int:pk>/delete/", views.AreaMappingDeleteView.as_view(), name="area_mapping_delete"),
 ]

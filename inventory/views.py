@@ -8,12 +8,14 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect
-from django.views.generic import DetailView, ListView, TemplateView
+from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from inventory.choices import ChangeKind, PowerState, Sanction, ScanStatus, VMStatus
 from inventory.filters import ScanRunFilter, VMFilter
-from inventory.models import Source, VMChange
+from inventory.forms import AreaMappingForm
+from inventory.models import AreaMapping, Source, VMChange
 from inventory.selectors import (
+    area_mapping_list,
     scan_run_changes,
     scan_run_list,
     source_latest_scan,
@@ -25,10 +27,11 @@ from inventory.selectors import (
     vm_lineage,
     vm_list,
 )
+from inventory.services.area_mappings import MAPPING_ROLES, area_mapping_create, area_mapping_delete
 from inventory.services.scan import source_scan_request
 from inventory.services.scan_runs import ScanAlreadyRunning
 from portal.access import RoleRequiredMixin
-from portal.choices import ALL_ROLES, Role
+from portal.choices import ALL_ROLES, OVERSIGHT_ROLES, Role
 from portal.views import querystring
 
 # Every role reads the inventory: managers their estate, compliance officers and
@@ -147,7 +150,7 @@ class VMListView(InventoryMixin, ListView):
     context_object_name = "vms"
 
     def get_queryset(self):
-        self.filterset = VMFilter(self.request.GET or None, queryset=vm_list())
+        self.filterset = VMFilter(self.request.GET or None, queryset=vm_list(user=self.request.user))
         return self.filterset.qs
 
     def get_context_data(self, **kwargs):
@@ -177,8 +180,11 @@ class VMDetailView(InventoryMixin, DetailView):
     """A VM's facts, its timeline (50 entries a page) and its lineage."""
 
     template_name = "inventory/vm_detail.html"
-    queryset = vm_detail()
     context_object_name = "vm"
+
+    def get_queryset(self):
+        # A VM outside the user's part of the organisation is "not found", like one that does not exist.
+        return vm_detail(user=self.request.user)
 
     def get_context_data(self, **kwargs):
         history = _page(self.request, vm_history(vm=self.object))
@@ -186,7 +192,7 @@ class VMDetailView(InventoryMixin, DetailView):
             change.rows = change_rows(change)
         return super().get_context_data(
             history=history,
-            lineage=vm_lineage(vm=self.object),
+            lineage=vm_lineage(vm=self.object, user=self.request.user),
             advanced_settings=sorted(self.object.advanced_settings.items()),
             custom_attributes=sorted(self.object.custom_attributes.items()),
             **kwargs,
@@ -278,10 +284,56 @@ class ScanRunDetailView(InventoryMixin, DetailView):
     context_object_name = "run"
 
     def get_context_data(self, **kwargs):
-        changes = _page(self.request, scan_run_changes(run=self.object))
+        changes = _page(self.request, scan_run_changes(run=self.object, user=self.request.user))
         for change in changes:
             change.rows = change_rows(change)
         return super().get_context_data(
             changes=changes, duration=duration_text(self.object.duration), **kwargs
         )
 
+
+class AreaMappingListView(RoleRequiredMixin, FormView):
+    """Which person's area each cluster, folder or resource pool belongs to: who sees it, whose list it pre-fills."""
+
+    allowed_roles = OVERSIGHT_ROLES
+    write_roles = MAPPING_ROLES
+    template_name = "inventory/area_mappings.html"
+    form_class = AreaMappingForm
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            mappings=area_mapping_list(), can_edit=self.request.user.has_role(*MAPPING_ROLES), **kwargs
+        )
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            mapping = area_mapping_create(
+                person=data["person"], scope=data["scope"], pattern=data["pattern"], user=self.request.user
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Added: {mapping}.")
+        return redirect("inventory:area_mappings")
+
+
+class AreaMappingDeleteView(RoleRequiredMixin, TemplateView):
+    """GET asks to confirm; POST deletes the mapping."""
+
+    allowed_roles = OVERSIGHT_ROLES
+    write_roles = MAPPING_ROLES
+    template_name = "inventory/area_mapping_confirm_delete.html"
+
+    def get_context_data(self, **kwargs):
+        mapping = get_object_or_404(AreaMapping.objects.select_related("person"), pk=self.kwargs["pk"])
+        return super().get_context_data(
+            mapping=mapping, can_edit=self.request.user.has_role(*MAPPING_ROLES), **kwargs
+        )
+
+    def post(self, request, pk):
+        mapping = get_object_or_404(AreaMapping.objects.select_related("person"), pk=pk)
+        label = str(mapping)
+        area_mapping_delete(mapping=mapping, user=request.user)
+        messages.success(request, f"Deleted: {label}.")
+        return redirect("inventory:area_mappings")

@@ -17,3 +17,18 @@ class Role(models.TextChoices):
 ALL_ROLES = frozenset(Role)
 STAFF_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.SECURITY_ADMIN, Role.ADMIN})
 OVERSIGHT_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.ADMIN})
+
+
+class NotificationKind(models.TextChoices):
+    """What a notification is about, for every app: the inbox shows the label, tests and filters use the value."""
+
+    # Questionnaires
+    ASSIGNED = "assigned", "New assignment"
+    DELEGATED = "delegated", "Delegated to you"
+    REMINDER = "reminder", "Reminder"
+    ESCALATION = "escalation", "Overdue in your area"
+    SUBMITTED = "submitted", "Submitted for your review"
+    RETURNED = "returned", "Returned to you"
+    ACCEPTED = "accepted", "Accepted"
+    CLOSED = "closed", "Campaign closed"
+    REOPENED = "reopened", "Campaign re-opened"

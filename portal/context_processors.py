@@ -1,8 +1,11 @@
-"""Navigation for the base layout, by role."""
+"""What the base layout shows on every page: the navigation by role, and the inbox's unread count."""
+
+from functools import cache
 
 from django.urls import reverse
 
 from portal.choices import ALL_ROLES, OVERSIGHT_ROLES
+from portal.selectors import notification_unread_count
 
 # (label, url name, roles that see it). Later apps add their pages here.
 NAVIGATION = [
@@ -32,3 +35,11 @@ def navigation(request) -> dict:
     for item in items:
         item["active"] = item["active"] and len(item["url"]) == longest
     return {"navigation": items}
+
+
+def inbox(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    # A callable: the template calls it when it renders the badge, so fragments that do not show it cost no query.
+    return {"inbox_unread": cache(lambda: notification_unread_count(user))}

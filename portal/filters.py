@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from portal.models import AuditEvent, Person
-from portal.selectors import person_subtree
+from portal.selectors import person_subtree, person_text_q
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -30,12 +30,7 @@ class PersonFilter(django_filters.FilterSet):
         fields = ["q", "subtree", "department", "active", "parent"]
 
     def filter_text(self, queryset, name, value):
-        for word in value.split():
-            queryset = queryset.filter(
-                Q(name__icontains=word) | Q(email__icontains=word) | Q(title__icontains=word)
-                | Q(department__icontains=word)
-            )
-        return queryset
+        return queryset.filter(person_text_q(value))
 
     def filter_subtree(self, queryset, name, value):
         return queryset.filter(pk__in=person_subtree(person=value).values("pk"))

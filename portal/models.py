@@ -3,12 +3,15 @@
 import datetime
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 from tree_queries.fields import TreeNodeForeignKey
 from tree_queries.models import TreeNode
 
-from portal.choices import Role
+from portal.choices import NotificationKind, Role
 
 
 class User(AbstractUser):
@@ -113,3 +116,40 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_repr}"
+
+
+class Notification(models.Model):
+    """A message to a person, shown in the portal inbox and sent by e-mail; every app writes them.
+
+    ``about`` is what the message concerns (an assignment, a finding, a deployment request...).
+    ``dedupe_key`` is unique: a reminder or escalation is sent once even when the task runs twice or
+    on two workers at once. Rows of one person that share a ``digest`` subject are e-mailed together as
+    one message (the findings of one policy run), while the inbox keeps one row each.
+    """
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    link = models.CharField(max_length=500, blank=True, help_text="Portal path of what it is about.")
+    about_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    about_id = models.PositiveBigIntegerField(null=True, blank=True)
+    about = GenericForeignKey("about_type", "about_id")
+    digest = models.CharField(
+        max_length=300, blank=True, help_text="Subject of the one e-mail that carries this row with its siblings."
+    )
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["person", "-created_at"], name="inbox_person_idx"),
+            models.Index(fields=["emailed_at"], condition=Q(emailed_at__isnull=True), name="inbox_unsent_idx"),
+            models.Index(fields=["about_type", "about_id"], name="notification_about_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.person.name}: {self.subject}"

@@ -1,16 +1,16 @@
-"""Read queries on people and the audit trail, shared by pages, the API and later evidence."""
+"""Read queries on people, the inbox and the audit trail, shared by pages, the API and later evidence."""
 
 import datetime
 import importlib
 import importlib.util
-from collections import defaultdict
 
 from django.apps import apps
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from portal.choices import OVERSIGHT_ROLES
-from portal.models import AuditEvent, Person, User
+from portal.models import AuditEvent, Notification, Person, User
+from portal.trees import children_map, descendant_counts
 
 
 def person_list(*, active_only: bool = True) -> QuerySet[Person]:
@@ -48,26 +48,48 @@ def person_matches_with_chain(*, people: QuerySet[Person], limit: int) -> list[t
 def person_headcounts() -> dict[int, int]:
     """Active people below each person (not counting the person), from one query of the whole tree."""
     parent_of = dict(Person.objects.filter(active=True).values_list("id", "parent_id"))
-    children: dict[int | None, list[int]] = defaultdict(list)
-    for person_id, parent_id in parent_of.items():
-        children[parent_id].append(person_id)
-    counts: dict[int, int] = {}
-    # Iterative post-order walk: deep organisations must not hit Python's recursion limit.
-    stack = [(root, False) for root in children[None]] + [
-        (person_id, False) for person_id, parent_id in parent_of.items() if parent_id and parent_id not in parent_of
-    ]
-    while stack:
-        person_id, expanded = stack.pop()
-        if expanded:
-            counts[person_id] = sum(1 + counts[child] for child in children[person_id])
-        else:
-            stack.append((person_id, True))
-            stack.extend((child, False) for child in children[person_id])
-    return counts
+    children = children_map(parent_of.items())
+    # Roots: the top of the organisation, and anybody whose manager is inactive.
+    roots = [person_id for person_id, parent_id in parent_of.items() if parent_id is None or parent_id not in parent_of]
+    return descendant_counts(children, roots)
+
+
+def person_text_q(text: str) -> Q:
+    """People whose name, e-mail, title or department contains every word of ``text`` (any case)."""
+    condition = Q()
+    for word in text.split():
+        condition &= (
+            Q(name__icontains=word) | Q(email__icontains=word) | Q(title__icontains=word)
+            | Q(department__icontains=word)
+        )
+    return condition
+
+
+# People offered by a person search (campaign scope, area mappings): enough to find one by name or e-mail.
+PERSON_SEARCH_LIMIT = 20
+
+
+def person_search(*, text: str, limit: int = PERSON_SEARCH_LIMIT) -> list[Person]:
+    """Active people whose name, e-mail, title or department contains every word of ``text``."""
+    if not text.strip():
+        return []
+    return list(person_list().filter(person_text_q(text)).order_by("name")[:limit])
 
 
 def person_for_user(*, user: User) -> Person | None:
     return Person.objects.filter(user=user).first()
+
+
+def notifications_for_user(user: User, *, unread_only: bool = False) -> QuerySet[Notification]:
+    """The user's inbox, newest first."""
+    notifications = Notification.objects.filter(person__user=user)
+    if unread_only:
+        notifications = notifications.filter(read_at__isnull=True)
+    return notifications.order_by("-created_at", "-id")
+
+
+def notification_unread_count(user: User) -> int:
+    return Notification.objects.filter(person__user=user, read_at__isnull=True).count()
 
 
 def audit_event_list() -> QuerySet[AuditEvent]:

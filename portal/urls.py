@@ -12,6 +12,7 @@ from questionnaires.api import urls as questionnaires_api_urls
 
 people_patterns = [
     path("", views.OrgChartView.as_view(), name="org_chart"),
+    path("search/", views.PersonSearchPartial.as_view(), name="search"),
     path("<int:pk>/", views.PersonDetailView.as_view(), name="detail"),
     path("<int:pk>/reports/", views.PersonReportsPartial.as_view(), name="reports"),
 ]
@@ -45,6 +46,7 @@ api_patterns = [
 
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
+    path("inbox/", views.InboxView.as_view(), name="inbox"),
     path("people/", include((people_patterns, "people"))),
     path("audit/", include((audit_patterns, "audit"))),
     path("inventory/", include("inventory.urls")),

@@ -1,8 +1,12 @@
-"""Pages of the portal app: dashboard, org chart, people and the audit trail. Thin: reads go through selectors."""
+"""Pages of the portal app: dashboard, org chart, people, the inbox and the audit trail. Thin: reads go through
+selectors, writes through services."""
 
 from axes.utils import reset as axes_reset
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.generic import DetailView, ListView, TemplateView
 
 from portal.access import RoleRequiredMixin
@@ -14,13 +18,16 @@ from portal.selectors import (
     audit_actions,
     audit_event_list,
     dashboard_figures,
+    notifications_for_user,
     person_chain_up,
     person_headcounts,
     person_list,
     person_matches_with_chain,
     person_reports,
     person_roots,
+    person_search,
 )
+from portal.services.notifications import notifications_mark_read
 
 
 def querystring(request, **changes) -> str:
@@ -32,6 +39,14 @@ def querystring(request, **changes) -> str:
         if value is not None:
             query[key] = value
     return query.urlencode()
+
+
+def safe_next(request, default: str) -> str:
+    """Where to go after a POST: the posted or queried ``next`` if it stays on this site, else ``default``."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default
 
 
 class DashboardView(RoleRequiredMixin, TemplateView):
@@ -116,3 +131,37 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         response = super().form_valid(form)
         axes_reset(username=form.user.get_username())
         return response
+
+
+class InboxView(RoleRequiredMixin, ListView):
+    """The portal inbox; POST marks notifications read (``ids``, or all of them)."""
+
+    allowed_roles = ALL_ROLES
+    write_roles = ALL_ROLES  # marking one's own messages read changes no data of the census
+    template_name = "portal/inbox.html"
+    context_object_name = "notifications"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return notifications_for_user(self.request.user, unread_only=self.request.GET.get("unread") == "1")
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(unread_only=self.request.GET.get("unread") == "1", **kwargs)
+
+    def post(self, request):
+        ids = [int(value) for value in request.POST.getlist("ids") if value.isdigit()]
+        changed = notifications_mark_read(user=request.user, ids=ids if request.POST.get("all") != "1" else None)
+        messages.success(request, f"{changed} message{'s' if changed != 1 else ''} marked read.")
+        return redirect(safe_next(request, reverse("inbox")))
+
+
+class PersonSearchPartial(RoleRequiredMixin, TemplateView):
+    """htmx fragment: ``<option>`` elements of the people matching what was typed in a person field of any form.
+    Everybody reads the org chart, so everybody may search it."""
+
+    allowed_roles = ALL_ROLES
+    template_name = "portal/_people_options.html"
+
+    def get_context_data(self, **kwargs):
+        text = next((value for value in self.request.GET.values() if value.strip()), "")
+        return super().get_context_data(people=person_search(text=text), **kwargs)

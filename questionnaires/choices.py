@@ -32,29 +32,6 @@ class AssignmentStatus(models.TextChoices):
 OPEN_STATUSES = frozenset({AssignmentStatus.NOT_STARTED, AssignmentStatus.IN_PROGRESS, AssignmentStatus.RETURNED})
 
 
-class NotificationKind(models.TextChoices):
-    ASSIGNED = "assigned", "New assignment"
-    DELEGATED = "delegated", "Delegated to you"
-    REMINDER = "reminder", "Reminder"
-    ESCALATION = "escalation", "Overdue in your area"
-    SUBMITTED = "submitted", "Submitted for your review"
-    RETURNED = "returned", "Returned to you"
-    ACCEPTED = "accepted", "Accepted"
-    CLOSED = "closed", "Campaign closed"
-    REOPENED = "reopened", "Campaign re-opened"
-
-
-class Platform(models.TextChoices):
-    VMWARE_ESXI = "vmware-esxi", "VMware ESXi / vSphere"
-    VMWARE_WORKSTATION = "vmware-workstation", "VMware Workstation / Fusion"
-    HYPERV = "hyperv", "Microsoft Hyper-V"
-    KVM = "kvm", "KVM"
-    XEN = "xen", "Xen"
-    VIRTUALBOX = "virtualbox", "VirtualBox"
-    CLOUD = "cloud", "Cloud (AWS, Azure, GCP...)"
-    OTHER = "other", "Other"
-
-
 class VMPurpose(models.TextChoices):
     PRODUCTION = "production", "Production"
     DEVELOPMENT = "development", "Development"
@@ -92,3 +69,8 @@ class Disposition(models.TextChoices):
     CORRECTED = "corrected", "Corrected"
     DISOWNED = "disowned", "Not mine"
     ADDED = "added", "Added"
+
+
+# Rows that count as declared: what a person says exists in their area. Pending rows (pre-filled, not checked yet)
+# and disowned rows do not; reconciliation, the submit checks and the list's counts all use this one rule.
+DECLARED_DISPOSITIONS = frozenset({Disposition.CONFIRMED, Disposition.CORRECTED, Disposition.ADDED})

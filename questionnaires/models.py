@@ -1,17 +1,16 @@
 """Questionnaires that travel down the chain of command: templates, campaigns, assignments and answers."""
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
-from django.db.models import Q
 
+from inventory.choices import Platform
 from questionnaires.choices import (
     AssignmentStatus,
     CampaignStatus,
     DataCategory,
     DeclaredVMStatus,
     Disposition,
-    NotificationKind,
-    Platform,
     QuestionKind,
     VMPurpose,
 )
@@ -153,6 +152,11 @@ class Assignment(models.Model):
         blank=True, help_text="Set when the manager answered this part themselves."
     )
     escalation_level = models.PositiveSmallIntegerField(default=0, help_text="Managers up the chain told so far.")
+    # Messages about this part; deleted with it, and queried as ``Notification.objects.filter(assignment=...)``.
+    notifications = GenericRelation(
+        "portal.Notification", content_type_field="about_type", object_id_field="about_id",
+        related_query_name="assignment",
+    )
 
     class Meta:
         ordering = ["campaign", "person__name"]
@@ -211,58 +215,3 @@ class DeclaredVM(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class Notification(models.Model):
-    """A message to a person, shown in the portal inbox and sent by e-mail.
-
-    ``dedupe_key`` is unique: a reminder or escalation is sent once even when
-    the task runs twice or on two workers at once.
-    """
-
-    person = models.ForeignKey("portal.Person", on_delete=models.CASCADE, related_name="notifications")
-    assignment = models.ForeignKey(
-        Assignment, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
-    )
-    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
-    subject = models.CharField(max_length=300)
-    body = models.TextField()
-    link = models.CharField(max_length=500, blank=True)
-    dedupe_key = models.CharField(max_length=200, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    emailed_at = models.DateTimeField(null=True, blank=True)
-    read_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [
-            models.Index(fields=["person", "-created_at"], name="notification_person_idx"),
-            models.Index(fields=["emailed_at"], condition=Q(emailed_at__isnull=True), name="notification_unsent_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} for {self.person.name}: {self.subject}"
-
-
-class AreaMapping(models.Model):
-    """Which person's area a part of the estate belongs to, kept by compliance officers for pre-filling.
-
-    A VM whose cluster, folder or resource pool starts with ``pattern`` is
-    pre-filled into that person's VM list (unless it has an owner already).
-    """
-
-    class Scope(models.TextChoices):
-        CLUSTER = "cluster", "Cluster"
-        FOLDER = "folder", "Folder"
-        RESOURCE_POOL = "resource_pool", "Resource pool"
-
-    person = models.ForeignKey("portal.Person", on_delete=models.CASCADE, related_name="area_mappings")
-    scope = models.CharField(max_length=20, choices=Scope.choices)
-    pattern = models.CharField(max_length=255, help_text="Name, or the start of a folder path.")
-
-    class Meta:
-        ordering = ["scope", "pattern"]
-        constraints = [models.UniqueConstraint(fields=["scope", "pattern"], name="area_mapping_unique")]
-
-    def __str__(self) -> str:
-        return f"{self.get_scope_display()} {self.pattern} → {self.person.name}"

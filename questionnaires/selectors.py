@@ -1,4 +1,4 @@
-"""Read queries of the questionnaires app: assignments a user may see, progress of a campaign, the inbox.
+"""Read queries of the questionnaires app: assignments a user may see, progress of a campaign.
 
 Progress is computed from one query of the campaign's ``(id, parent_id, status)``
 rows, aggregated in Python: bounded whatever the size of the tree (5,000 rows
@@ -16,17 +16,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.choices import OVERSIGHT_ROLES
-from portal.filters import PersonFilter
 from portal.models import Person, User
-from portal.selectors import person_for_user, person_list, person_subtree
+from portal.selectors import person_for_user, person_subtree
+from portal.trees import subtree
 from questionnaires.choices import OPEN_STATUSES, AssignmentStatus, CampaignStatus
 from questionnaires.models import (
     Answer,
-    AreaMapping,
     Assignment,
     Campaign,
     DeclaredVM,
-    Notification,
     Question,
     QuestionnaireTemplate,
     Section,
@@ -71,12 +69,7 @@ class _CampaignTree:
         return tree
 
     def subtree(self, root_id: int) -> list[int]:
-        found, stack = [], [root_id]
-        while stack:
-            current = stack.pop()
-            found.append(current)
-            stack.extend(self.children.get(current, ()))
-        return found
+        return subtree(self.children, root_id)
 
     def counts(self, ids, *, overdue: bool) -> dict[str, int]:
         counts = _empty_counts()
@@ -159,18 +152,6 @@ def assignments_visible_to(user: User) -> QuerySet[Assignment]:
     if user.has_role(*OVERSIGHT_ROLES):
         return _assignment_list()
     return assignments_in_subtree(user, include_own=True)
-
-
-def notifications_for_user(user: User, *, unread_only: bool = False) -> QuerySet[Notification]:
-    """The user's portal inbox, newest first."""
-    notifications = Notification.objects.filter(person__user=user).select_related("assignment__campaign")
-    if unread_only:
-        notifications = notifications.filter(read_at__isnull=True)
-    return notifications.order_by("-created_at", "-id")
-
-
-def notification_unread_count(user: User) -> int:
-    return Notification.objects.filter(person__user=user, read_at__isnull=True).count()
 
 
 # --- pages: campaigns, an assignment's questionnaire, exports, area mappings ---------------------------------------
@@ -391,21 +372,6 @@ def template_versions_launchable() -> QuerySet[TemplateVersion]:
         .select_related("template")
         .order_by("template__name", "-number")
     )
-
-
-# People offered by the scope search of the campaign form: enough to find one by name or e-mail.
-PERSON_SEARCH_LIMIT = 20
-
-
-def person_search(*, text: str, limit: int = PERSON_SEARCH_LIMIT) -> list[Person]:
-    """Active people whose name, e-mail, title or department contains every word of ``text``."""
-    if not text.strip():
-        return []
-    return list(PersonFilter({"q": text, "active": True}, queryset=person_list()).qs.order_by("name")[:limit])
-
-
-def area_mapping_list() -> QuerySet[AreaMapping]:
-    return AreaMapping.objects.select_related("person").order_by("scope", "pattern")
 
 
 def dashboard_cards(*, user: User) -> list[dict]:

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from inventory.choices import ChangeKind, PowerState, ScanStatus, ScanTrigger, SourceKind, VMStatus
-from inventory.models import Cluster, Datacenter, Host, ScanRun, Source, VirtualMachine, VMChange
+from inventory.models import AreaMapping, Cluster, Datacenter, Host, ScanRun, Source, VirtualMachine, VMChange
 from portal.choices import Role
 from portal.models import Person, User
 
@@ -155,3 +155,12 @@ class VMChangeFactory(factory.django.DjangoModelFactory):
     at = factory.LazyFunction(timezone.now)
     old = "old-name"
     new = "new-name"
+
+
+class AreaMappingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AreaMapping
+
+    person = factory.SubFactory(PersonFactory)
+    scope = AreaMapping.Scope.CLUSTER
+    pattern = factory.Sequence(lambda n: f"Cluster-{n}")

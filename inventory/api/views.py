@@ -16,7 +16,11 @@ class VMViewSet(viewsets.ReadOnlyModelViewSet):
     allowed_roles = INVENTORY_ROLES
     serializer_class = VMSerializer
     filterset_class = VMFilter
-    queryset = vm_list()
+    queryset = vm_list()  # for the schema; requests read ``get_queryset``
+
+    def get_queryset(self):
+        """Managers read the VMs of their part of the organisation; the other roles the whole estate."""
+        return vm_list(user=self.request.user)
 
     @extend_schema(responses=VMChangeSerializer(many=True), filters=False)
     @action(detail=True, filter_backends=[], serializer_class=VMChangeSerializer)

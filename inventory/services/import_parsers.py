@@ -115,7 +115,7 @@ from typing import Any, TextIO
 from openpyxl import load_workbook
 from openpyxl.utils.datetime import from_excel
 
-from inventory.choices import PowerState
+from inventory.choices import Platform, PowerState
 from inventory.observations import (
     Inventory,
     ObservedCluster,
@@ -173,7 +173,7 @@ VM_CSV_COLUMNS = (
     "folder",
 )
 VM_CSV_REQUIRED = ("name", "vm_id")
-PLATFORMS = ("hyperv", "kvm", "xen", "virtualbox", "vmware-workstation", "vmware-esxi", "cloud", "other")
+PLATFORMS = tuple(Platform.values)
 
 POWER_STATES = {
     "poweredon": PowerState.ON.value,

@@ -76,7 +76,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.navigation",
-                "questionnaires.context_processors.inbox",
+                "portal.context_processors.inbox",
             ],
             "builtins": ["portal.templatetags.portal_tags"],
         },
@@ -151,12 +151,25 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
+# A task is acknowledged when it is done, and given back to the queue when its worker dies mid-way: every task is
+# safe to run twice, so a lost worker costs a repeat, never a lost scan or e-mail.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Every task is stopped if it runs away: a soft limit (the task may clean up), then a hard one. Tasks that take
+# longer by nature (a scan of a large vCenter, a PDF pack) set their own limits on the task.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=10 * 60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=11 * 60)
+# Redis re-delivers a message not acknowledged within this time: it must be longer than the longest task (a scan's
+# hard limit) and the longest countdown or retry delay, or a running task would be delivered again.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=4 * 3600)}
+# Queues by task name: workers are started per queue (README, "Operating it"). ``policies`` takes policy
+# evaluation and vCenter actions.
 CELERY_TASK_ROUTES = {
-    "inventory.*": {"queue": "scans"},
-    "compliance.*": {"queue": "pdf"},
-    "questionnaires.*": {"queue": "notifications"},
+    "inventory.scan_run_execute": {"queue": "scans"},
+    "inventory.scan_all_sources": {"queue": "scans"},
+    "portal.notifications_send": {"queue": "notifications"},
+    "questionnaires.reminders_run": {"queue": "notifications"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Periodic work for `celery beat` (times in TIME_ZONE). Each task is safe to run twice.
@@ -168,8 +181,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=env.int("REMINDERS_HOUR", default=6), minute=0),
     },
     # A safety net: e-mails are queued when written, but one queued while the broker was down waits for this.
-    "questionnaires-notifications-send": {
-        "task": "questionnaires.notifications_send",
+    "portal-notifications-send": {
+        "task": "portal.notifications_send",
         "schedule": crontab(minute="*/10"),
     },
     # Scan every enabled vCenter source.

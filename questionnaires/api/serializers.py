@@ -7,8 +7,9 @@ state, on which part of the chain) belongs to the services the views call (``que
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from inventory.choices import Platform
 from portal.models import Person
-from questionnaires.choices import DataCategory, DeclaredVMStatus, Platform, VMPurpose
+from questionnaires.choices import DataCategory, DeclaredVMStatus, VMPurpose
 from questionnaires.models import (
     Answer,
     Assignment,

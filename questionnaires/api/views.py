@@ -13,7 +13,6 @@ import django_filters
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, status, viewsets
@@ -42,34 +41,19 @@ from questionnaires.api.serializers import (
     ReviewSerializer,
 )
 from questionnaires.choices import AssignmentStatus, CampaignStatus, QuestionKind
-from questionnaires.models import (
-    Answer,
-    Assignment,
-    Campaign,
-    DeclaredVM,
-    Question,
-    Section,
-)
-from questionnaires.selectors import (
-    assignments_visible_to,
-    campaign_progress,
-    campaigns_visible_to,
-    template_list,
-)
-from questionnaires.services.answers import answer_save, assignment_lock_for_edit
-from questionnaires.services.campaigns import (
+from questionnaires.models import Answer, Assignment, Campaign, DeclaredVM, Question, Section
+from questionnaires.permissions import ANSWER_ROLES, CAMPAIGN_ROLES
+from questionnaires.selectors import assignments_visible_to, campaign_progress, campaigns_visible_to, template_list
+from questionnaires.services.answers import answer_save
+from questionnaires.services.assignments import (
     assignment_answer_for,
     assignment_delegate,
     assignment_reassign,
     assignment_review,
     assignment_submit,
-    campaign_close,
-    campaign_create,
-    campaign_launch,
-    campaign_reopen,
 )
-from questionnaires.services.vm_lists import declared_vms_save, vm_rows_parse
-from questionnaires.views import ANSWER_ROLES, CAMPAIGN_ROLES
+from questionnaires.services.campaigns import campaign_close, campaign_create, campaign_launch, campaign_reopen
+from questionnaires.services.vm_lists import declared_vms_grid_save
 
 # Roles that may send a write at all, as on the pages; the services then decide on the object (assignee,
 # reviewer, owner). Auditors are not among them: they read everything and change nothing.
@@ -404,20 +388,13 @@ class AssignmentViewSet(viewsets.ReadOnlyModelViewSet):
         serializer = DeclaredVMRowsSerializer(data=payload)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        with transaction.atomic(), _service_errors(rename={"wrong_question": "question"}):
-            # Refuse (403 / 400) before naming any cell: a caller who may not write learns nothing from the rows.
-            assignment_lock_for_edit(assignment, request.user)
+        with _service_errors(rename={"wrong_question": "question"}):
             question = self._vm_list_question(assignment, data.get("question"))
-            parsed = vm_rows_parse(grid=data["rows"])
-            saved = None
-            if parsed.rows or not parsed.problems:
-                saved = declared_vms_save(
-                    assignment=assignment,
-                    question=question,
-                    rows=parsed.rows,
-                    user=request.user,
-                    replace=data["replace"] and not parsed.problems,
-                )
+            result = declared_vms_grid_save(
+                assignment=assignment, question=question, grid=data["rows"], user=request.user,
+                replace=data["replace"],
+            )
+        parsed, saved = result.parsed, result.saved
         problems = [{"row": p.row, "column": p.column, "message": p.message} for p in parsed.problems]
         if problems:
             kept = f"the {len(parsed.rows)} good row(s) were saved" if saved else "nothing was saved"

@@ -31,7 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.models import User
-from questionnaires.choices import AssignmentStatus, CampaignStatus, Disposition, QuestionKind
+from questionnaires.choices import DECLARED_DISPOSITIONS, AssignmentStatus, CampaignStatus, Disposition, QuestionKind
 from questionnaires.models import Answer, Assignment, DeclaredVM, Question
 
 YES = "yes"
@@ -48,8 +48,6 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Assignments in these states are with a reviewer: their answers are frozen until returned.
 READ_ONLY_STATUSES = (AssignmentStatus.SUBMITTED, AssignmentStatus.ACCEPTED)
 READ_ONLY_MESSAGE = "submitted answers are read-only until returned"
-# Dispositions of VM list rows that count as declared (pending rows are not yet checked, disowned ones not mine).
-COUNTED_DISPOSITIONS = (Disposition.CONFIRMED, Disposition.CORRECTED, Disposition.ADDED)
 
 
 def _invalid(question: Question, detail: str, code: str) -> ValidationError:
@@ -345,7 +343,7 @@ def assignment_answers_validate(assignment: Assignment) -> list[str]:
                     f"“{question.text}”: {_format_rows(pending)} found by the scanners "
                     f"{'is' if len(pending) == 1 else 'are'} still to check: confirm, correct or disown each"
                 )
-            counted = [row for row, disposition in rows if disposition in COUNTED_DISPOSITIONS]
+            counted = [row for row, disposition in rows if disposition in DECLARED_DISPOSITIONS]
             if question.required and not counted:
                 problems.append(f"“{question.text}” needs at least one VM")
             continue

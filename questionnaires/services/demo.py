@@ -30,31 +30,17 @@ from django.db.models import F
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from inventory.models import AreaMapping
+from inventory.services.area_mappings import area_mapping_create
 from portal.choices import Role
-from portal.models import Person, User
+from portal.models import Notification, Person, User
 from portal.services.demo import DEMO_PASSWORD
 from portal.services.roles import user_grant_role
 from questionnaires.choices import AssignmentStatus, Disposition, QuestionKind
-from questionnaires.models import (
-    Answer,
-    AreaMapping,
-    Assignment,
-    Campaign,
-    DeclaredVM,
-    Notification,
-    Question,
-    TemplateVersion,
-)
+from questionnaires.models import Answer, Assignment, Campaign, DeclaredVM, Question, TemplateVersion
 from questionnaires.services.answers import answer_save
-from questionnaires.services.area_mappings import area_mapping_create
-from questionnaires.services.campaigns import (
-    assignment_answer_for,
-    assignment_review,
-    assignment_submit,
-    campaign_close,
-    campaign_create,
-    campaign_launch,
-)
+from questionnaires.services.assignments import assignment_answer_for, assignment_review, assignment_submit
+from questionnaires.services.campaigns import campaign_close, campaign_create, campaign_launch
 from questionnaires.services.templates import DATA_DIR, template_load
 from questionnaires.services.vm_lists import (
     VMRow,

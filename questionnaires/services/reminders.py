@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from portal.models import Person
+from portal.choices import NotificationKind
+from portal.models import Notification, Person
 from portal.services.audit import audit_log
-from questionnaires.choices import OPEN_STATUSES, CampaignStatus, NotificationKind
-from questionnaires.models import Assignment, Campaign, Notification
-from questionnaires.services.notifications import (
-    assignment_link,
-    notifications_create,
-    notifications_send_on_commit,
-)
+from portal.services.notifications import notifications_create, notifications_send_on_commit
+from questionnaires.choices import OPEN_STATUSES, CampaignStatus
+from questionnaires.models import Assignment, Campaign
+from questionnaires.services.workflow import assignment_notification, date_text
 
 # Open assignments handled per transaction: a few queries each whatever the size, short locks, and a run
 # that dies half-way keeps what it sent (the next run skips those by their keys).
@@ -35,10 +33,6 @@ class _PersonNode:
     parent_id: int | None
     active: bool
     name: str
-
-
-def _date(value: datetime.date) -> str:
-    return f"{value:%d %b %Y}"
 
 
 def reminder_date(*, due_date: datetime.date, every_days: int, today: datetime.date) -> datetime.date | None:
@@ -99,7 +93,6 @@ def _plan_batch(
         campaign = campaigns[row["campaign_id"]]
         assignee = tree.get(row["person_id"])
         assignee_name = assignee.name if assignee else "somebody"
-        link = assignment_link(row["id"])
         if today < campaign.due_date:
             if assignee is None or not assignee.active:
                 continue  # somebody who left is not reminded; after the due date their manager hears of it
@@ -108,15 +101,14 @@ def _plan_batch(
                 continue  # no reminder on the day the person was assigned: they were just told
             days_left = (campaign.due_date - today).days
             notifications.append(
-                Notification(
+                assignment_notification(
                     person_id=row["person_id"],
                     assignment_id=row["id"],
                     kind=NotificationKind.REMINDER,
-                    subject=f"Reminder: {campaign.name} is due {_date(campaign.due_date)} ({days_left} days left)",
+                    subject=f"Reminder: {campaign.name} is due {date_text(campaign.due_date)} ({days_left} days left)",
                     body=f"Your part of “{campaign.name}” is not submitted yet. It is due "
-                    f"{_date(campaign.due_date)}; your answers so far are saved.",
-                    link=link,
-                    dedupe_key=f"reminder:{row['id']}:{when.isoformat()}",
+                    f"{date_text(campaign.due_date)}; your answers so far are saved.",
+                    key=f"reminder:{row['id']}:{when.isoformat()}",
                 )
             )
             continue
@@ -133,16 +125,15 @@ def _plan_batch(
         reached = min(due_level, len(chain))
         for level in range(row["escalation_level"] + 1, reached + 1):
             notifications.append(
-                Notification(
+                assignment_notification(
                     person_id=chain[level - 1],
                     assignment_id=row["id"],
                     kind=NotificationKind.ESCALATION,
                     subject=f"Overdue: {assignee_name}'s part of {campaign.name} ({overdue_days} days late)",
-                    body=f"{assignee_name}'s part of “{campaign.name}” was due {_date(campaign.due_date)} and "
+                    body=f"{assignee_name}'s part of “{campaign.name}” was due {date_text(campaign.due_date)} and "
                     f"is not submitted yet ({overdue_days} days overdue). You are told as their manager "
                     f"(level {level} up the chain); please follow it up.",
-                    link=link,
-                    dedupe_key=f"escalation:{row['id']}:{level}",
+                    key=f"escalation:{row['id']}:{level}",
                 )
             )
         if reached > row["escalation_level"]:

@@ -104,16 +104,17 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from inventory.choices import PowerState, SourceKind, VMStatus
+from inventory.choices import Platform, PowerState, SourceKind, VMStatus
 from inventory.models import VirtualMachine
+from inventory.selectors import vm_attributed_q
 from portal.models import User
 from portal.services.audit import audit_log
-from questionnaires.choices import DataCategory, DeclaredVMStatus, Disposition, Platform, QuestionKind, VMPurpose
-from questionnaires.models import AreaMapping, Assignment, DeclaredVM, Question
+from questionnaires.choices import DataCategory, DeclaredVMStatus, Disposition, QuestionKind, VMPurpose
+from questionnaires.models import Assignment, DeclaredVM, Question
 from questionnaires.services.answers import (
     assignment_lock_for_edit,
     assignment_mark_started,
@@ -944,6 +945,32 @@ def declared_vms_save(
     return result
 
 
+@dataclass
+class GridSave:
+    """What a grid save did: the rows as parsed (with every problem) and what was written (None: nothing)."""
+
+    parsed: ParsedRows
+    saved: SaveResult | None
+
+
+@transaction.atomic
+def declared_vms_grid_save(
+    *, assignment: Assignment, question: Question, grid: list[dict], user: User | None, replace: bool = True
+) -> GridSave:
+    """Save the rows of a VM grid (the page's autosave, the API): refused before any cell is named when the list
+    may not change; the good rows are saved even when others are bad, and while any row has a problem nothing is
+    deleted (the person is still fixing the list)."""
+    assignment_lock_for_edit(assignment, user)
+    parsed = vm_rows_parse(grid=grid)
+    saved = None
+    if parsed.rows or not parsed.problems:
+        saved = declared_vms_save(
+            assignment=assignment, question=question, rows=parsed.rows, user=user,
+            replace=replace and not parsed.problems,
+        )
+    return GridSave(parsed=parsed, saved=saved)
+
+
 POWER_STATUSES = {
     PowerState.ON: DeclaredVMStatus.RUNNING,
     PowerState.OFF: DeclaredVMStatus.STOPPED,
@@ -951,13 +978,6 @@ POWER_STATUSES = {
 }
 # Sources whose VMs are vSphere VMs: their ``platform`` is left empty by the collector and the RVTools reader.
 VSPHERE_SOURCES = (SourceKind.VCENTER, SourceKind.RVTOOLS)
-MAPPING_LOOKUPS = {
-    AreaMapping.Scope.CLUSTER: "cluster__name__istartswith",
-    AreaMapping.Scope.FOLDER: "folder__istartswith",
-    AreaMapping.Scope.RESOURCE_POOL: "resource_pool__istartswith",
-}
-
-
 def _address(ip_addresses: list[str]) -> str:
     """The first IPv4 address, else the first address."""
     for address in ip_addresses:
@@ -992,20 +1012,12 @@ def _inventory_facts(vm: VirtualMachine) -> dict[str, Any]:
     }
 
 
-def declared_vms_inventory_candidates(person) -> Q:
-    """The inventory VMs attributed to a person's area: theirs (owner), or unowned under one of their mappings."""
-    condition = Q(owner=person)
-    for mapping in AreaMapping.objects.filter(person=person):
-        condition |= Q(owner__isnull=True, **{MAPPING_LOOKUPS[mapping.scope]: mapping.pattern})
-    return condition
-
-
 @transaction.atomic
 def declared_vms_prefill(*, assignment: Assignment, question: Question) -> int:
     """Add to the VM list the VMs inventory attributes to the assignee's area; return how many were added.
 
     Attributed: owned by the assignee, or without an owner and under a
-    cluster, folder or resource pool one of the assignee's ``AreaMapping``
+    cluster, folder or resource pool one of the assignee's area mappings
     patterns starts (any case); present or missing, not templates; not
     already in the list. Rows start pending, linked to the inventory VM, with
     its facts; the person confirms, corrects or disowns each. Safe to run
@@ -1019,7 +1031,7 @@ def declared_vms_prefill(*, assignment: Assignment, question: Question) -> int:
     last_row = listed.aggregate(last=Max("row"))["last"] or 0
     vms = (
         VirtualMachine.objects.filter(
-            declared_vms_inventory_candidates(assignment.person),
+            vm_attributed_q(assignment.person),
             status__in=[VMStatus.PRESENT, VMStatus.MISSING],
             is_template=False,
         )

@@ -795,7 +795,7 @@ def test_vm_csv_reports_every_bad_cell_at_once():
             "csv",
             3,
             "platform",
-            "'vmware' is not one of hyperv, kvm, xen, virtualbox, vmware-workstation, vmware-esxi, cloud, other",
+            "'vmware' is not one of vmware-esxi, vmware-workstation, hyperv, kvm, xen, virtualbox, cloud, other",
         ),
         ImportProblem("csv", 3, "power_state", "'running' is not a power state (on, off, suspended)"),
         ImportProblem("csv", 4, "host", "hv01 is in datacenter '', cluster 'C1' on line 2"),
@@ -847,7 +847,7 @@ def test_vm_csv_empty_file_header_only_and_bad_default_platform():
             "csv",
             0,
             "platform",
-            "default 'hyper-v' is not one of hyperv, kvm, xen, virtualbox, vmware-workstation, vmware-esxi, cloud, "
+            "default 'hyper-v' is not one of vmware-esxi, vmware-workstation, hyperv, kvm, xen, virtualbox, cloud, "
             "other",
         )
     ]

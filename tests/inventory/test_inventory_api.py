@@ -72,7 +72,7 @@ def test_a_vm_has_exactly_these_fields(estate, client_for):
 def test_a_vm_without_a_place_has_null_names(db, client_for):
     vm = VirtualMachineFactory(host=None, cluster=None, datacenter=None, source=SourceFactory(name="csv-1"))
 
-    row = client_for(Role.MANAGER).get(f"{VMS_URL}{vm.pk}/").json()
+    row = client_for(Role.AUDITOR).get(f"{VMS_URL}{vm.pk}/").json()
 
     assert (row["source"], row["datacenter"], row["cluster"], row["host"], row["cloned_from"]) == (
         "csv-1", None, None, None, None,
@@ -80,20 +80,20 @@ def test_a_vm_without_a_place_has_null_names(db, client_for):
 
 
 def test_the_vm_list_is_paginated_with_a_page_size(estate, client_for):
-    response = client_for(Role.MANAGER).get(VMS_URL, {"page_size": 4})
+    response = client_for(Role.AUDITOR).get(VMS_URL, {"page_size": 4})
 
     body = response.json()
     assert body["count"] == 6
     assert [row["name"] for row in body["results"]] == ["app01", "app02", "db01", "lab-db01"]
     assert body["next"] == "http://testserver/api/v1/vms/?page=2&page_size=4"
-    assert _names(client_for(Role.MANAGER).get(VMS_URL, {"page_size": 4, "page": 2})) == ["lab-web01", "tmpl-rhel9"]
+    assert _names(client_for(Role.AUDITOR).get(VMS_URL, {"page_size": 4, "page": 2})) == ["lab-web01", "tmpl-rhel9"]
 
 
 def test_the_page_size_is_capped_at_a_thousand(db, client_for):
     host = HostFactory()
     VirtualMachineFactory.create_batch(1002, host=host)
 
-    body = client_for(Role.MANAGER).get(VMS_URL, {"page_size": 5000}).json()
+    body = client_for(Role.AUDITOR).get(VMS_URL, {"page_size": 5000}).json()
 
     assert (body["count"], len(body["results"])) == (1002, 1000)
 
@@ -123,7 +123,7 @@ def test_vm_filters_and_ordering(estate, client_for, query, expected):
 
 
 def test_cluster_and_host_filters_take_ids(estate, client_for):
-    client = client_for(Role.MANAGER)
+    client = client_for(Role.AUDITOR)
 
     assert _names(client.get(VMS_URL, {"cluster": estate["lab_cluster"].pk})) == ["lab-db01", "lab-web01"]
     assert _names(client.get(VMS_URL, {"host": estate["hosts"]["prod2"].pk})) == ["app02", "tmpl-rhel9"]
@@ -134,14 +134,14 @@ def test_cluster_and_host_filters_take_ids(estate, client_for):
     [({"cluster": 999999}, "cluster"), ({"status": "lost"}, "status"), ({"ordering": "password"}, "ordering")],
 )
 def test_invalid_filters_are_400(estate, client_for, query, field):
-    response = client_for(Role.MANAGER).get(VMS_URL, query)
+    response = client_for(Role.AUDITOR).get(VMS_URL, query)
 
     assert response.status_code == 400
     assert list(response.json()) == [field]
 
 
 def test_the_vm_list_needs_the_same_queries_for_3_or_30_vms(db, client_for):
-    client = client_for(Role.MANAGER)
+    client = client_for(Role.AUDITOR)
     host = HostFactory()
     parent = VirtualMachineFactory(host=host)
     VirtualMachineFactory.create_batch(2, host=host, cloned_from=parent)
@@ -194,12 +194,12 @@ def test_a_vms_history_newest_first(estate, client_for, role_users):
 def test_history_is_paginated_and_ignores_vm_filters(estate, client_for):
     VMChangeFactory.create_batch(5, vm=estate["app01"])
 
-    body = client_for(Role.MANAGER).get(
+    body = client_for(Role.AUDITOR).get(
         f"{VMS_URL}{estate['app01'].pk}/history/", {"page_size": 2, "source": "vc-lab"}
     ).json()
 
     assert (body["count"], len(body["results"])) == (5, 2)
-    assert client_for(Role.MANAGER).get(f"{VMS_URL}999999/history/").status_code == 404
+    assert client_for(Role.AUDITOR).get(f"{VMS_URL}999999/history/").status_code == 404
 
 
 # --- sources and scans ------------------------------------------------------------------------------------------
@@ -232,12 +232,12 @@ def test_sources_with_their_counts_and_never_a_password(estate, client_for):
         }
         assert (rows["rvtools-dc2"]["vm_count"], rows["rvtools-dc2"]["latest_scan"]) == (0, None)
 
-    detail = client_for(Role.MANAGER).get(f"{SOURCES_URL}{estate['prod'].pk}/").content.decode()
+    detail = client_for(Role.AUDITOR).get(f"{SOURCES_URL}{estate['prod'].pk}/").content.decode()
     assert "password" not in detail and encrypted not in detail
 
 
 def test_the_source_list_needs_the_same_queries_for_few_or_many_sources(db, client_for):
-    client = client_for(Role.MANAGER)
+    client = client_for(Role.AUDITOR)
 
     def count() -> int:
         client.get(SOURCES_URL)

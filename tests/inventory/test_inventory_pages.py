@@ -129,14 +129,14 @@ def test_the_vm_list_shows_every_vm_by_name_with_its_facts(estate, client_for):
     ],
 )
 def test_each_filter_narrows_the_list(estate, client_for, query, expected):
-    response = client_for(Role.MANAGER).get(VMS_URL, query)
+    response = client_for(Role.AUDITOR).get(VMS_URL, query)
 
     assert response.status_code == 200
     assert _names(response) == expected
 
 
 def test_filters_by_datacenter_cluster_and_host_take_ids(estate, client_for):
-    client = client_for(Role.MANAGER)
+    client = client_for(Role.AUDITOR)
     lab_dc = estate["lab_cluster"].datacenter
 
     assert _names(client.get(VMS_URL, {"cluster": estate["prod_cluster"].pk})) == [
@@ -152,18 +152,18 @@ def test_the_moref_is_searched_exactly(estate, client_for):
     estate["app02"].moref = "vm-420"
     estate["app02"].save()
 
-    assert _names(client_for(Role.MANAGER).get(VMS_URL, {"q": "VM-42"})) == ["app01"]
+    assert _names(client_for(Role.AUDITOR).get(VMS_URL, {"q": "VM-42"})) == ["app01"]
 
 
 def test_the_chosen_filters_stay_selected(estate, client_for):
-    html = client_for(Role.MANAGER).get(VMS_URL, {"source": "vc-lab", "power_state": "suspended"}).content.decode()
+    html = client_for(Role.AUDITOR).get(VMS_URL, {"source": "vc-lab", "power_state": "suspended"}).content.decode()
 
     assert '<option value="vc-lab" selected>vc-lab</option>' in html
     assert '<option value="suspended" selected>Suspended</option>' in html
 
 
 def test_an_unknown_cluster_is_reported_and_ignored(estate, client_for):
-    response = client_for(Role.MANAGER).get(VMS_URL, {"cluster": 999999, "status": "missing"})
+    response = client_for(Role.AUDITOR).get(VMS_URL, {"cluster": 999999, "status": "missing"})
 
     assert _names(response) == ["db01"]
     assert "cluster: Select a valid choice." in response.content.decode()
@@ -183,11 +183,11 @@ def test_an_unknown_cluster_is_reported_and_ignored(estate, client_for):
     ],
 )
 def test_sorting(estate, client_for, ordering, expected):
-    assert _names(client_for(Role.MANAGER).get(VMS_URL, {"ordering": ordering})) == expected
+    assert _names(client_for(Role.AUDITOR).get(VMS_URL, {"ordering": ordering})) == expected
 
 
 def test_column_headers_sort_and_keep_the_filters(estate, client_for):
-    html = client_for(Role.MANAGER).get(VMS_URL, {"source": "vc-prod", "ordering": "host"}).content.decode()
+    html = client_for(Role.AUDITOR).get(VMS_URL, {"source": "vc-prod", "ordering": "host"}).content.decode()
 
     assert '<a href="?source=vc-prod&amp;ordering=-host">Host ▲</a>' in html
     assert '<a href="?source=vc-prod&amp;ordering=name">Name</a>' in html
@@ -197,13 +197,13 @@ def test_column_headers_sort_and_keep_the_filters(estate, client_for):
 def test_the_list_is_paginated_by_fifty_keeping_the_filters(db, client_for):
     host = HostFactory()
     VirtualMachineFactory.create_batch(55, host=host)
-    response = client_for(Role.MANAGER).get(VMS_URL, {"status": "present"})
+    response = client_for(Role.AUDITOR).get(VMS_URL, {"status": "present"})
 
     html = response.content.decode()
     assert len(response.context["vms"]) == 50
     assert "Page 1 of 2" in html
     assert 'href="?status=present&amp;page=2">Next</a>' in html
-    assert len(client_for(Role.MANAGER).get(VMS_URL, {"status": "present", "page": 2}).context["vms"]) == 5
+    assert len(client_for(Role.AUDITOR).get(VMS_URL, {"status": "present", "page": 2}).context["vms"]) == 5
 
 
 def _queries(client, url, params=None) -> int:
@@ -321,7 +321,7 @@ def test_the_timeline_renders_each_change_readably(estate, client_for, role_user
 def test_the_timeline_is_paginated(estate, client_for):
     VMChangeFactory.create_batch(53, vm=estate["app01"])
 
-    response = client_for(Role.MANAGER).get(f"/inventory/vms/{estate['app01'].pk}/", {"page": 2})
+    response = client_for(Role.AUDITOR).get(f"/inventory/vms/{estate['app01'].pk}/", {"page": 2})
 
     assert len(response.context["history"]) == 3
     assert "Page 2 of 2" in response.content.decode()
@@ -336,7 +336,7 @@ def test_the_lineage_panel_shows_parent_siblings_children_and_template(estate, c
     VirtualMachineFactory(name="app01-clone-a", host=estate["hosts"]["prod1"], cloned_from=parent)
     VirtualMachineFactory(name="app01-clone-c", host=estate["hosts"]["prod2"], cloned_from=parent)
     VirtualMachineFactory(name="grandchild", host=estate["hosts"]["prod2"], cloned_from=me)
-    client = client_for(Role.MANAGER)
+    client = client_for(Role.AUDITOR)
 
     lineage = client.get(f"/inventory/vms/{me.pk}/").context["lineage"]
     assert lineage.parent == parent
@@ -357,7 +357,7 @@ def test_long_lineage_lists_are_capped(estate, client_for):
     parent = estate["app01"]
     VirtualMachineFactory.create_batch(52, host=estate["hosts"]["prod1"], cloned_from=parent)
 
-    response = client_for(Role.MANAGER).get(f"/inventory/vms/{parent.pk}/")
+    response = client_for(Role.AUDITOR).get(f"/inventory/vms/{parent.pk}/")
 
     assert len(response.context["lineage"].children) == 50
     assert response.context["lineage"].children_count == 52
@@ -406,7 +406,7 @@ def test_the_source_list_counts_vms_by_status_and_shows_the_latest_scan(estate, 
 
 
 def test_the_source_list_needs_the_same_queries_for_few_or_many_sources(db, client_for):
-    client = client_for(Role.MANAGER)
+    client = client_for(Role.AUDITOR)
 
     def add_source():
         host = HostFactory()

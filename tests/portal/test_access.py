@@ -11,14 +11,15 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from portal.choices import Role
 from portal.services.audit import audit_log
 from questionnaires.choices import QuestionKind
-from tests.factories import HostFactory, PersonFactory, ScanRunFactory, SourceFactory, VirtualMachineFactory
-from tests.questionnaires.factories import (
+from tests.factories import (
     AreaMappingFactory,
-    AssignmentFactory,
-    CampaignFactory,
-    QuestionFactory,
-    SectionFactory,
+    HostFactory,
+    PersonFactory,
+    ScanRunFactory,
+    SourceFactory,
+    VirtualMachineFactory,
 )
+from tests.questionnaires.factories import AssignmentFactory, CampaignFactory, QuestionFactory, SectionFactory
 
 PUBLIC_URL_NAMES = {
     "login", "logout", "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",
@@ -52,11 +53,12 @@ def sample_kwargs(org, role_users):
     event = audit_log(action="test.sample", actor=role_users[Role.ADMIN])
     source = SourceFactory(name="vc-sample")
     run = ScanRunFactory(source=source)
-    vm = VirtualMachineFactory(host=HostFactory(cluster__datacenter__source=source))
     # A campaign headed by the security admin's person, with a part delegated to the manager's person: each role
     # reads the manager's part (the assignee, the manager above, the oversight roles); the officer owns it.
     head_person = PersonFactory(user=role_users[Role.SECURITY_ADMIN])
     part_person = PersonFactory(parent=head_person, user=role_users[Role.MANAGER])
+    # The manager's own VM: managers read the VMs of their part of the organisation.
+    vm = VirtualMachineFactory(host=HostFactory(cluster__datacenter__source=source), owner=part_person)
     vm_list = QuestionFactory(kind=QuestionKind.VM_LIST)
     campaign = CampaignFactory(
         version=vm_list.section.version, scope=head_person, owner=role_users[Role.COMPLIANCE_OFFICER]
@@ -73,7 +75,7 @@ def sample_kwargs(org, role_users):
         **{f"questionnaires:{name}": {"pk": part.pk} for name in assignment_urls},
         "questionnaires:assignment_section": {"pk": part.pk, "section_id": vm_list.section_id},
         "questionnaires:assignment_vms": {"pk": part.pk, "question_id": vm_list.pk},
-        "questionnaires:area_mapping_delete": {"pk": AreaMappingFactory().pk},
+        "inventory:area_mapping_delete": {"pk": AreaMappingFactory().pk},
         "*": {"pk": org["vp_a"].pk, "sequence": event.sequence, "uidb64": "MQ", "token": "set-password"},
         "inventory:vm_detail": {"pk": vm.pk},
         "inventory:source_detail": {"pk": source.pk},

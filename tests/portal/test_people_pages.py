@@ -323,3 +323,55 @@ def test_page_queries_do_not_grow_with_people_or_events(db, role_users, client_f
     # then the page shows more and needs the same number of queries
     assert big_size > small_size or page == "dashboard"
     assert big_queries == small_queries
+
+
+# --- the person field of every form: search and what may be typed ---------------------------------------------
+
+
+def test_the_person_search_offers_active_people_by_any_word_of_their_name_or_email(org, client_for):
+    org["lead_a2"].active = False
+    org["lead_a2"].save(update_fields=["active"])
+
+    response = client_for(Role.COMPLIANCE_OFFICER).get("/people/search/", {"scope": "lead a"})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'value="Ann Lead &lt;lead.a1@example.com&gt;"' in html
+    assert "lead.a2@example.com" not in html  # inactive
+    assert "vp.a@example.com" not in html
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("Ann Lead <lead.a1@example.com>", "lead_a1"),
+        ("LEAD.A1@example.com", "lead_a1"),
+        ("  ann   lead ", "lead_a1"),
+    ],
+)
+def test_a_person_is_picked_by_the_search_value_an_e_mail_or_a_full_name(org, typed, expected):
+    from portal.forms import person_from_text
+
+    assert person_from_text(typed) == org[expected]
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("ada nakamura", "Nobody active is called 'ada nakamura': type part of a name or e-mail"),
+        ("ada@example.com", "Nobody active has the e-mail 'ada@example.com'"),
+        ("Ann Lead", "Several people are called 'Ann Lead' (ann.two@example.com, lead.a1@example.com)"),
+    ],
+)
+def test_a_person_that_cannot_be_told_apart_is_refused_with_what_to_do(org, typed, message):
+    from django import forms
+
+    from portal.forms import person_from_text
+
+    if "Several" in message:
+        PersonFactory(name="Ann Lead", email="ann.two@example.com")
+
+    with pytest.raises(forms.ValidationError) as refused:
+        person_from_text(typed)
+
+    assert message in refused.value.messages[0]

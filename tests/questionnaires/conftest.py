@@ -49,12 +49,6 @@ def logins(org) -> dict[str, object]:
 
 
 @pytest.fixture
-def no_problems():
-    """An answers validator that finds nothing wrong: the workflow is tested apart from the answers."""
-    return lambda assignment: []
-
-
-@pytest.fixture
 def make_campaign(template_version, officer, org):
     """``make_campaign(cascade=False, scope=...)``: a draft campaign over ``org`` due in 14 days."""
 
@@ -73,3 +67,4 @@ def make_campaign(template_version, officer, org):
         return campaign_create(**values)
 
     return make
+

@@ -15,11 +15,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from portal.choices import Role
-from portal.models import AuditEvent
+from portal.models import AuditEvent, Notification
 from questionnaires.choices import AssignmentStatus, CampaignStatus, QuestionKind
-from questionnaires.models import Answer, Assignment, Campaign, DeclaredVM, Notification, Question
-from questionnaires.services.campaigns import assignment_review, assignment_submit, campaign_launch
+from questionnaires.models import Answer, Assignment, Campaign, DeclaredVM, Question
+from questionnaires.services.assignments import assignment_review
+from questionnaires.services.campaigns import campaign_launch
 from tests.factories import PersonFactory, UserFactory
+from tests.questionnaires.factories import submit_answered
 
 TEMPLATES_URL = "/api/v1/questionnaire-templates/"
 CAMPAIGNS_URL = "/api/v1/campaigns/"
@@ -260,7 +262,7 @@ def _counts(**values) -> dict:
 
 def test_progress_for_the_campaign_and_for_a_managers_subtree(launched, officer, org, people, client_for):
     campaign, parts = launched
-    assignment_submit(assignment=parts["lead_a1"], user=people["lead_a1"], validate=lambda assignment: [])
+    submit_answered(parts["lead_a1"], people["lead_a1"])
     assignment_review(assignment=parts["lead_a1"], user=people["vp_a"], accept=True)
     url = f"{CAMPAIGNS_URL}{campaign.pk}/progress/"
 

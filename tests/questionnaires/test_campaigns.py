@@ -14,15 +14,21 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from portal.choices import Role
-from portal.models import AuditEvent, Person
-from questionnaires.choices import AssignmentStatus, CampaignStatus, NotificationKind
+from portal.choices import NotificationKind, Role
+from portal.models import AuditEvent, Notification, Person
+from portal.selectors import notifications_for_user
+from portal.services.notifications import (
+    notification_new,
+    notifications_create,
+    notifications_mark_read,
+    notifications_send,
+)
+from questionnaires.choices import AssignmentStatus, CampaignStatus
 from questionnaires.models import (
     Answer,
     Assignment,
     Campaign,
     DeclaredVM,
-    Notification,
     Question,
     QuestionnaireTemplate,
     Section,
@@ -34,20 +40,17 @@ from questionnaires.selectors import (
     assignments_in_subtree,
     assignments_visible_to,
     campaign_progress,
-    notifications_for_user,
 )
-from questionnaires.services.campaigns import (
+from questionnaires.services.assignments import (
     assignment_answer_for,
     assignment_delegate,
     assignment_reassign,
     assignment_review,
     assignment_submit,
-    campaign_close,
-    campaign_launch,
-    campaign_reopen,
 )
-from questionnaires.services.notifications import notifications_create, notifications_mark_read, notifications_send
+from questionnaires.services.campaigns import campaign_close, campaign_launch, campaign_reopen
 from tests.factories import PersonFactory, UserFactory
+from tests.questionnaires.factories import submit_answered
 
 TODAY = timezone.localdate
 
@@ -86,8 +89,8 @@ def top_down(make_campaign, officer, org, logins):
     return campaign, Assignment.objects.get(campaign=campaign, person=org["ceo"])
 
 
-def submit(assignment: Assignment, user, validate) -> Assignment:
-    return assignment_submit(assignment=assignment, user=user, validate=validate)
+def submit(assignment: Assignment, user) -> Assignment:
+    return submit_answered(assignment, user)
 
 
 # --- create -----------------------------------------------------------------------------------------------------
@@ -247,9 +250,9 @@ def test_launch_is_refused_to_others_twice_and_after_the_due_date(make_campaign,
 # --- close and re-open ------------------------------------------------------------------------------------------
 
 
-def test_close_freezes_answers_and_reopen_restarts_with_audit_events(launched, officer, org, logins, no_problems):
+def test_close_freezes_answers_and_reopen_restarts_with_audit_events(launched, officer, org, logins):
     campaign, parts = launched
-    submit(parts["lead_a1"], logins["lead_a1"], no_problems)
+    submit(parts["lead_a1"], logins["lead_a1"])
 
     campaign_close(campaign=campaign, user=officer)
 
@@ -262,7 +265,7 @@ def test_close_freezes_answers_and_reopen_restarts_with_audit_events(launched, o
     assert told == {person.email for key, person in org.items() if key != "lead_a1"}
     before = db_state()
     with pytest.raises(ValidationError, match="closed: its answers are frozen"):
-        submit(parts["lead_b1"], logins["lead_b1"], no_problems)
+        submit(parts["lead_b1"], logins["lead_b1"])
     with pytest.raises(ValidationError, match="frozen"):
         assignment_delegate(assignment=parts["vp_b"], to_person=org["lead_b1"], user=logins["vp_b"])
     with pytest.raises(ValidationError, match="frozen"):
@@ -398,12 +401,12 @@ def test_a_cascaded_report_already_has_their_part(launched, org, logins):
 # --- submission and review --------------------------------------------------------------------------------------
 
 
-def test_submit_needs_valid_answers_and_every_part_below_accepted(launched, org, logins, no_problems):
+def test_submit_needs_valid_answers_and_every_part_below_accepted(launched, org, logins):
     campaign, parts = launched
     before = db_state()
 
     with pytest.raises(ValidationError) as error:
-        submit(parts["vp_a"], logins["vp_a"], lambda assignment: ["“Does your area run VMs?” needs an answer"])
+        assignment_submit(assignment=parts["vp_a"], user=logins["vp_a"])  # nothing answered yet
 
     assert error.value.messages == [
         "“Does your area run VMs?” needs an answer",
@@ -413,13 +416,13 @@ def test_submit_needs_valid_answers_and_every_part_below_accepted(launched, org,
     assert db_state() == before
 
     for lead in ("lead_a1", "lead_a2"):
-        submit(parts[lead], logins[lead], no_problems)
+        submit(parts[lead], logins[lead])
     with pytest.raises(ValidationError, match="Abe Lead's part is submitted"):
-        submit(parts["vp_a"], logins["vp_a"], no_problems)
+        submit(parts["vp_a"], logins["vp_a"])
     for lead in ("lead_a1", "lead_a2"):
         assignment_review(assignment=parts[lead], user=logins["vp_a"], accept=True)
 
-    submitted = submit(parts["vp_a"], logins["vp_a"], no_problems)
+    submitted = submit(parts["vp_a"], logins["vp_a"])
 
     assert submitted.status == AssignmentStatus.SUBMITTED
     assert submitted.submitted_at is not None
@@ -437,28 +440,28 @@ def test_submit_checks_the_answers_with_the_answers_service_by_default(top_down,
     assert db_state() == before
 
 
-def test_submit_is_refused_to_anyone_but_the_assignee_and_twice(launched, logins, officer, no_problems):
+def test_submit_is_refused_to_anyone_but_the_assignee_and_twice(launched, logins, officer):
     _, parts = launched
     before = db_state()
 
     for user in (logins["vp_a"], logins["ceo"], logins["lead_a2"], officer):
         with pytest.raises(PermissionDenied, match="Only Ann Lead can submit"):
-            submit(parts["lead_a1"], user, no_problems)
+            assignment_submit(assignment=parts["lead_a1"], user=user)
     assert db_state() == before
 
-    submit(parts["lead_a1"], logins["lead_a1"], no_problems)
+    submit(parts["lead_a1"], logins["lead_a1"])
     before = db_state()
     with pytest.raises(ValidationError, match="already submitted"):
-        submit(parts["lead_a1"], logins["lead_a1"], no_problems)
+        assignment_submit(assignment=parts["lead_a1"], user=logins["lead_a1"])
     assert db_state() == before
 
 
 def test_review_returns_with_a_comment_the_assignee_reads_then_accepts(
-    launched, org, logins, no_problems, django_capture_on_commit_callbacks
+    launched, org, logins, django_capture_on_commit_callbacks
 ):
     _, parts = launched
     lead = parts["lead_a1"]
-    submit(lead, logins["lead_a1"], no_problems)
+    submit(lead, logins["lead_a1"])
     before = db_state()
 
     with pytest.raises(ValidationError) as error:
@@ -480,7 +483,7 @@ def test_review_returns_with_a_comment_the_assignee_reads_then_accepts(
     assert len(lead_mail) == 2  # the assignment at launch, then the return: each sent once
     assert "List the test VMs too." in lead_mail["VM census 2027: Alice VP returned your answers"]
 
-    submit(lead, logins["lead_a1"], no_problems)
+    submit(lead, logins["lead_a1"])
     assignment_review(assignment=lead, user=logins["vp_a"], accept=True)
 
     lead.refresh_from_db()
@@ -493,9 +496,9 @@ def test_review_returns_with_a_comment_the_assignee_reads_then_accepts(
     ) == ["assignment.submitted", "assignment.returned", "assignment.submitted", "assignment.accepted"]
 
 
-def test_review_is_refused_to_anyone_but_the_assignee_of_the_part_above(launched, logins, officer, no_problems):
+def test_review_is_refused_to_anyone_but_the_assignee_of_the_part_above(launched, logins, officer):
     _, parts = launched
-    submit(parts["lead_a1"], logins["lead_a1"], no_problems)
+    submit(parts["lead_a1"], logins["lead_a1"])
     before = db_state()
 
     for user in (logins["lead_a1"], logins["ceo"], logins["vp_b"], logins["lead_a2"], officer):
@@ -506,9 +509,9 @@ def test_review_is_refused_to_anyone_but_the_assignee_of_the_part_above(launched
     assert db_state() == before
 
 
-def test_the_head_of_the_scope_submits_to_the_campaign_owner(top_down, logins, officer, no_problems):
+def test_the_head_of_the_scope_submits_to_the_campaign_owner(top_down, logins, officer):
     _, root = top_down
-    submit(root, logins["ceo"], no_problems)
+    submit(root, logins["ceo"])
     assert Notification.objects.get(kind=NotificationKind.SUBMITTED).person == Person.objects.get(user=officer)
     before = db_state()
 
@@ -524,7 +527,7 @@ def test_the_head_of_the_scope_submits_to_the_campaign_owner(top_down, logins, o
 # --- answered for them ------------------------------------------------------------------------------------------
 
 
-def test_answer_for_accepts_the_part_and_everything_delegated_below_it(launched, org, logins, no_problems):
+def test_answer_for_accepts_the_part_and_everything_delegated_below_it(launched, org, logins):
     _, parts = launched
 
     assignment_answer_for(assignment=parts["vp_a"], user=logins["ceo"], reason="Alice is on leave; I know her area.")
@@ -540,9 +543,9 @@ def test_answer_for_accepts_the_part_and_everything_delegated_below_it(launched,
     assert Notification.objects.get(dedupe_key__startswith="answered_for:").person == org["vp_a"]
 
     with pytest.raises(ValidationError, match="Bob VP's part is not started"):
-        submit(parts["ceo"], logins["ceo"], no_problems)
+        submit(parts["ceo"], logins["ceo"])
     assignment_answer_for(assignment=parts["vp_b"], user=logins["ceo"], reason="Merged into Alice's division.")
-    assert submit(parts["ceo"], logins["ceo"], no_problems).status == AssignmentStatus.SUBMITTED
+    assert submit(parts["ceo"], logins["ceo"]).status == AssignmentStatus.SUBMITTED
 
 
 def test_answer_for_needs_a_reason_and_the_manager_above(launched, logins, officer):
@@ -625,10 +628,10 @@ def _progress(**counts) -> dict:
     return result | counts
 
 
-def test_campaign_progress_counts_each_status_for_the_campaign_and_a_subtree(launched, org, logins, no_problems):
+def test_campaign_progress_counts_each_status_for_the_campaign_and_a_subtree(launched, org, logins):
     campaign, parts = launched
     for lead in ("lead_a1", "lead_a2", "lead_b1"):
-        submit(parts[lead], logins[lead], no_problems)
+        submit(parts[lead], logins[lead])
     assignment_review(assignment=parts["lead_a2"], user=logins["vp_a"], accept=False, comment="Fix it.")
     assignment_review(assignment=parts["lead_b1"], user=logins["vp_b"], accept=True)
     Assignment.objects.filter(pk=parts["vp_b"].pk).update(status=AssignmentStatus.IN_PROGRESS)
@@ -647,9 +650,9 @@ def test_campaign_progress_counts_each_status_for_the_campaign_and_a_subtree(lau
     assert campaign_progress(campaign=campaign, root_person=PersonFactory()) == _progress()
 
 
-def test_assignment_children_progress_gives_each_branch_its_own_counts(launched, logins, no_problems):
+def test_assignment_children_progress_gives_each_branch_its_own_counts(launched, logins):
     _, parts = launched
-    submit(parts["lead_b1"], logins["lead_b1"], no_problems)
+    submit(parts["lead_b1"], logins["lead_b1"])
 
     branches = assignment_children_progress(assignment=parts["ceo"])
 
@@ -700,7 +703,7 @@ def test_assignment_lists_and_the_inbox_follow_the_user(launched, org, logins, o
     assert not assignments_visible_to(nobody).exists()
     assert not assignments_in_subtree(nobody).exists()
     inbox = list(notifications_for_user(logins["vp_a"]))
-    assert [(note.kind, note.assignment) for note in inbox] == [(NotificationKind.ASSIGNED, parts["vp_a"])]
+    assert [(note.kind, note.about) for note in inbox] == [(NotificationKind.ASSIGNED, parts["vp_a"])]
 
     assert notifications_mark_read(user=logins["vp_a"]) == 1
     assert not notifications_for_user(logins["vp_a"], unread_only=True).exists()
@@ -721,11 +724,11 @@ def test_notifications_send_emails_each_row_once(launched):
 
 def test_notifications_create_keeps_one_row_per_dedupe_key(launched, org):
     _, parts = launched
-    row = {"person": org["ceo"], "assignment": parts["ceo"], "kind": NotificationKind.REMINDER, "subject": "s",
+    row = {"person_id": org["ceo"].pk, "about": parts["ceo"], "kind": NotificationKind.REMINDER, "subject": "s",
            "body": "b", "dedupe_key": "reminder:test"}
 
-    notifications_create([Notification(**row), Notification(**row)])
-    notifications_create([Notification(**row)])
+    notifications_create([notification_new(**row), notification_new(**row)])
+    notifications_create([notification_new(**row)])
 
     assert Notification.objects.filter(dedupe_key="reminder:test").count() == 1
 

@@ -7,18 +7,19 @@ from django.utils import timezone
 
 from questionnaires.models import Assignment, Campaign
 from questionnaires.selectors import dashboard_cards
-from questionnaires.services.campaigns import assignment_submit, campaign_launch
+from questionnaires.services.campaigns import campaign_launch
+from tests.questionnaires.factories import submit_answered
 
 
 def cards_of(user) -> dict[str, tuple]:
     return {card["label"]: (card["value"], card["note"]) for card in dashboard_cards(user=user)}
 
 
-def test_a_manager_sees_what_to_answer_and_what_to_review(make_campaign, officer, logins, no_problems):
+def test_a_manager_sees_what_to_answer_and_what_to_review(make_campaign, officer, logins):
     campaign = make_campaign()
     campaign_launch(campaign=campaign, user=officer)
     lead = Assignment.objects.get(campaign=campaign, person__user=logins["lead_a1"])
-    assignment_submit(assignment=lead, user=logins["lead_a1"], validate=no_problems)
+    submit_answered(lead, logins["lead_a1"])
 
     cards = cards_of(logins["vp_a"])
 

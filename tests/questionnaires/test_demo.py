@@ -7,19 +7,12 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
+from inventory.models import AreaMapping
 from portal.choices import Role
-from portal.models import AuditEvent, Person, User
+from portal.models import AuditEvent, Notification, Person, User
 from portal.services.demo import demo_load as portal_demo_load
 from questionnaires.choices import AssignmentStatus, CampaignStatus, Disposition
-from questionnaires.models import (
-    Answer,
-    AreaMapping,
-    Assignment,
-    Campaign,
-    DeclaredVM,
-    Notification,
-    QuestionnaireTemplate,
-)
+from questionnaires.models import Answer, Assignment, Campaign, DeclaredVM, QuestionnaireTemplate
 from questionnaires.services.demo import LIVE_CAMPAIGN, PILOT_CAMPAIGN, RETURN_COMMENT, VP_TITLE, demo_load
 
 

@@ -15,29 +15,24 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from inventory.models import AreaMapping
 from portal.choices import Role
-from portal.models import AuditEvent
+from portal.models import AuditEvent, Notification
 from questionnaires.choices import AssignmentStatus, CampaignStatus, Disposition
-from questionnaires.models import (
-    Answer,
-    AreaMapping,
-    Assignment,
-    Campaign,
-    DeclaredVM,
-    Notification,
-    Question,
-    Section,
-)
+from questionnaires.models import Answer, Assignment, Campaign, DeclaredVM, Question, Section
 from questionnaires.services.answers import answer_save
-from questionnaires.services.campaigns import (
-    assignment_delegate,
-    assignment_submit,
-    campaign_create,
-    campaign_launch,
-)
+from questionnaires.services.assignments import assignment_delegate, assignment_submit
+from questionnaires.services.campaigns import campaign_create, campaign_launch
 from questionnaires.services.templates import DATA_DIR, template_load
-from tests.factories import ClusterFactory, HostFactory, PersonFactory, UserFactory, VirtualMachineFactory
-from tests.questionnaires.factories import AreaMappingFactory, DeclaredVMFactory
+from tests.factories import (
+    AreaMappingFactory,
+    ClusterFactory,
+    HostFactory,
+    PersonFactory,
+    UserFactory,
+    VirtualMachineFactory,
+)
+from tests.questionnaires.factories import DeclaredVMFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -270,15 +265,6 @@ def test_the_form_shows_what_the_service_refuses_and_creates_nothing(discovery, 
     })
     assert "is not in the future" in response.content.decode()
     assert not Campaign.objects.exists()
-
-
-def test_the_scope_search_offers_people_by_name_or_email(officer, org, people):
-    response, html = page(login(officer), "/questionnaires/campaigns/people/", scope="lead a")
-
-    assert response.status_code == 200
-    assert '<option value="lead.a1@example.com">Ann Lead · Engineer</option>' in html
-    assert "vp.a@example.com" not in html
-    assert page(login(people["vp_a"]), "/questionnaires/campaigns/people/", scope="lead")[0].status_code == 403
 
 
 def test_the_owner_closes_and_reopens_with_a_new_due_date(chain, officer):
@@ -733,12 +719,12 @@ def test_my_questionnaires_lists_my_parts_and_what_waits_for_my_review(chain, pe
 def test_the_inbox_lists_notifications_and_the_navbar_counts_the_unread(chain, people):
     client = login(people["vp_a"])
 
-    _, html = page(client, "/questionnaires/inbox/")
+    _, html = page(client, "/inbox/")
     assert "VM census 2027: your questionnaire is due" in html
     assert f'href="/questionnaires/assignments/{chain.head.pk}/"' in html
     assert 'title="Unread messages">1</span>' in html
 
-    client.post("/questionnaires/inbox/", {"all": "1"})
+    client.post("/inbox/", {"all": "1"})
     _, html = page(client, "/questionnaires/")
     assert 'title="Unread messages"' not in html and 'data-figure="inbox">Inbox</a>' in html
     assert Notification.objects.get(person=chain.head.person).read_at is not None
@@ -815,24 +801,24 @@ def test_a_manager_exports_their_own_subtree_only(answered, people):
 def test_officers_keep_the_area_mappings_auditors_read_them_managers_do_not(officer, org, people, role_users):
     client = login(officer)
 
-    response = client.post("/questionnaires/campaigns/area-mappings/",
+    response = client.post("/inventory/area-mappings/",
                            {"person": "lead.a1@example.com", "scope": "folder", "pattern": " /DC1/vm/Lab "})
     assert messages_of(response) == ["Added: Folder /DC1/vm/Lab → Ann Lead."]
     mapping = AreaMapping.objects.get()
     assert (mapping.person, mapping.scope, mapping.pattern) == (org["lead_a1"], "folder", "/DC1/vm/Lab")
-    duplicate = client.post("/questionnaires/campaigns/area-mappings/",
+    duplicate = client.post("/inventory/area-mappings/",
                             {"person": "lead.a2@example.com", "scope": "folder", "pattern": "/dc1/VM/lab"})
     assert "Folder /DC1/vm/Lab → Ann Lead exists already" in duplicate.content.decode()
 
-    _, html = page(login(role_users[Role.AUDITOR]), "/questionnaires/campaigns/area-mappings/")
+    _, html = page(login(role_users[Role.AUDITOR]), "/inventory/area-mappings/")
     assert '<td class="font-monospace">/DC1/vm/Lab</td>' in html and "Add the mapping" not in html
     before = db_state()
     auditor = login(role_users[Role.AUDITOR])
-    assert auditor.post(f"/questionnaires/campaigns/area-mappings/{mapping.pk}/delete/").status_code == 403
-    assert page(login(people["vp_a"]), "/questionnaires/campaigns/area-mappings/")[0].status_code == 403
+    assert auditor.post(f"/inventory/area-mappings/{mapping.pk}/delete/").status_code == 403
+    assert page(login(people["vp_a"]), "/inventory/area-mappings/")[0].status_code == 403
     assert db_state() == before
 
-    client.post(f"/questionnaires/campaigns/area-mappings/{mapping.pk}/delete/")
+    client.post(f"/inventory/area-mappings/{mapping.pk}/delete/")
     assert not AreaMapping.objects.exists()
     events = AuditEvent.objects.filter(action__startswith="area_mapping").order_by("sequence")
     assert list(events.values_list("action", flat=True)) == [

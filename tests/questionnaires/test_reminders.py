@@ -6,17 +6,18 @@ import threading
 import time
 
 import pytest
-from django.conf import settings
 from django.core import mail
 from django.db import connections
 from django.utils import timezone
 
-from portal.models import AuditEvent, Person
-from questionnaires.choices import AssignmentStatus, NotificationKind
-from questionnaires.models import Assignment, Campaign, Notification
+from portal.choices import NotificationKind
+from portal.models import AuditEvent, Notification, Person
+from questionnaires.choices import AssignmentStatus
+from questionnaires.models import Assignment, Campaign
 from questionnaires.services import reminders as reminders_service
-from questionnaires.services.campaigns import assignment_submit, campaign_launch
+from questionnaires.services.campaigns import campaign_launch
 from questionnaires.services.reminders import reminder_date, reminders_run
+from tests.questionnaires.factories import submit_answered
 
 DAY = datetime.timedelta(days=1)
 
@@ -61,11 +62,11 @@ def test_reminder_date_counts_back_from_the_due_date(today, expected):
 
 
 def test_reminders_on_the_cadence_are_sent_once_even_when_run_twice(
-    launched, org, logins, no_problems, django_capture_on_commit_callbacks
+    launched, org, logins, django_capture_on_commit_callbacks
 ):
     campaign = launched
     ann = Assignment.objects.get(person=org["lead_a1"])
-    assignment_submit(assignment=ann, user=logins["lead_a1"], validate=no_problems)
+    submit_answered(ann, logins["lead_a1"])
     Notification.objects.update(emailed_at=timezone.now())
     reminder_day = campaign.due_date - 7 * DAY
 
@@ -96,11 +97,11 @@ def test_no_reminders_without_a_cadence_or_for_finished_parts(make_campaign, off
 
 
 def test_overdue_parts_escalate_up_two_levels_then_stop_at_the_owner_of_the_scope(
-    launched, org, logins, officer, no_problems, django_capture_on_commit_callbacks
+    launched, org, logins, officer, django_capture_on_commit_callbacks
 ):
     campaign = launched
     bens = Assignment.objects.get(person=org["lead_b1"])
-    assignment_submit(assignment=bens, user=logins["lead_b1"], validate=no_problems)
+    submit_answered(bens, logins["lead_b1"])
     Notification.objects.update(emailed_at=timezone.now())
     due = campaign.due_date
 
@@ -193,21 +194,6 @@ def test_closed_campaigns_are_not_reminded(launched, officer):
     }
 
 
-def test_beat_runs_reminders_daily_and_scans_every_six_hours_on_their_queues():
-    from portal.celery import app
-
-    schedule = settings.CELERY_BEAT_SCHEDULE
-    tasks = {entry["task"]: entry["schedule"] for entry in schedule.values()}
-    assert set(tasks) == {"questionnaires.reminders_run", "questionnaires.notifications_send",
-                          "inventory.scan_all_sources"}
-    assert tasks["questionnaires.reminders_run"].hour == {6}
-    assert tasks["inventory.scan_all_sources"].hour == {0, 6, 12, 18}
-    assert tasks["inventory.scan_all_sources"].minute == {0}
-    app.loader.import_default_modules()
-    assert set(tasks) <= set(app.tasks)
-    assert app.amqp.router.route({}, "questionnaires.reminders_run")["queue"].name == "notifications"
-
-
 # --- a real worker ----------------------------------------------------------------------------------------------
 
 
@@ -288,3 +274,21 @@ def test_two_concurrent_runs_on_a_real_worker_send_each_escalation_once(worker_a
     assert [run["campaigns"] for run in runs] == [1, 1]
     assert sum(run["escalations"] for run in runs) >= 6  # each run counts what it saw as new; the keys decide
     assert Person.objects.count() == 7
+
+
+def test_an_escalation_with_a_long_name_and_campaign_name_fits_its_subject(
+    make_campaign, officer, org, logins, django_capture_on_commit_callbacks
+):
+    """Names of 200 characters each make a subject longer than its column: it is cut, marked, and stored."""
+    org["lead_a1"].name = "A" * 200
+    org["lead_a1"].save(update_fields=["name"])
+    campaign = make_campaign(name="C" * 200)
+    campaign_launch(campaign=campaign, user=officer)
+
+    run(campaign.due_date + 3 * DAY, django_capture_on_commit_callbacks)
+
+    escalation = Notification.objects.get(kind=NotificationKind.ESCALATION, assignment__person=org["lead_a1"])
+    assert len(escalation.subject) == 300
+    assert escalation.subject.startswith(f"Overdue: {'A' * 200}'s part of CCC")
+    assert escalation.subject.endswith("…")
+    assert any(message.subject == escalation.subject for message in mail.outbox)

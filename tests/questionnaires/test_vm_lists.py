@@ -10,7 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import Workbook
 
-from inventory.choices import PowerState, SourceKind, VMStatus
+from inventory.choices import Platform, PowerState, SourceKind, VMStatus
+from inventory.models import AreaMapping
 from portal.models import AuditEvent
 from questionnaires.choices import (
     AssignmentStatus,
@@ -18,10 +19,9 @@ from questionnaires.choices import (
     DataCategory,
     DeclaredVMStatus,
     Disposition,
-    Platform,
     VMPurpose,
 )
-from questionnaires.models import AreaMapping, Assignment, Campaign, DeclaredVM, Question
+from questionnaires.models import Assignment, Campaign, DeclaredVM, Question
 from questionnaires.services import vm_lists
 from questionnaires.services.answers import answer_save, assignment_answers_validate
 from questionnaires.services.templates import DATA_DIR, template_load
@@ -39,6 +39,7 @@ from questionnaires.services.vm_lists import (
     vm_rows_parse,
 )
 from tests.factories import (
+    AreaMappingFactory,
     ClusterFactory,
     HostFactory,
     PersonFactory,
@@ -46,7 +47,7 @@ from tests.factories import (
     UserFactory,
     VirtualMachineFactory,
 )
-from tests.questionnaires.factories import AreaMappingFactory, AssignmentFactory, CampaignFactory
+from tests.questionnaires.factories import AssignmentFactory, CampaignFactory
 
 pytestmark = pytest.mark.django_db
 

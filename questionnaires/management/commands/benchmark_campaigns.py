@@ -17,18 +17,10 @@ from django.utils import timezone
 
 from portal.choices import Role
 from portal.management.commands.benchmark_people_import import BENCHMARK_DOMAIN, LEVELS, write_org_csv
-from portal.models import Person, User
+from portal.models import Notification, Person, User
 from portal.services.people import people_import
 from questionnaires.choices import QuestionKind
-from questionnaires.models import (
-    Assignment,
-    Campaign,
-    Notification,
-    Question,
-    QuestionnaireTemplate,
-    Section,
-    TemplateVersion,
-)
+from questionnaires.models import Assignment, Campaign, Question, QuestionnaireTemplate, Section, TemplateVersion
 from questionnaires.selectors import assignment_children_progress, campaign_progress
 from questionnaires.services.campaigns import campaign_create, campaign_launch
 from questionnaires.services.reminders import reminders_run

@@ -1,4 +1,4 @@
-"""Area mappings: which person's area a cluster, folder or resource pool belongs to, for pre-filling VM lists.
+"""Area mappings: which person's area a cluster, folder or resource pool belongs to.
 
 Kept by compliance officers (and admins); each change is in the audit trail.
 """
@@ -6,13 +6,13 @@ Kept by compliance officers (and admins); each change is in the audit trail.
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
+from inventory.models import AreaMapping
 from portal.choices import Role
 from portal.models import Person, User
 from portal.services.audit import audit_log
-from questionnaires.models import AreaMapping
 
 # Who keeps the mappings.
-MAPPING_ROLES = (Role.COMPLIANCE_OFFICER, Role.ADMIN)
+MAPPING_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN})
 PATTERN_MAX_LENGTH = 255
 
 

@@ -1,0 +1,244 @@
+"""An assignment's page: the questionnaire answered with autosave, the parts delegated below, and the workflow
+actions (delegate, submit, review, answer for a report)."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import prefetch_related_objects
+from django.http import HttpResponse, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.generic import TemplateView
+from django_htmx.http import reswap, retarget
+
+from portal.models import Person
+from portal.views import safe_next
+from questionnaires.choices import (
+    AssignmentStatus,
+    CampaignStatus,
+    QuestionKind,
+)
+from questionnaires.models import Assignment, Question, Section
+from questionnaires.permissions import (
+    assignment_is_assignee,
+    assignment_may_answer_for,
+    assignment_may_review,
+    assignment_reviewer_person,
+)
+from questionnaires.selectors import (
+    SectionState,
+    assignment_children_progress,
+    assignment_delegation_candidates,
+    assignment_held_sections,
+    assignment_questionnaire,
+)
+from questionnaires.services.answers import OTHER_VALUE, answer_save
+from questionnaires.services.assignments import (
+    assignment_answer_for,
+    assignment_delegate,
+    assignment_review,
+    assignment_submit,
+)
+from questionnaires.views.common import BADGES, AssignmentMixin, assignment_url, error_text, posted_id, status_oob
+from questionnaires.views.vm_lists import vm_context, with_vm_rows
+
+
+def _section_context(assignment: Assignment, state: SectionState, *, editable: bool, **extra) -> dict:
+    return {"assignment": assignment, "state": state, "editable": editable, "other_value": OTHER_VALUE,
+            **vm_context(), **extra}
+
+
+class AssignmentView(AssignmentMixin, TemplateView):
+    """One person's part: the questionnaire (editable by the assignee while it is open), the parts delegated
+    below with their review buttons, the submit button. GET only; the forms post to the URLs below."""
+
+    template_name = "questionnaires/assignment.html"
+
+    def get(self, request, *args, **kwargs):
+        self.assignment = self.load_assignment()
+        return self.render_to_response(self.get_context_data())
+
+    def get_context_data(self, **kwargs):
+        assignment = self.assignment
+        user = self.request.user
+        campaign = assignment.campaign
+        active = campaign.status == CampaignStatus.ACTIVE
+        is_assignee = assignment_is_assignee(assignment=assignment, user=user)
+        editable = self.editable(assignment)
+        children = assignment_children_progress(assignment=assignment)
+        prefetch_related_objects([child["assignment"] for child in children], "sections")
+        sections = with_vm_rows(assignment_questionnaire(assignment=assignment))
+        reviewer = assignment_reviewer_person(assignment=assignment)
+        may_answer_for = (
+            active and assignment.status != AssignmentStatus.ACCEPTED
+            and assignment_may_answer_for(assignment=assignment, user=user)
+        )
+        return super().get_context_data(
+            assignment=assignment,
+            campaign=campaign,
+            sections=sections,
+            is_assignee=is_assignee,
+            editable=editable,
+            children=children,
+            may_review=active and assignment.status == AssignmentStatus.SUBMITTED
+            and assignment_may_review(assignment=assignment, user=user),
+            may_answer_for=may_answer_for,
+            # The side panel (parts below, delegation) only when it has something to show or do.
+            side_panel=bool(children) or editable or (may_answer_for and not is_assignee),
+            candidates=list(assignment_delegation_candidates(assignment=assignment)) if editable else [],
+            held_sections=assignment_held_sections(assignment=assignment) if editable else [],
+            reviewer=reviewer,
+            reviewer_label=reviewer.name if reviewer else str(campaign.owner),
+            other_value=OTHER_VALUE,
+            **vm_context(),
+            **kwargs,
+        )
+
+
+class ChildrenPartial(AssignmentMixin, TemplateView):
+    """htmx fragment of the campaign page's drill-down: the parts delegated from one assignment, with counts."""
+
+    template_name = "questionnaires/_tree_nodes.html"
+
+    def get_context_data(self, **kwargs):
+        assignment = self.load_assignment()
+        nodes = assignment_children_progress(assignment=assignment)
+        return super().get_context_data(nodes=nodes, badge=BADGES, **kwargs)
+
+
+class SectionPartial(AssignmentMixin, TemplateView):
+    """GET: one section of the questionnaire (htmx). POST: autosave one answer of it.
+
+    The answer is saved as a draft (``answer_save``); the response is the "Saved" indicator of the question
+    and, when the answer shows or hides other questions, those sections re-rendered (the question's own
+    section in place of the indicator, the others out of band)."""
+
+    template_name = "questionnaires/_section.html"
+
+    def _state(self, sections: list[SectionState]) -> SectionState:
+        for state in sections:
+            if state.section.pk == self.kwargs["section_id"]:
+                return state
+        raise PermissionDenied("This section is not part of this assignment.")
+
+    def get(self, request, *args, **kwargs):
+        assignment = self.load_assignment()
+        state = self._state(with_vm_rows(assignment_questionnaire(assignment=assignment)))
+        return self.render_to_response(_section_context(assignment, state, editable=self.editable(assignment)))
+
+    def post(self, request, *args, **kwargs):
+        assignment = self.load_assignment()
+        before = {state.section.pk: state.visible_keys() for state in assignment_questionnaire(assignment=assignment)}
+        own = self.kwargs["section_id"]
+        if own not in before:
+            raise PermissionDenied("This section is not part of this assignment.")
+        question = get_object_or_404(
+            Question, pk=posted_id(request, "question"), section_id=own,
+            section__version_id=assignment.campaign.version_id,
+        )
+        if question.kind == QuestionKind.MULTIPLE_CHOICE:
+            raw: Any = request.POST.getlist("value")
+        else:
+            raw = request.POST.get("value", "")
+        other_text = request.POST.get("other_text", "")
+        error = note = ""
+        status_before = assignment.status
+        try:
+            answer = answer_save(assignment=assignment, question=question, raw=raw, other_text=other_text,
+                                 user=request.user)
+        except PermissionDenied as denied:
+            return HttpResponseForbidden(str(denied) or "Only the assignee may change these answers.")
+        except ValidationError as invalid:
+            error = error_text(invalid)
+        else:
+            if other_text.strip() and not answer.other_text:
+                note = "Tick “Other” to keep what you wrote."
+        sections = with_vm_rows(assignment_questionnaire(assignment=assignment))
+        editable = self.editable(assignment)
+        changed = [state for state in sections if state.visible_keys() != before.get(state.section.pk)]
+        indicator = render_to_string(
+            "questionnaires/_autosave.html",
+            {"question": question, "error": error, "note": note, "saved_at": timezone.localtime()},
+            request=request,
+        )
+        own_changed = next((state for state in changed if state.section.pk == own), None)
+        parts = [status_oob(request, assignment, status_before)]
+        for state in changed:
+            context = _section_context(assignment, state, editable=editable, oob=state is not own_changed,
+                                       saved_question=question.pk, indicator=indicator)
+            parts.append(render_to_string("questionnaires/_section.html", context, request=request))
+        if own_changed is None:
+            return HttpResponse(indicator + "".join(parts))
+        response = HttpResponse("".join(parts))
+        return reswap(retarget(response, f"#section-{own}"), "outerHTML")
+
+
+class AssignmentActionView(AssignmentView):
+    """Base of the workflow actions: GET shows the assignment's page; POST calls the service, then redirects
+    with a message (a refusal's reasons as an error message)."""
+
+    def post(self, request, *args, **kwargs):
+        self.assignment = self.load_assignment()
+        try:
+            text = self.act(self.assignment)
+        except ValidationError as error:
+            messages.error(request, error_text(error))
+        else:
+            messages.success(request, text)
+        return redirect(safe_next(request, assignment_url(self.assignment)))
+
+    def act(self, assignment: Assignment) -> str:
+        raise NotImplementedError
+
+
+class DelegateView(AssignmentActionView):
+    """Hand the assignment (all of it, or named sections) to a direct report."""
+
+    def act(self, assignment):
+        person = Person.objects.filter(pk=posted_id(self.request, "person")).first()
+        if person is None:
+            raise ValidationError("Choose the direct report to delegate to.")
+        section_ids = [value for value in self.request.POST.getlist("sections") if value.isdigit()]
+        sections = list(Section.objects.filter(pk__in=section_ids, version_id=assignment.campaign.version_id))
+        child = assignment_delegate(assignment=assignment, to_person=person, sections=sections, user=self.request.user)
+        what = ", ".join(f"“{section.title}”" for section in sections) if sections else "the whole questionnaire"
+        return f"{what[0].upper()}{what[1:]} delegated to {child.person.name}."
+
+
+class SubmitView(AssignmentActionView):
+    """Send the answers up for review; when refused, the page again with every reason listed by the button."""
+
+    def post(self, request, *args, **kwargs):
+        self.assignment = self.load_assignment()
+        try:
+            assignment_submit(assignment=self.assignment, user=request.user)
+        except ValidationError as error:
+            return self.render_to_response(self.get_context_data(submit_problems=error.messages))
+        reviewer = assignment_reviewer_person(assignment=self.assignment)
+        messages.success(
+            request, f"Submitted: {reviewer.name if reviewer else self.assignment.campaign.owner} reviews it now."
+        )
+        return redirect(assignment_url(self.assignment))
+
+
+class ReviewView(AssignmentActionView):
+    """Accept a submitted part, or return it with a comment saying why (required)."""
+
+    def act(self, assignment):
+        accept = self.request.POST.get("decision") == "accept"
+        assignment_review(
+            assignment=assignment, user=self.request.user, accept=accept, comment=self.request.POST.get("comment", "")
+        )
+        if accept:
+            return f"{assignment.person.name}'s part is accepted."
+        return f"{assignment.person.name}'s part is returned with your comment."
+
+
+class AnswerForView(AssignmentActionView):
+    """The manager who delegated a part answers it themselves, with a reason."""
+
+    def act(self, assignment):
+        assignment_answer_for(assignment=assignment, user=self.request.user, reason=self.request.POST.get("reason", ""))
+        return f"{assignment.person.name}'s part is marked answered by you."

@@ -1,0 +1,245 @@
+"""Campaign pages: the list, a new draft, progress with its drill-down, launch / close / re-open, exports."""
+
+import csv
+import io
+import itertools
+from collections.abc import Iterable
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
+from django.views.generic import FormView, ListView, TemplateView, View
+from openpyxl import Workbook
+
+from portal.access import RoleRequiredMixin
+from portal.choices import OVERSIGHT_ROLES
+from questionnaires.choices import (
+    CampaignStatus,
+)
+from questionnaires.forms import CampaignForm, ReopenForm
+from questionnaires.models import Campaign
+from questionnaires.permissions import (
+    CAMPAIGN_ROLES,
+    QUESTIONNAIRE_ROLES,
+    campaign_may_manage,
+)
+from questionnaires.selectors import (
+    assignments_for_user,
+    campaign_access,
+    campaign_export_answers,
+    campaign_export_declared_vms,
+    campaign_progress_tree,
+    campaign_status_counts,
+    campaigns_visible_to,
+)
+from questionnaires.services.campaigns import (
+    campaign_close,
+    campaign_create,
+    campaign_export_record,
+    campaign_launch,
+    campaign_reopen,
+)
+from questionnaires.services.vm_lists import (
+    EXPORT_COLUMNS,
+    declared_vm_export_cells,
+    vm_rows_export_cells,
+)
+from questionnaires.views.common import BADGES, error_text, progress_segments
+
+
+class CampaignListView(RoleRequiredMixin, ListView):
+    """Every campaign for the oversight roles; for the others, those they take part in."""
+
+    allowed_roles = QUESTIONNAIRE_ROLES
+    template_name = "questionnaires/campaign_list.html"
+    context_object_name = "campaigns"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return campaigns_visible_to(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        campaigns = list(context["campaigns"])
+        whole = user.has_role(*OVERSIGHT_ROLES)
+        counts = campaign_status_counts(campaign_ids=[campaign.pk for campaign in campaigns]) if whole else {}
+        own = {assignment.campaign_id: assignment for assignment in assignments_for_user(user)}
+        for campaign in campaigns:
+            campaign.counts = counts.get(campaign.pk)
+            campaign.segments = progress_segments(campaign.counts) if campaign.counts else []
+            campaign.own_part = own.get(campaign.pk)
+        context.update(
+            campaigns=campaigns, badge=BADGES, can_create=user.has_role(*CAMPAIGN_ROLES), whole=whole,
+        )
+        return context
+
+
+class CampaignCreateView(RoleRequiredMixin, FormView):
+    allowed_roles = CAMPAIGN_ROLES
+    write_roles = CAMPAIGN_ROLES
+    template_name = "questionnaires/campaign_form.html"
+    form_class = CampaignForm
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            campaign = campaign_create(
+                name=data["name"], version=data["version"], scope=data["scope"], owner=self.request.user,
+                due_date=data["due_date"], reminder_every_days=data["reminder_every_days"],
+                escalate_after_days=data["escalate_after_days"], cascade=data["cascade"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"“{campaign}” is a draft: check it, then launch it.")
+        return redirect("questionnaires:campaign_detail", pk=campaign.pk)
+
+
+class CampaignMixin(RoleRequiredMixin):
+    """Loads the campaign and what the user sees of it; 403 for those who take no part in it."""
+
+    allowed_roles = QUESTIONNAIRE_ROLES
+
+    def load_campaign(self) -> Campaign:
+        campaign = get_object_or_404(
+            Campaign.objects.select_related("version__template", "scope", "owner"), pk=self.kwargs["pk"]
+        )
+        self.access = campaign_access(campaign=campaign, user=self.request.user)
+        if self.access is None:
+            raise PermissionDenied(f"You take no part in “{campaign}”.")
+        return campaign
+
+
+class CampaignDetailView(CampaignMixin, TemplateView):
+    """Progress of the whole campaign (or, for a participant, of their own part and below), the drill-down
+    tree, the state buttons for its owner and the exports."""
+
+    template_name = "questionnaires/campaign_detail.html"
+
+    def get_context_data(self, **kwargs):
+        campaign = self.load_campaign()
+        progress = campaign_progress_tree(campaign=campaign, root=self.access.assignment)
+        return super().get_context_data(
+            campaign=campaign,
+            access=self.access,
+            counts=progress["counts"],
+            segments=progress_segments(progress["counts"]),
+            nodes=progress["nodes"],
+            may_manage=campaign_may_manage(campaign=campaign, user=self.request.user),
+            badge=BADGES,
+            **kwargs,
+        )
+
+
+class CampaignStateView(CampaignMixin, TemplateView):
+    """GET asks to confirm; POST launches, closes or re-opens (the campaign's owner or an admin)."""
+
+    allowed_roles = CAMPAIGN_ROLES
+    write_roles = CAMPAIGN_ROLES
+    template_name = "questionnaires/campaign_confirm.html"
+    action = ""  # launch, close or reopen
+    REQUIRED_STATUS = {"launch": CampaignStatus.DRAFT, "close": CampaignStatus.ACTIVE, "reopen": CampaignStatus.CLOSED}
+
+    def get_context_data(self, **kwargs):
+        campaign = self.load_campaign()
+        return super().get_context_data(
+            campaign=campaign, action=self.action, possible_now=campaign.status == self.REQUIRED_STATUS[self.action],
+            may_manage=campaign_may_manage(campaign=campaign, user=self.request.user), badge=BADGES, **kwargs,
+        )
+
+    def post(self, request, pk):
+        campaign = self.load_campaign()
+        try:
+            if self.action == "launch":
+                created = campaign_launch(campaign=campaign, user=request.user)
+                messages.success(request, f"“{campaign}” is launched: {created} assignment{'s' * (created != 1)} sent.")
+            elif self.action == "close":
+                campaign_close(campaign=campaign, user=request.user)
+                messages.success(request, f"“{campaign}” is closed: its answers are frozen.")
+            else:
+                form = ReopenForm(request.POST)
+                if not form.is_valid():
+                    raise ValidationError(list(form.errors.get("due_date", ["Give a valid date."])))
+                campaign_reopen(campaign=campaign, user=request.user, due_date=form.cleaned_data["due_date"])
+                messages.success(request, f"“{campaign}” is open again, due {campaign.due_date:%d %b %Y}.")
+        except ValidationError as error:
+            messages.error(request, error_text(error))
+        return redirect("questionnaires:campaign_detail", pk=campaign.pk)
+
+
+class ExportView(CampaignMixin, View):
+    """Answers of the campaign (all of them, or a participant's own part and below), every cell neutralised
+    against formula injection (``vm_rows_export_cells``)."""
+
+    export = ""  # vms.csv, answers.csv or xlsx
+
+    VM_HEADER = ("assignee", "assignee_email", "assignment_status", "question", *EXPORT_COLUMNS)
+    ANSWER_HEADER = ("assignee", "assignee_email", "assignment_status", "section", "question_key", "question",
+                     "answer", "other")
+
+    def get(self, request, pk):
+        campaign = self.load_campaign()
+        campaign_export_record(campaign=campaign, user=request.user, export=self.export)
+        stem = f"{campaign.name}-{timezone.localdate():%Y%m%d}".replace(" ", "-").replace("/", "-")
+        stem = "".join(character for character in stem if character.isalnum() or character in "-_.")
+        if self.export == "xlsx":
+            return self._xlsx(campaign, f"{stem}.xlsx")
+        rows = self._vm_rows(campaign) if self.export == "vms.csv" else self._answer_rows(campaign)
+        header = self.VM_HEADER if self.export == "vms.csv" else self.ANSWER_HEADER
+        name = f"{stem}-{'vms' if self.export == 'vms.csv' else 'answers'}.csv"
+        writer = csv.writer(_Echo())
+        # A byte-order mark first, so that Excel reads the file as UTF-8.
+        lines = itertools.chain(["\ufeff"], (writer.writerow(row) for row in _with_header(header, rows)))
+        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    def _vm_rows(self, campaign: Campaign) -> Iterable[list]:
+        for declared in campaign_export_declared_vms(campaign=campaign, user=self.request.user).iterator():
+            assignment = declared.assignment
+            yield vm_rows_export_cells(
+                [assignment.person.name, assignment.person.email, assignment.status, declared.question.key]
+            ) + declared_vm_export_cells(declared)
+
+    def _answer_rows(self, campaign: Campaign) -> Iterable[list]:
+        for answer in campaign_export_answers(campaign=campaign, user=self.request.user).iterator():
+            value = answer.value
+            if isinstance(value, list):
+                value = "; ".join(str(item) for item in value)
+            yield vm_rows_export_cells(
+                [answer.assignment.person.name, answer.assignment.person.email, answer.assignment.status,
+                 answer.question.section.title, answer.question.key, answer.question.text,
+                 "" if value is None else value, answer.other_text]
+            )
+
+    def _xlsx(self, campaign: Campaign, name: str) -> HttpResponse:
+        workbook = Workbook(write_only=True)
+        for title, header, rows in (
+            ("VMs", self.VM_HEADER, self._vm_rows(campaign)),
+            ("Answers", self.ANSWER_HEADER, self._answer_rows(campaign)),
+        ):
+            sheet = workbook.create_sheet(title)
+            for row in _with_header(header, rows):
+                sheet.append(row)
+        stream = io.BytesIO()
+        workbook.save(stream)
+        response = HttpResponse(
+            stream.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _with_header(header: Iterable[str], rows: Iterable[list]) -> Iterable[list]:
+    yield list(header)
+    yield from rows
