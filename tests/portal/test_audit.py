@@ -324,3 +324,21 @@ def test_audit_page_is_refused_to_roles_without_oversight(dated_events, client_f
 
     assert response.status_code == 403
     assert "role.granted" not in response.content.decode()
+
+
+def test_audit_log_many_appends_a_chain_that_verifies_in_few_statements(db, role_users, django_assert_max_num_queries):
+    from portal.services.audit import AuditEntry, audit_log_many
+
+    audit_log(action="test.before", actor=role_users[Role.ADMIN])
+    people = [PersonFactory() for _ in range(250)]
+
+    with django_assert_max_num_queries(10):
+        events = audit_log_many(
+            entries=[AuditEntry("person.checked", person, {"n": n}) for n, person in enumerate(people)],
+            actor=role_users[Role.ADMIN],
+        )
+
+    assert [event.sequence for event in events] == list(range(2, 252))
+    stored = AuditEvent.objects.get(sequence=251)
+    assert (stored.action, stored.object_id, stored.details) == ("person.checked", str(people[-1].pk), {"n": 249})
+    assert audit_chain_verify() == (251, None)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from portal.choices import Role
-from portal.models import AuditEvent, User
+from portal.models import AuditEvent, Person, User
 from portal.services.demo import DEMO_PASSWORD, demo_people_load
 from portal.services.roles import user_grant_role
 from tests.factories import TEST_PASSWORD, PersonFactory, UserFactory
@@ -68,8 +68,15 @@ def test_the_demo_manager_login_works_with_the_demo_password(db, client):
     assert (response.status_code, response["Location"]) == (302, "/")
     dashboard = client.get("/")
     assert dashboard.status_code == 200
-    assert dashboard.context["figures"]["my_reports"] == 3
-    assert dashboard.context["figures"]["my_subtree"] == 9
+    me = Person.objects.get(user__username="manager")
+    managers = dict(Person.objects.filter(active=True).values_list("id", "parent_id"))
+    reports = [person for person, manager in managers.items() if manager == me.pk]
+    below, frontier = set(), set(reports)
+    while frontier:
+        below |= frontier
+        frontier = {person for person, manager in managers.items() if manager in frontier} - below
+    assert dashboard.context["figures"]["my_reports"] == len(reports) > 0
+    assert dashboard.context["figures"]["my_subtree"] == len(below) > len(reports)
 
 
 def test_login_with_a_wrong_password_is_refused(manager_login, client):
