@@ -175,6 +175,77 @@ def test_vm_moved_between_vcenters_keeps_its_id_by_bios_uuid(source):
     ]
 
 
+@pytest.fixture
+def import_source():
+    return Source.objects.create(name="rvtools", kind=SourceKind.RVTOOLS)
+
+
+@pytest.mark.parametrize(
+    "known_by",
+    [
+        {"bios_uuid": ""},  # an export without VI SDK UUID nor SMBIOS UUID
+        {"bios_uuid": "", "moref": ""},  # ... nor VM ID
+        {"instance_uuid": ""},  # BIOS UUID and moref, no instance UUID
+    ],
+    ids=["instance uuid and moref", "instance uuid only", "bios uuid and moref"],
+)
+def test_without_a_vcenter_uuid_a_vm_is_matched_within_its_source(import_source, known_by):
+    observed = [vm(1, **known_by), vm(2, **known_by)]
+    runs = [scan(import_source, inventory(observed, vcenter="", at=T0 + datetime.timedelta(days=day)))
+            for day in range(3)]
+
+    assert [(run.discovered, run.unchanged, run.missing) for run in runs] == [(2, 0, 0), (0, 2, 0), (0, 2, 0)]
+    assert VirtualMachine.objects.count() == 2
+    assert [VMChange.objects.filter(scan_run=run).count() for run in runs] == [2, 0, 0]
+
+
+def test_a_vm_seen_with_and_without_its_vcenter_uuid_stays_one(import_source):
+    scan(import_source, inventory([vm(1, bios_uuid="", moref="")], vcenter=""))
+    original_id = VirtualMachine.objects.get().pk
+
+    with_uuid = scan(import_source, inventory([vm(1, bios_uuid="", moref="")], vcenter=VCENTER_A))
+    without_again = scan(import_source, inventory([vm(1, bios_uuid="", moref="")], vcenter=""))
+
+    assert list(VirtualMachine.objects.values_list("pk", "vcenter_uuid")) == [(original_id, VCENTER_A)]
+    assert [(run.discovered, run.unchanged, run.missing) for run in (with_uuid, without_again)] == [
+        (0, 1, 0), (0, 1, 0),
+    ]
+
+
+def test_one_instance_uuid_in_two_vcenters_of_a_source_is_not_guessed_without_a_vcenter_uuid(import_source):
+    scan(import_source, inventory([vm(1, bios_uuid="", moref="vm-a")], vcenter=VCENTER_A))
+    scan(import_source, inventory([vm(1, bios_uuid="", moref="vm-b")], vcenter=VCENTER_B))
+
+    run = scan(import_source, inventory([vm(1, bios_uuid="", moref="")], vcenter=""))
+
+    assert (run.discovered, run.missing, VirtualMachine.objects.count()) == (1, 2, 3)
+
+
+def test_without_vcenter_uuids_another_source_with_the_same_instance_uuid_is_another_vm(import_source):
+    scan(import_source, inventory([vm(1)], vcenter=""))
+    other = Source.objects.create(name="rvtools-dr", kind=SourceKind.RVTOOLS)
+
+    scan(other, inventory([vm(1, bios_uuid="bios-dr")], vcenter=""))
+
+    assert sorted(VirtualMachine.objects.values_list("source__name", "instance_uuid")) == [
+        ("rvtools", "inst-1"), ("rvtools-dr", "inst-1"),
+    ]
+
+
+def test_without_vcenter_uuids_a_vm_moved_to_another_source_keeps_its_id_by_bios_uuid(import_source):
+    scan(import_source, inventory([vm(1), vm(2)], vcenter=""))
+    scan(import_source, inventory([vm(2)], vcenter=""))  # vm 1 left: missing in this source
+    original = VirtualMachine.objects.get(bios_uuid="bios-1")
+    other = Source.objects.create(name="rvtools-dr", kind=SourceKind.RVTOOLS)
+
+    run = scan(other, inventory([vm(1, moref="vm-900", instance_uuid="inst-dr-1")], vcenter=""))
+
+    moved = VirtualMachine.objects.get(bios_uuid="bios-1")
+    assert (moved.pk, moved.source, moved.status, run.discovered, run.reappeared) == (
+        original.pk, other, VMStatus.PRESENT, 0, 1,
+    )
+
+
 def test_two_live_vms_with_one_bios_uuid_are_kept_apart_and_flagged_copied(source):
     scan(source, inventory([vm(1)]))
     other = Source.objects.create(name="vc-b", kind=SourceKind.VCENTER, host="vc-b.example")
