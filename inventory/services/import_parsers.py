@@ -789,8 +789,10 @@ class _RVToolsReader:
             first = next(row.sheet.column(column) for column in VM_IDENTITY_COLUMNS if row.sheet.column(column))
             row.problem(first, "no identity: VM UUID, SMBIOS UUID and VM ID are all empty")
         key, vcenter_uuid = self._vcenter_key(row)
+        # A row without identity is refused already; trimmed by hand, it has lost its VI SDK columns too and
+        # must not be counted as one more vCenter (which would add a second, misleading problem).
         vcenter = _VCenter(uuid=vcenter_uuid)
-        if identified:  # a row trimmed of its identity has lost its VI SDK columns too: it names no vCenter
+        if identified:
             vcenter = self.vcenters.setdefault(key, _VCenter(uuid=vcenter_uuid, server=row.text(COL_VC_SERVER)))
         instance_uuid = row.parse(_parse_uuid, COL_VM_UUID, default="")
         moref = row.text(COL_VM_ID)
