@@ -4,9 +4,13 @@ Every collector (the vSphere scanner, the RVTools and CSV importers) ends here.
 A VM is matched to a known one by, in order of trust:
 
 1. (vCenter UUID, instance UUID);
-2. (vCenter, or the source for platforms without one, moref) when the instance
+2. (source, instance UUID) when the observation or the known VM has no vCenter
+   UUID: an RVTools export without its ``VI SDK UUID`` column says which VM,
+   not which vCenter, so within the source it was imported into the instance
+   UUID is still the VM's own;
+3. (vCenter, or the source for platforms without one, moref) when the instance
    UUID changed but the moref did not;
-3. the BIOS UUID of a VM that is not live any more (missing, removed, or gone
+4. the BIOS UUID of a VM that is not live any more (missing, removed, or gone
    from this very source): a VM moved between vCenters.
 
 Never by name, IP or host. Two live VMs with one BIOS UUID stay two VMs and
@@ -174,12 +178,25 @@ def _bios_candidates(bios_uuids: list[str], exclude_ids: set[int]) -> dict[str, 
     return candidates
 
 
+def _source_instance_match(candidates: list[VirtualMachine], vcenter_uuid: str) -> VirtualMachine | None:
+    """The one VM of the source with this instance UUID whose vCenter may be the observation's; None if not one."""
+    possible = [
+        vm for vm in candidates if not vcenter_uuid or not vm.vcenter_uuid or vm.vcenter_uuid == vcenter_uuid
+    ]
+    return possible[0] if len(possible) == 1 else None
+
+
 def _match(source: Source, inventory: Inventory) -> list[tuple[ObservedVM, VirtualMachine | None]]:
     """Pair each observation with the known VM it is, or None for a VM never seen before."""
     known = _known_vms(source, inventory)
     by_instance = {
         (vm.vcenter_uuid, vm.instance_uuid): vm for vm in known if vm.vcenter_uuid and vm.instance_uuid
     }
+    # Rule 2 is kept to one source: another source may be another vCenter, where the same UUID is a copy.
+    by_source_instance: dict[str, list[VirtualMachine]] = defaultdict(list)
+    for vm in known:
+        if vm.source_id == source.pk and vm.instance_uuid:
+            by_source_instance[vm.instance_uuid].append(vm)
     moref_scope = inventory.vcenter_uuid or None
     by_moref = {
         vm.moref: vm
@@ -194,6 +211,8 @@ def _match(source: Source, inventory: Inventory) -> list[tuple[ObservedVM, Virtu
         vm = None
         if inventory.vcenter_uuid and observed.instance_uuid:
             vm = by_instance.get((inventory.vcenter_uuid, observed.instance_uuid))
+        if vm is None and observed.instance_uuid:
+            vm = _source_instance_match(by_source_instance.get(observed.instance_uuid, []), inventory.vcenter_uuid)
         if vm is None and observed.moref:
             candidate = by_moref.get(observed.moref)
             # The moref is trusted only when the VM that held it is not itself still present under its UUID.
