@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from inventory.choices import ChangeKind, PowerState, VMStatus
 from inventory.models import Cluster, Datacenter, Host, ScanRun, Source, VirtualMachine, VMChange
-from inventory.observations import Inventory, ObservedEvent, ObservedVM
+from inventory.observations import CREATION_EVENTS, Inventory, ObservedEvent, ObservedVM, VMEventKind
 
 # VMs per transaction: a crash loses at most one batch, and 10,000 VMs take
 # twenty batches of a handful of bulk statements each.
@@ -55,13 +55,12 @@ TRACKED_KINDS = (
 )
 # The vCenter events whose user is the actor of a change of that kind.
 ACTOR_EVENTS = {
-    ChangeKind.DISCOVERED: ("VmCreatedEvent", "VmClonedEvent", "VmDeployedEvent", "VmRegisteredEvent"),
-    ChangeKind.RENAMED: ("VmRenamedEvent",),
-    ChangeKind.RELOCATED: ("VmMigratedEvent", "VmRelocatedEvent"),
-    ChangeKind.RECONFIGURED: ("VmReconfiguredEvent",),
-    ChangeKind.REMOVED: ("VmRemovedEvent",),
+    ChangeKind.DISCOVERED: CREATION_EVENTS,
+    ChangeKind.RENAMED: frozenset({VMEventKind.RENAMED}),
+    ChangeKind.RELOCATED: frozenset({VMEventKind.MIGRATED, VMEventKind.RELOCATED}),
+    ChangeKind.RECONFIGURED: frozenset({VMEventKind.RECONFIGURED}),
+    ChangeKind.REMOVED: frozenset({VMEventKind.REMOVED}),
 }
-CREATION_EVENTS = ("VmCreatedEvent", "VmClonedEvent", "VmDeployedEvent", "VmBeingDeployedEvent")
 FOREIGN_KEYS = ("source", "datacenter", "cluster", "host")
 
 
@@ -426,8 +425,8 @@ def _lineage_apply(ctx: _Context) -> None:
     """Link clones and deployments to their source VM or template, from this scan's events."""
     links = [
         event for events in ctx.events_by_vm.values() for event in events
-        if (event.kind == "VmClonedEvent" and event.source_vm_moref)
-        or (event.kind == "VmDeployedEvent" and event.template_moref)
+        if (event.kind == VMEventKind.CLONED and event.source_vm_moref)
+        or (event.kind == VMEventKind.DEPLOYED and event.template_moref)
     ]
     if not links:
         return
@@ -440,14 +439,14 @@ def _lineage_apply(ctx: _Context) -> None:
         parent = by_moref.get(event.source_vm_moref or event.template_moref)
         if child is None or parent is None or child.pk == parent.pk:
             continue
-        if event.kind == "VmClonedEvent" and child.cloned_from_id is None:
+        if event.kind == VMEventKind.CLONED and child.cloned_from_id is None:
             child.cloned_from = parent
             child.save(update_fields=["cloned_from"])
             changes.append(VMChange(
                 vm=child, kind=ChangeKind.CLONED, at=event.at, scan_run=ctx.run, actor=event.user,
                 old=None, new={"cloned_from": parent.name, "cloned_from_id": parent.pk},
             ))
-        elif event.kind == "VmDeployedEvent" and child.template_id is None:
+        elif event.kind == VMEventKind.DEPLOYED and child.template_id is None:
             child.template = parent
             child.save(update_fields=["template"])
     VMChange.objects.bulk_create(changes)
@@ -456,7 +455,8 @@ def _lineage_apply(ctx: _Context) -> None:
 def _lifecycle_apply(ctx: _Context) -> None:
     """After a complete scan: VMs not seen go missing, and removed after N scans or a VmRemovedEvent."""
     removed_morefs = {
-        moref for moref, events in ctx.events_by_vm.items() if any(event.kind == "VmRemovedEvent" for event in events)
+        moref for moref, events in ctx.events_by_vm.items()
+        if any(event.kind == VMEventKind.REMOVED for event in events)
     }
     threshold = ctx.source.missing_scans_before_removed
     scope = Q(source=ctx.source)

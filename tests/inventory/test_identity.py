@@ -422,3 +422,15 @@ def test_the_scheduled_scan_queues_every_enabled_vcenter_once(source, django_cap
     run = ScanRun.objects.get(source=source)
     assert result == {"vc-a": f"queued scan #{run.pk}", "vc-busy": "already running"}
     assert (run.trigger, run.status, len(queued)) == ("task", ScanStatus.RUNNING, 1)
+
+
+def test_the_events_that_create_a_vm_are_the_ones_that_name_its_discoverer():
+    """One list: whoever a creation event names both created the VM and is the actor of its discovery."""
+    from inventory.choices import ChangeKind
+    from inventory.observations import CREATION_EVENTS, VMEventKind
+    from inventory.services.identity import ACTOR_EVENTS
+    from inventory.vsphere.events import VM_EVENT_TYPES
+
+    assert ACTOR_EVENTS[ChangeKind.DISCOVERED] == CREATION_EVENTS
+    assert {VMEventKind.CREATED, VMEventKind.CLONED, VMEventKind.DEPLOYED, VMEventKind.REGISTERED} <= CREATION_EVENTS
+    assert set(VM_EVENT_TYPES) >= CREATION_EVENTS | {kind for kinds in ACTOR_EVENTS.values() for kind in kinds}
