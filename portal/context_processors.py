@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from portal.choices import ALL_ROLES, OVERSIGHT_ROLES
+from portal.choices import ALL_ROLES, COMPLIANCE_ROLES, OVERSIGHT_ROLES
 
 # (label, url name, roles that see it). Later apps add their pages here.
 NAVIGATION = [
@@ -12,6 +12,7 @@ NAVIGATION = [
     ("Sources", "inventory:source_list", ALL_ROLES),
     ("Questionnaires", "questionnaires:my", ALL_ROLES),
     ("Campaigns", "questionnaires:campaign_list", OVERSIGHT_ROLES),
+    ("Compliance", "compliance:framework_list", COMPLIANCE_ROLES),
     ("Audit trail", "audit:list", OVERSIGHT_ROLES),
     ("API", "api:docs", ALL_ROLES),
 ]
