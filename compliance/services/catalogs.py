@@ -347,7 +347,7 @@ def catalogs_check(paths: list[Path]) -> list[_Catalog]:
         controls = _hub_citations(catalogs)
         for catalog in catalogs:
             for row in catalog.rows:
-                for control in row.controls:
+                for control in filter(CONTROL_ID.fullmatch, row.controls):
                     if controls is None:
                         message = f"no {HUB_SLUG} catalog is loaded or being loaded to map to"
                     elif control in controls:
