@@ -34,3 +34,4 @@ class NotificationKind(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
     CLOSED = "closed", "Campaign closed"
     REOPENED = "reopened", "Campaign re-opened"
+    RECONCILIATION = "reconciliation", "VM to check after reconciliation"

@@ -143,6 +143,10 @@ VSPHERE_TIMEOUT = env.int("VSPHERE_TIMEOUT", default=60)
 # thousands of rows, far more than the 2,000 rows a list may have.
 QUESTIONNAIRE_UPLOAD_MAX_BYTES = env.int("QUESTIONNAIRE_UPLOAD_MAX_BYTES", default=2 * 1024 * 1024)
 
+# Days a declared creation date may be from vCenter's createDate before reconciliation calls it a mismatch:
+# people remember the month a VM was built, not the day.
+RECONCILIATION_CREATED_TOLERANCE_DAYS = env.int("RECONCILIATION_CREATED_TOLERANCE_DAYS", default=31)
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -170,6 +174,8 @@ CELERY_TASK_ROUTES = {
     "inventory.scan_all_sources": {"queue": "scans"},
     "portal.notifications_send": {"queue": "notifications"},
     "questionnaires.reminders_run": {"queue": "notifications"},
+    "questionnaires.reconciliation_run": {"queue": "default"},
+    "questionnaires.reconciliation_run_all": {"queue": "default"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Periodic work for `celery beat` (times in TIME_ZONE). Each task is safe to run twice.
