@@ -81,6 +81,7 @@ class ObservedVM:
     ip_addresses: list[str] = field(default_factory=list)
     guest_os: str = ""
     guest_os_tools: str = ""
+    dns_name: str = ""
     tools_status: str = ""
     tools_version: str = ""
     hardware_version: str = ""

@@ -279,6 +279,7 @@ def _wanted_facts(ctx: _Context, observed: ObservedVM) -> dict[str, Any]:
         "advanced_settings": dict(observed.advanced_settings),
         "boot_time": observed.boot_time,
         "platform": observed.platform,
+        "dns_name": observed.dns_name,
     }
     return {name: value for name, value in facts.items() if value not in ("", None, [], {}) or name == "is_template"}
 

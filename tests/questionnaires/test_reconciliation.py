@@ -439,3 +439,81 @@ def test_the_counts_line_names_every_state_in_order():
     assert reconciliation_counts_line({"matched": 3, "mismatch": 1}) == (
         "matched=3 undeclared=0 not_found=0 not_found_unscanned=0 conflict=0 mismatch=1"
     )
+
+
+# --- answers (follow-ups) and what each role reads ----------------------------------------------------------------
+
+
+@pytest.fixture
+def logins(org):
+    users = {}
+    for key in ("rex", "dana", "olga"):
+        users[key] = UserFactory(username=key)
+        org[key].user = users[key]
+        org[key].save(update_fields=["user"])
+    return users
+
+
+def test_the_person_asked_claims_an_undeclared_vm_and_becomes_its_owner(parts, org, logins):
+    from questionnaires.services.follow_ups import follow_ups_answer
+
+    vm = VirtualMachineFactory(name="orphan", created_by="CORP\\rex")
+    run(parts["rex"].campaign)
+    item = item_of(vm=vm)
+    assert item.routed_to == org["rex"]
+
+    follow_ups_answer(items=[item], user=logins["rex"], resolution=Resolution.CLAIMED, purpose="Build server",
+                      data_categories=["none"])
+
+    vm.refresh_from_db()
+    item.refresh_from_db()
+    assert (vm.owner, vm.purpose, vm.data_categories) == (org["rex"], "Build server", ["none"])
+    assert (item.resolution, item.resolved_by) == (Resolution.CLAIMED, logins["rex"])
+    assert VMChange.objects.filter(vm=vm, kind=ChangeKind.REPURPOSED, user=logins["rex"]).count() == 1
+    assert AuditEvent.objects.filter(action="reconciliation.answered", object_id=str(item.pk)).count() == 1
+    run(parts["rex"].campaign)
+    item.refresh_from_db()
+    assert (item.state, item.resolution) == (State.UNDECLARED, Resolution.CLAIMED)  # kept while the state holds
+
+
+def test_an_answer_outside_ones_part_or_unfit_for_the_state_changes_nothing(parts, org, logins):
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    from questionnaires.services.follow_ups import follow_ups_answer
+
+    olgas = declare(parts["olga"], name="olga-ghost")
+    rexs = declare(parts["rex"], name="rex-ghost")
+    elsewhere = VirtualMachineFactory(name="elsewhere", owner=org["olga"])
+    run(parts["rex"].campaign)
+    before = list(ReconciliationItem.objects.order_by("id").values())
+    audit_before = AuditEvent.objects.count()
+
+    with pytest.raises(PermissionDenied):  # Olga is not in Rex's part
+        follow_ups_answer(items=[item_of(olgas)], user=logins["rex"], resolution=Resolution.RETIRED)
+    with pytest.raises(ValidationError, match="can be answered with"):  # not found: claim makes no sense
+        follow_ups_answer(items=[item_of(rexs)], user=logins["rex"], resolution=Resolution.CLAIMED, purpose="x")
+    with pytest.raises(PermissionDenied, match="That VM is not in your part"):  # a VM Rex cannot see
+        follow_ups_answer(items=[item_of(rexs)], user=logins["rex"], resolution=Resolution.LINKED, vm=elsewhere)
+    with pytest.raises(PermissionDenied):  # a batch with one item outside: none is answered
+        follow_ups_answer(items=[item_of(rexs), item_of(olgas)], user=logins["dana"], resolution=Resolution.RETIRED)
+
+    assert list(ReconciliationItem.objects.order_by("id").values()) == before
+    assert AuditEvent.objects.count() == audit_before
+
+
+def test_a_manager_reads_the_items_of_their_part_and_an_officer_all(parts, org, logins, role_users):
+    from questionnaires.selectors import reconciliation_items_visible_to, reconciliation_summary
+
+    declare(parts["rex"], name="rex-ghost")
+    declare(parts["olga"], name="olga-ghost")
+    VirtualMachineFactory(name="rex-vm", owner=org["rex"])
+    run(parts["rex"].campaign)
+
+    danas = reconciliation_items_visible_to(logins["dana"], campaign=parts["rex"].campaign)
+    officers = reconciliation_items_visible_to(role_users["compliance_officer"], campaign=parts["rex"].campaign)
+
+    assert sorted(item.key[0] for item in danas) == ["d", "u"]
+    assert officers.count() == 3
+    summary = reconciliation_summary(campaign=parts["rex"].campaign, user=logins["dana"])
+    assert (summary["counts"]["total"], summary["counts"]["not_found"], summary["counts"]["undeclared"]) == (2, 1, 1)
+    assert [(row["name"], row["counts"]["total"]) for row in summary["people"]] == [("Rex Report", 2)]
