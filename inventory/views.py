@@ -32,6 +32,7 @@ from inventory.services.scan import source_scan_request
 from inventory.services.scan_runs import ScanAlreadyRunning
 from portal.access import RoleRequiredMixin
 from portal.choices import ALL_ROLES, OVERSIGHT_ROLES, Role
+from portal.selectors import app_vm_panels
 from portal.views import querystring
 
 # Every role reads the inventory: managers their estate, compliance officers and
@@ -177,7 +178,8 @@ class VMListView(InventoryMixin, ListView):
 
 
 class VMDetailView(InventoryMixin, DetailView):
-    """A VM's facts, its timeline (50 entries a page) and its lineage."""
+    """A VM's facts, its timeline (50 entries a page), its lineage and the panels other apps add (what the
+    campaigns say of it)."""
 
     template_name = "inventory/vm_detail.html"
     context_object_name = "vm"
@@ -193,6 +195,7 @@ class VMDetailView(InventoryMixin, DetailView):
         return super().get_context_data(
             history=history,
             lineage=vm_lineage(vm=self.object, user=self.request.user),
+            panels=app_vm_panels(vm=self.object, user=self.request.user),
             advanced_settings=sorted(self.object.advanced_settings.items()),
             custom_attributes=sorted(self.object.custom_attributes.items()),
             **kwargs,

@@ -1,11 +1,12 @@
-"""What the base layout shows on every page: the navigation by role, and the inbox's unread count."""
+"""What the base layout shows on every page: the navigation by role with the counts apps add to it, and the
+inbox's unread count."""
 
 from functools import cache
 
 from django.urls import reverse
 
 from portal.choices import ALL_ROLES, COMPLIANCE_ROLES, OVERSIGHT_ROLES
-from portal.selectors import notification_unread_count
+from portal.selectors import app_navigation_badges, notification_unread_count
 
 # (label, url name, roles that see it). Later apps add their pages here.
 NAVIGATION = [
@@ -14,6 +15,7 @@ NAVIGATION = [
     ("Inventory", "inventory:vm_list", ALL_ROLES),
     ("Sources", "inventory:source_list", ALL_ROLES),
     ("Questionnaires", "questionnaires:my", ALL_ROLES),
+    ("Follow-ups", "questionnaires:follow_ups", ALL_ROLES),
     ("Campaigns", "questionnaires:campaign_list", OVERSIGHT_ROLES),
     ("Compliance", "compliance:framework_list", COMPLIANCE_ROLES),
     ("Audit trail", "audit:list", OVERSIGHT_ROLES),
@@ -25,9 +27,10 @@ def navigation(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"navigation": []}
+    badges = app_navigation_badges(user=user)
     items = [
         {"label": label, "url": reverse(name), "active": request.path.startswith(reverse(name))
-         if name != "dashboard" else request.path == reverse(name)}
+         if name != "dashboard" else request.path == reverse(name), "badge": badges.get(name)}
         for label, name, roles in NAVIGATION
         if user.has_role(*roles)
     ]

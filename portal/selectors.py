@@ -3,6 +3,7 @@
 import datetime
 import importlib
 import importlib.util
+from collections.abc import Callable
 
 from django.apps import apps
 from django.db.models import Q, QuerySet
@@ -124,19 +125,50 @@ def dashboard_figures(*, user: User) -> dict:
     return figures
 
 
-def app_dashboard_cards(*, user: User) -> list[dict]:
-    """Cards other apps add to the dashboard: each app's ``selectors.dashboard_cards(user=...)``, in app order.
+def app_providers(name: str) -> list:
+    """The function ``name`` of each app's ``selectors`` module that has one, in app order.
 
-    The portal app cannot import the apps built on it; it asks them instead.
+    The portal app cannot import the apps built on it, nor may ``inventory`` import ``questionnaires``; they ask
+    each app instead: ``dashboard_cards``, ``vm_panels``, ``navigation_badges``.
     """
-    cards: list[dict] = []
+    providers = []
     for app_config in apps.get_app_configs():
         if app_config.name == "portal" or importlib.util.find_spec(app_config.name) is None:
             continue
         if importlib.util.find_spec(f"{app_config.name}.selectors") is None:
             continue
-        provider = getattr(importlib.import_module(f"{app_config.name}.selectors"), "dashboard_cards", None)
+        provider = getattr(importlib.import_module(f"{app_config.name}.selectors"), name, None)
         if provider is not None:
-            cards += provider(user=user)
+            providers.append(provider)
+    return providers
+
+
+def app_dashboard_cards(*, user: User) -> list[dict]:
+    """Cards other apps add to the dashboard: each app's ``selectors.dashboard_cards(user=...)``, in app order."""
+    cards: list[dict] = []
+    for provider in app_providers("dashboard_cards"):
+        cards += provider(user=user)
     # Cards that ask the person to act ("priority": 0) come before figures to read.
     return sorted(cards, key=lambda card: card.get("priority", 1))
+
+
+def app_vm_panels(*, vm, user: User) -> list[dict]:
+    """Panels other apps add to a VM's page: each app's ``selectors.vm_panels(vm=..., user=...)``, in app order.
+
+    A panel is ``{"title": ..., "template": ..., **context}``: the page includes ``template`` with ``panel`` set
+    to it, so the inventory shows what other apps know of a VM without importing them.
+    """
+    panels: list[dict] = []
+    for provider in app_providers("vm_panels"):
+        panels += provider(vm=vm, user=user)
+    return panels
+
+
+def app_navigation_badges(*, user: User) -> dict[str, Callable[[], int]]:
+    """Counts other apps show beside a navigation entry, by URL name: each app's
+    ``selectors.navigation_badges(user=...)``. Each count is a callable, so a page that shows no navigation
+    (an htmx fragment) runs no query for it."""
+    badges: dict[str, Callable[[], int]] = {}
+    for provider in app_providers("navigation_badges"):
+        badges.update(provider(user=user))
+    return badges

@@ -8,8 +8,10 @@ from django import forms
 from django.utils import timezone
 
 from portal.forms import PersonField
+from questionnaires.choices import DataCategory, Resolution
 from questionnaires.selectors import template_versions_launchable
 from questionnaires.services.campaigns import MAX_CADENCE_DAYS
+from questionnaires.services.follow_ups import NOTE_MAX_LENGTH, PURPOSE_MAX_LENGTH
 
 # Days from today to the due date a new campaign's form suggests.
 DEFAULT_DUE_IN_DAYS = 28
@@ -71,3 +73,45 @@ class ReopenForm(forms.Form):
         required=False, widget=forms.DateInput(attrs={"type": "date"}), label="New due date",
         help_text="Required when the old due date has passed.",
     )
+
+
+class ItemIdsField(forms.Field):
+    """The reconciliation items ticked on a page: their ids, as many checkboxes named alike post them."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[int]:
+        values = value if isinstance(value, list | tuple) else [value] if value else []
+        if any(not str(item).isdigit() for item in values):
+            raise forms.ValidationError("Items are given by their ids.")
+        return list(dict.fromkeys(int(item) for item in values))
+
+    def validate(self, value) -> None:
+        if not value:
+            raise forms.ValidationError("Tick the items to answer first.")
+
+
+class FollowUpAnswerForm(forms.Form):
+    """An answer to one or many reconciliation items; which answers fit which item is the service's rule."""
+
+    item = ItemIdsField(label="Items")
+    resolution = forms.ChoiceField(choices=Resolution.choices, label="Answer")
+    note = forms.CharField(required=False, max_length=NOTE_MAX_LENGTH, widget=forms.Textarea)
+    vm = forms.IntegerField(required=False, min_value=1, label="The inventory VM it is")
+    purpose = forms.CharField(required=False, max_length=PURPOSE_MAX_LENGTH, label="What it is for")
+    data_categories = forms.MultipleChoiceField(
+        required=False, choices=DataCategory.choices, widget=forms.CheckboxSelectMultiple, label="Data it handles"
+    )
+
+
+class FollowUpRouteForm(forms.Form):
+    """Send ticked items to somebody else to answer. Rendered in the bulk form beside the answers, so the browser
+    must not require a person to answer: the view does."""
+
+    use_required_attribute = False
+    item = ItemIdsField(label="Items")
+    to_person = PersonField(datalist="route-people", label="Send to")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_person"].widget.attrs["class"] = "form-control form-control-sm"

@@ -15,7 +15,8 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from inventory.selectors import ESTATE_WIDE_ROLES
+from inventory.models import VirtualMachine
+from inventory.selectors import ESTATE_WIDE_ROLES, vm_scoped
 from portal.choices import OVERSIGHT_ROLES
 from portal.models import Person, User
 from portal.selectors import person_for_user, person_subtree
@@ -439,41 +440,74 @@ def reconciliation_latest_run(*, campaign: Campaign) -> ReconciliationRun | None
     return campaign.reconciliation_runs.select_related("requested_by").order_by("-started_at", "-id").first()
 
 
-def _state_counts() -> dict[str, int]:
-    counts = {state.value: 0 for state in ReconciliationState}
-    counts.update(total=0, open=0, resolved=0)
+def _state_counts() -> dict:
+    counts: dict = {state.value: 0 for state in ReconciliationState}
+    counts.update(total=0, open=0, resolved=0, resolved_by_state={state.value: 0 for state in ReconciliationState})
     return counts
 
 
-def reconciliation_summary(*, campaign: Campaign, user: User) -> dict:
-    """The reconciliation page's figures in three queries: ``counts`` per state (plus ``total``, ``open``:
-    waiting for an answer, ``resolved``) of the items the user may read, and ``people``: the heads of the
-    drill-down (the head of the scope for the whole campaign, else the user's direct reports) with the counts of
-    their part of the organisation."""
+def _chain_down(top: int, head: int, parents: dict[int, int | None]) -> list[int] | None:
+    """The people from ``top`` down to ``head`` (both included), or None when ``head`` is not in top's part."""
+    chain: list[int] = []
+    current: int | None = head
+    while current is not None and current not in chain:
+        chain.append(current)
+        if current == top:
+            return list(reversed(chain))
+        current = parents.get(current)
+    return None
+
+
+def reconciliation_summary(*, campaign: Campaign, user: User, head: int | None = None) -> dict:
+    """The reconciliation page's figures in five queries, whatever the size of the campaign.
+
+    ``counts`` per state (plus ``total``, ``open``: waiting for an answer, ``resolved``, and
+    ``resolved_by_state``) of the items the user may read; ``people``: the heads of the drill-down (the head of
+    the scope for the whole campaign, else the user's direct reports) with the counts of their part of the
+    organisation. With ``head``, a person in the user's part (anybody for the roles that see the whole estate),
+    the figures are of that person's part and the drill-down is their direct reports; ``own`` then counts the
+    items of that person themselves and ``path`` names the people from the top of the user's view down to them.
+    """
     rows = reconciliation_items_visible_to(user, campaign=campaign).values_list(
         "state", "resolution", "declarer_id", "routed_to_id"
     )
     parents = dict(Person.objects.values_list("id", "parent_id"))
     viewer = None if user.has_role(*ESTATE_WIDE_ROLES) else person_for_user(user=user)
-    top = viewer.pk if viewer else campaign.scope_id
-    heads = [pk for pk, parent in parents.items() if parent == top] if viewer else [campaign.scope_id]
+    view_top = viewer.pk if viewer else campaign.scope_id
+    path = _chain_down(view_top, head, parents) if head is not None else None
+    top = head if path else view_top
+    heads = [pk for pk, parent in parents.items() if parent == top] if path or viewer else [top]
     counts = _state_counts()
-    per_head = {head: _state_counts() for head in heads}
+    own = _state_counts()
+    per_head = {pk: _state_counts() for pk in heads}
     for state, resolution, declarer_id, routed_to_id in rows.iterator(chunk_size=5000):
-        for target in [counts, *_heads_above(_item_person(declarer_id, routed_to_id), per_head, parents)]:
+        person_id = _item_person(declarer_id, routed_to_id)
+        if path and (person_id is None or _chain_down(top, person_id, parents) is None):
+            continue  # outside the chosen person's part
+        targets = [counts, *_heads_above(person_id, per_head, parents)]
+        if (path or viewer) and person_id == top:
+            targets.append(own)
+        for target in targets:
             target[state] += 1
             target["total"] += 1
             if resolution:
                 target["resolved"] += 1
+                target["resolved_by_state"][state] += 1
             elif state != ReconciliationState.MATCHED:
                 target["open"] += 1
-    names = dict(Person.objects.filter(pk__in=heads).values_list("pk", "name"))
+    names = dict(Person.objects.filter(pk__in=[*heads, top, *(path or [])]).values_list("pk", "name"))
+    managers = set(parents.values())
     people = sorted(
-        ({"person_id": head, "name": names.get(head, ""), "counts": per_head[head]} for head in heads
-         if per_head[head]["total"]),
+        ({"person_id": pk, "name": names.get(pk, ""), "counts": per_head[pk], "has_reports": pk in managers}
+         for pk in heads if per_head[pk]["total"]),
         key=lambda row: row["name"],
     )
-    return {"counts": counts, "people": people, "run": reconciliation_latest_run(campaign=campaign)}
+    return {
+        "counts": counts, "people": people, "run": reconciliation_latest_run(campaign=campaign),
+        "head": top if path else None,
+        "path": [{"person_id": pk, "name": names.get(pk, "")} for pk in path or []],
+        "own": {"person_id": top, "name": names.get(top, ""), "counts": own} if own["total"] else None,
+    }
 
 
 def _heads_above(person_id: int | None, per_head: dict[int, dict], parents: dict[int, int | None]) -> list[dict]:
@@ -504,3 +538,69 @@ def reconciliation_items_for_vm(*, vm, user: User) -> list[ReconciliationItem]:
     """What the campaigns say of one VM: its declarations and their state, newest campaign first."""
     items = reconciliation_items_visible_to(user).filter(vm=vm).select_related("declared_vm__assignment__person")
     return list(items.order_by("-campaign__created_at", "id"))
+
+
+def reconciliation_open_count(*, campaign: Campaign, user: User) -> int:
+    """Items of the campaign the user may read that wait for an answer: the count on the campaign page's link."""
+    items = reconciliation_items_visible_to(user, campaign=campaign)
+    return items.filter(resolution="").exclude(state=ReconciliationState.MATCHED).count()
+
+
+def reconciliation_items_in_part(items: QuerySet[ReconciliationItem], *, person: Person | int) -> QuerySet:
+    """``items`` of one person's part of the organisation: declared by somebody in it or, undeclared, routed to
+    somebody in it (the rule the drill-down counts by)."""
+    part = person_subtree(person=person).values("pk")
+    return items.filter(Q(declarer__in=part) | Q(declarer__isnull=True, routed_to__in=part))
+
+
+def reconciliation_candidates(*, items: list[ReconciliationItem], user: User) -> dict[int, VirtualMachine]:
+    """The VMs the items might be, by id, of those the user may read: one query for a page of items."""
+    ids = {vm_id for item in items for vm_id in item.candidates}
+    if not ids:
+        return {}
+    vms = vm_scoped(VirtualMachine.objects.filter(pk__in=ids), user).only("id", "name", "status").order_by("name")
+    return {vm.pk: vm for vm in vms}
+
+
+def reconciliation_runs_visible_to(user: User) -> QuerySet[ReconciliationRun]:
+    """Runs of the campaigns the user may read (every one for the roles that see the whole estate), newest
+    first, with who asked for them."""
+    runs = ReconciliationRun.objects.select_related("campaign", "requested_by").order_by("-started_at", "-id")
+    if user.has_role(*ESTATE_WIDE_ROLES):
+        return runs
+    return runs.filter(campaign__in=campaigns_visible_to(user).values("pk"))
+
+
+def follow_ups_open_count(user: User) -> int:
+    """Gaps routed to the user that wait for their answer, across campaigns; one query."""
+    return (
+        ReconciliationItem.objects.filter(routed_to__user=user, resolution="")
+        .exclude(state=ReconciliationState.MATCHED)
+        .count()
+    )
+
+
+def follow_ups_for_assignment(*, assignment: Assignment) -> QuerySet[ReconciliationItem]:
+    """The gaps of the assignment's campaign routed to its assignee and not answered yet."""
+    return (
+        ReconciliationItem.objects.filter(campaign_id=assignment.campaign_id, routed_to_id=assignment.person_id,
+                                          resolution="")
+        .exclude(state=ReconciliationState.MATCHED)
+        .select_related("vm", "declared_vm")
+        .order_by("state", "id")
+    )
+
+
+def navigation_badges(*, user: User) -> dict:
+    """The count beside "Follow-ups" in the navigation (see ``portal.selectors.app_navigation_badges``)."""
+    return {"questionnaires:follow_ups": lambda: follow_ups_open_count(user)}
+
+
+def vm_panels(*, vm, user: User) -> list[dict]:
+    """The VM page's "Declared in campaigns" panel (see ``portal.selectors.app_vm_panels``): what each campaign
+    the user may read says of the VM, with the state reconciliation found and how it matched."""
+    return [{
+        "title": "Declared in campaigns",
+        "template": "questionnaires/_vm_declarations.html",
+        "items": reconciliation_items_for_vm(vm=vm, user=user),
+    }]

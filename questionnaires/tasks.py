@@ -7,6 +7,7 @@ dropped connection) is retried with backoff rather than lost.
 from celery import shared_task
 from django.db import OperationalError
 
+from portal.models import User
 from questionnaires.models import Campaign
 from questionnaires.services.reconciliation import reconciliation_run, reconciliation_run_all
 from questionnaires.services.reminders import reminders_run
@@ -32,9 +33,11 @@ def reminders_run_task() -> dict[str, int]:
     retry_backoff=True,
     max_retries=DATABASE_RETRIES,
 )
-def reconciliation_run_task(campaign_id: int, trigger: str) -> dict[str, int]:
-    """Reconcile one campaign; runs of a campaign take its row lock in turn, and a rerun changes nothing."""
-    return reconciliation_run(campaign=Campaign.objects.get(pk=campaign_id), trigger=trigger).counts
+def reconciliation_run_task(campaign_id: int, trigger: str, user_id: int | None = None) -> dict[str, int]:
+    """Reconcile one campaign (as asked by ``user_id``, if a person asked); runs of a campaign take its row lock
+    in turn, and a rerun changes nothing."""
+    user = User.objects.filter(pk=user_id).first() if user_id is not None else None
+    return reconciliation_run(campaign=Campaign.objects.get(pk=campaign_id), trigger=trigger, user=user).counts
 
 
 @shared_task(

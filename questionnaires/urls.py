@@ -1,11 +1,12 @@
 """Pages of the questionnaires, under /questionnaires/ (namespace ``questionnaires``).
 
-``assignments/<id>/`` is the address e-mails link to (``services.workflow.ASSIGNMENT_PATH``).
+``assignments/<id>/`` is the address e-mails link to (``services.workflow.ASSIGNMENT_PATH``), and
+``follow-ups/`` the one reconciliation e-mails link to (``services.reconciliation.FOLLOW_UPS_PATH``).
 """
 
 from django.urls import path
 
-from questionnaires.views import assignments, campaigns, my, vm_lists
+from questionnaires.views import assignments, campaigns, follow_ups, my, reconciliation, vm_lists
 
 app_name = "questionnaires"
 
@@ -24,6 +25,31 @@ urlpatterns = [
         name="export_answers_csv",
     ),
     path("campaigns/<int:pk>/export/answers.xlsx", campaigns.ExportView.as_view(export="xlsx"), name="export_xlsx"),
+    path("campaigns/<int:pk>/reconciliation/", reconciliation.ReconciliationView.as_view(), name="reconciliation"),
+    path(
+        "campaigns/<int:pk>/reconciliation/answer/",
+        reconciliation.ReconciliationAnswerView.as_view(),
+        name="reconciliation_answer",
+    ),
+    path(
+        "campaigns/<int:pk>/reconciliation/route/",
+        reconciliation.ReconciliationRouteView.as_view(),
+        name="reconciliation_route",
+    ),
+    path("campaigns/<int:pk>/reconciliation/run/", reconciliation.ReconciliationRunView.as_view(),
+         name="reconciliation_run"),
+    path(
+        "campaigns/<int:pk>/reconciliation/items.csv",
+        reconciliation.ReconciliationExportView.as_view(export="csv"),
+        name="reconciliation_export_csv",
+    ),
+    path(
+        "campaigns/<int:pk>/reconciliation/items.xlsx",
+        reconciliation.ReconciliationExportView.as_view(export="xlsx"),
+        name="reconciliation_export_xlsx",
+    ),
+    path("follow-ups/", follow_ups.FollowUpsView.as_view(), name="follow_ups"),
+    path("follow-ups/answer/", follow_ups.FollowUpAnswerView.as_view(), name="follow_ups_answer"),
     path("assignments/<int:pk>/", assignments.AssignmentView.as_view(), name="assignment"),
     path("assignments/<int:pk>/children/", assignments.ChildrenPartial.as_view(), name="assignment_children"),
     path(

@@ -72,6 +72,15 @@ OPEN_STATES = (State.UNDECLARED, State.NOT_FOUND, State.NOT_FOUND_UNSCANNED, Sta
 CLOSED_CAMPAIGNS_FOLLOWED_DAYS = 365
 # Where a routed person answers their follow-ups (e-mails link here).
 FOLLOW_UPS_PATH = "/questionnaires/follow-ups/"
+# What the routed person is asked about an item in each open state ({name}: the declared or the inventory name);
+# the e-mails and the follow-ups page ask the same.
+FOLLOW_UP_QUESTIONS = {
+    State.UNDECLARED: "a scanner sees {name} in your area and nobody declared it: is it yours? what is it for?",
+    State.NOT_FOUND: "you declared {name}, no scanner sees it: where does it run? is it retired?",
+    State.NOT_FOUND_UNSCANNED: "you declared {name}, on a platform nobody scans: confirm where it runs",
+    State.CONFLICT: "{name} is declared by two people: say whose it is",
+    State.MISMATCH: "{name}: what you declared and what the scanner sees disagree",
+}
 # Declared statuses that say the VM should not be running.
 NOT_RUNNING_STATUSES = (DeclaredVMStatus.STOPPED, DeclaredVMStatus.DECOMMISSIONED)
 WORD = re.compile(r"[0-9a-z]{3,}")
@@ -651,13 +660,7 @@ def _store(campaign: Campaign, run: ReconciliationRun, outcomes: dict[str, _Outc
 def _tell(campaign: Campaign, run: ReconciliationRun, items: list[ReconciliationItem]) -> None:
     """One digest e-mail per person newly asked to close gaps; each gap is a row of their inbox."""
     per_person: dict[int, int] = Counter(item.routed_to_id for item in items if item.routed_to_id)
-    questions = {
-        State.UNDECLARED: "a scanner sees {name} in your area and nobody declared it: is it yours? what is it for?",
-        State.NOT_FOUND: "you declared {name}, no scanner sees it: where does it run? is it retired?",
-        State.NOT_FOUND_UNSCANNED: "you declared {name}, on a platform nobody scans: confirm where it runs",
-        State.CONFLICT: "{name} is declared by two people: say whose it is",
-        State.MISMATCH: "{name}: what you declared and what the scanner sees disagree",
-    }
+    questions = FOLLOW_UP_QUESTIONS
     names = dict(
         ReconciliationItem.objects.filter(pk__in=[item.pk for item in items])
         .values_list("pk", "vm__name")
@@ -739,9 +742,11 @@ def reconciliation_counts_line(counts: dict[str, int]) -> str:
     return " ".join(f"{state.value}={counts.get(state.value, 0)}" for state in State)
 
 
-def reconciliation_queue(*, campaign: Campaign, trigger: str) -> None:
+def reconciliation_queue(*, campaign: Campaign, trigger: str, user: User | None = None) -> None:
     """Reconcile a campaign in its own task once the caller's transaction commits (a submission accepted, a
-    campaign closed): the request that triggers it never waits for it."""
+    campaign closed, a person pressed "Reconcile now": ``user``, recorded on the run): the request that triggers
+    it never waits for it."""
     from questionnaires.tasks import reconciliation_run_task  # tasks import services, not the other way round
 
-    transaction.on_commit(lambda: reconciliation_run_task.delay(campaign.pk, trigger))
+    user_id = user.pk if user is not None else None
+    transaction.on_commit(lambda: reconciliation_run_task.delay(campaign.pk, trigger, user_id))

@@ -42,6 +42,7 @@ from questionnaires.services.assignments import (
     assignment_submit,
 )
 from questionnaires.views.common import BADGES, AssignmentMixin, assignment_url, error_text, posted_id, status_oob
+from questionnaires.views.follow_ups import follow_ups_card
 from questionnaires.views.vm_lists import vm_context, with_vm_rows
 
 
@@ -93,6 +94,7 @@ class AssignmentView(AssignmentMixin, TemplateView):
             reviewer_label=reviewer.name if reviewer else str(campaign.owner),
             other_value=OTHER_VALUE,
             **vm_context(),
+            **follow_ups_card(assignment=assignment, show=is_assignee),
             **kwargs,
         )
 

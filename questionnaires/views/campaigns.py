@@ -33,6 +33,7 @@ from questionnaires.selectors import (
     campaign_progress_tree,
     campaign_status_counts,
     campaigns_visible_to,
+    reconciliation_open_count,
 )
 from questionnaires.services.campaigns import (
     campaign_close,
@@ -129,6 +130,7 @@ class CampaignDetailView(CampaignMixin, TemplateView):
             segments=progress_segments(progress["counts"]),
             nodes=progress["nodes"],
             may_manage=campaign_may_manage(campaign=campaign, user=self.request.user),
+            reconciliation_open=reconciliation_open_count(campaign=campaign, user=self.request.user),
             badge=BADGES,
             **kwargs,
         )

@@ -10,7 +10,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from portal.choices import Role
 from portal.services.audit import audit_log
-from questionnaires.choices import QuestionKind
+from questionnaires.choices import QuestionKind, ReconciliationTrigger
+from questionnaires.models import ReconciliationItem
+from questionnaires.services.reconciliation import reconciliation_run
 from tests.compliance.factories import RequirementFactory
 from tests.factories import (
     AreaMappingFactory,
@@ -68,8 +70,12 @@ def sample_kwargs(org, role_users):
     part = AssignmentFactory(campaign=campaign, person=part_person, parent=head)
     SectionFactory(version=campaign.version)
     requirement = RequirementFactory(version__framework__slug="hipaa")
+    # Reconciled: the manager's VM is undeclared, routed to the manager, whom every role may read it of.
+    recon_run = reconciliation_run(campaign=campaign, trigger=ReconciliationTrigger.COMMAND)
     campaign_urls = ["campaign_detail", "campaign_launch", "campaign_close", "campaign_reopen", "export_vms_csv",
-                     "export_answers_csv", "export_xlsx"]
+                     "export_answers_csv", "export_xlsx", "reconciliation", "reconciliation_answer",
+                     "reconciliation_route", "reconciliation_run", "reconciliation_export_csv",
+                     "reconciliation_export_xlsx"]
     assignment_urls = ["assignment", "assignment_children", "assignment_delegate", "assignment_submit",
                        "assignment_review", "assignment_answer_for"]
     return {
@@ -93,6 +99,8 @@ def sample_kwargs(org, role_users):
             "detail", "delegate", "submit", "review", "answer-for", "reassign", "answers", "declared-vms",
         )},
         "api:questionnairetemplate-detail": {"pk": campaign.version.template_id},
+        "api:reconciliationrun-detail": {"pk": recon_run.pk},
+        "api:reconciliationitem-detail": {"pk": ReconciliationItem.objects.get(vm=vm).pk},
         "compliance:framework_detail": {"slug": requirement.version.framework.slug},
         "api:framework-detail": {"slug": requirement.version.framework.slug},
         "api:requirement-detail": {"pk": requirement.pk},
