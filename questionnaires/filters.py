@@ -24,9 +24,9 @@ ORDERINGS = (
     ("routed_to__name", "routed_to"),
     ("resolved_at", "resolved_at"),
 )
-# Without a chosen order: what waits for an answer first, then what was answered, then the matched; by state and
-# name within each.
-DEFAULT_ORDERING = ("sort_rank", "state", "sort_name", "id")
+# Without a chosen order: what waits for an answer first, then what was answered, then the matched; by state within
+# each, then as reconciliation found them (a person's declarations in their order, then the VMs nobody declared).
+DEFAULT_ORDERING = ("sort_rank", "state", "id")
 # Ids are 64-bit: a larger number names nothing, and is refused as a bad filter rather than sent to the database.
 MAX_ID = 2**63 - 1
 
@@ -65,17 +65,18 @@ class ReconciliationItemFilter(django_filters.FilterSet):
     ordering = _OrderingFilter(fields=ORDERINGS, label="Sort by (a leading - reverses)")
 
     def filter_queryset(self, queryset):
-        annotated = queryset.annotate(
-            sort_name=Coalesce("declared_vm__name", "vm__name"),
-            sort_rank=Case(
+        # Aliases, not annotations, and only when the order needs them: the count of the list stays a plain COUNT,
+        # and the default order sorts the items' own columns without joining what they name.
+        ordering = self.form.cleaned_data.get("ordering") or []
+        if any(value.lstrip("-") == "name" for value in ordering):
+            queryset = queryset.alias(sort_name=Coalesce("declared_vm__name", "vm__name"))
+        if not ordering:
+            queryset = queryset.alias(sort_rank=Case(
                 When(state=ReconciliationState.MATCHED, resolution="", then=Value(2)),
                 When(resolution="", then=Value(0)),
                 default=Value(1),
-            ),
-        )
-        if not self.form.cleaned_data.get("ordering"):
-            annotated = annotated.order_by(*DEFAULT_ORDERING)
-        return super().filter_queryset(annotated)
+            )).order_by(*DEFAULT_ORDERING)
+        return super().filter_queryset(queryset)
 
     def filter_status(self, queryset, name, value):
         if value == "answered":

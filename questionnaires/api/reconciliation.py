@@ -22,7 +22,11 @@ from questionnaires.choices import DataCategory, MatchKey, ReconciliationTrigger
 from questionnaires.filters import MAX_ID, IdFilter, ReconciliationItemFilter
 from questionnaires.models import ReconciliationItem, ReconciliationRun
 from questionnaires.permissions import ANSWER_ROLES
-from questionnaires.selectors import reconciliation_items_visible_to, reconciliation_runs_visible_to
+from questionnaires.selectors import (
+    reconciliation_items_page,
+    reconciliation_items_visible_to,
+    reconciliation_runs_visible_to,
+)
 from questionnaires.services.follow_ups import (
     BULK_MAX_ITEMS,
     NOTE_MAX_LENGTH,
@@ -199,6 +203,11 @@ class ReconciliationItemViewSet(viewsets.ReadOnlyModelViewSet):
         if getattr(self, "swagger_fake_view", False):
             return ReconciliationItem.objects.none()
         return reconciliation_items_visible_to(self.request.user)
+
+    def paginate_queryset(self, queryset):
+        """The page is chosen by ids, then loaded with what an item shows (``reconciliation_items_page``)."""
+        ids = super().paginate_queryset(queryset.values_list("pk", flat=True))
+        return None if ids is None else reconciliation_items_page(list(ids))
 
     def _items(self, ids: list[int]) -> list[ReconciliationItem]:
         """The items named, all readable by the caller; a 404 names those that are not."""

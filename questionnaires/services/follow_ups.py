@@ -18,7 +18,7 @@ from inventory.models import VirtualMachine, VMChange
 from inventory.selectors import vm_scoped
 from portal.choices import Role
 from portal.models import Person, User
-from portal.selectors import person_for_user, person_subtree
+from portal.selectors import person_for_user, person_subtree_ids
 from portal.services.audit import AuditEntry, audit_log_many
 from questionnaires.choices import DataCategory, ReconciliationState, Resolution
 from questionnaires.models import ReconciliationItem
@@ -48,7 +48,7 @@ def _person_ids_within(user: User) -> set[int] | None:
     if user.roles == {Role.AUDITOR}:
         raise PermissionDenied("Auditors read the reconciliation; they do not answer it.")
     person = person_for_user(user=user)
-    return set(person_subtree(person=person).values_list("pk", flat=True)) if person else set()
+    return set(person_subtree_ids(person=person)) if person else set()
 
 
 def follow_up_may_answer(*, item: ReconciliationItem, user: User, within: set[int] | None = None) -> bool:
@@ -74,10 +74,15 @@ def _check(item: ReconciliationItem, resolution: str, user: User, within: set[in
     if not follow_up_may_answer(item=item, user=user, within=within):
         raise PermissionDenied(f"{item}: not in your part of the organisation.")
     if resolution not in RESOLUTIONS[item.state]:
-        allowed = ", ".join(Resolution(value).label.lower() for value in RESOLUTIONS[item.state]) or "nothing"
-        raise ValidationError(
-            {"resolution": f"{item}: a {item.get_state_display().lower()} item can be answered with {allowed}."}
-        )
+        allowed = ", ".join(_lower_first(Resolution(value).label) for value in RESOLUTIONS[item.state]) or "nothing"
+        state = item.get_state_display().lower()
+        article = "an" if state[0] in "aeiou" else "a"
+        raise ValidationError({"resolution": f"{item}: {article} {state} item can be answered with {allowed}."})
+
+
+def _lower_first(text: str) -> str:
+    """A label inside a sentence: "Linked to an inventory VM by hand" → "linked to an inventory VM by hand"."""
+    return text[:1].lower() + text[1:]
 
 
 @transaction.atomic

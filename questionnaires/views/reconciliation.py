@@ -31,6 +31,7 @@ from questionnaires.permissions import ANSWER_ROLES, QUESTIONNAIRE_ROLES, campai
 from questionnaires.selectors import (
     campaign_access,
     reconciliation_candidates,
+    reconciliation_items_page,
     reconciliation_items_visible_to,
     reconciliation_summary,
 )
@@ -51,7 +52,7 @@ STATE_ORDER = tuple(STATE_COLOURS)
 BULK_RESOLUTIONS = (Resolution.RETIRED, Resolution.NOT_SCANNED, Resolution.ACCEPTED, Resolution.DISOWNED)
 # The sort orders the page offers: (value of ``ordering``, label).
 SORT_CHOICES = (
-    ("", "State, then name"), ("name", "Name"), ("declarer", "Declared by"), ("routed_to", "Routed to"),
+    ("", "Waiting first, by state"), ("name", "Name"), ("declarer", "Declared by"), ("routed_to", "Routed to"),
     ("-resolved_at", "Answered, newest first"),
 )
 
@@ -95,7 +96,8 @@ def decorate_items(items: list[ReconciliationItem], user: User) -> list[Reconcil
 
 
 def answer_message(count: int, resolution: str) -> str:
-    return f"{count} item{'s' * (count != 1)} answered: {Resolution(resolution).label.lower()}."
+    label = Resolution(resolution).label
+    return f"{count} item{'s' * (count != 1)} answered: {label[:1].lower()}{label[1:]}."
 
 
 class ReconciliationMixin(RoleRequiredMixin):
@@ -117,11 +119,10 @@ class ReconciliationMixin(RoleRequiredMixin):
     def page_url(self, campaign: Campaign) -> str:
         return safe_next(self.request, reverse("questionnaires:reconciliation", kwargs={"pk": campaign.pk}))
 
-    def filtered(self, campaign: Campaign) -> ReconciliationItemFilter:
+    def filtered(self, visible: QuerySet[ReconciliationItem]) -> ReconciliationItemFilter:
         data = self.request.GET.copy()
         data.pop("campaign", None)  # the page's campaign, whatever the query says
-        return ReconciliationItemFilter(data, queryset=reconciliation_items_visible_to(self.request.user,
-                                                                                       campaign=campaign))
+        return ReconciliationItemFilter(data, queryset=visible)
 
 
 class ReconciliationView(ReconciliationMixin, TemplateView):
@@ -132,11 +133,13 @@ class ReconciliationView(ReconciliationMixin, TemplateView):
     def get_context_data(self, **kwargs):
         campaign = self.load_campaign()
         user = self.request.user
-        filterset = self.filtered(campaign)
+        visible = reconciliation_items_visible_to(user, campaign=campaign)
+        filterset = self.filtered(visible)
         head = filterset.form.cleaned_data.get("subtree") if filterset.is_valid() else None
-        summary = reconciliation_summary(campaign=campaign, user=user, head=head)
-        page = Paginator(filterset.qs, ITEMS_PER_PAGE).get_page(self.request.GET.get("page"))
-        items = decorate_items(list(page), user)
+        summary = reconciliation_summary(campaign=campaign, user=user, head=head, items=visible)
+        ids = filterset.qs.values_list("pk", flat=True)
+        page = Paginator(ids, ITEMS_PER_PAGE).get_page(self.request.GET.get("page"))
+        items = decorate_items(reconciliation_items_page(list(page)), user)
         writer = user.has_role(*ANSWER_ROLES)
         return super().get_context_data(
             campaign=campaign,
@@ -257,7 +260,7 @@ class ReconciliationExportView(ReconciliationMixin, View):
 
     def get(self, request, pk):
         campaign = self.load_campaign()
-        filterset = self.filtered(campaign)
+        filterset = self.filtered(reconciliation_items_visible_to(request.user, campaign=campaign))
         items: QuerySet = filterset.qs
         filters = _filter_labels(filterset)
         count = items.count()
