@@ -20,3 +20,6 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+# gunicorn's control socket sits at one path per user: two portals on a machine (or two test runs) would fight
+# over it. The service manager starts, stops and reloads the web process instead.
+control_socket_disable = True
