@@ -18,7 +18,7 @@ graceful_timeout = 30
 # One line per request on standard output, the error log on standard error: the service manager keeps both.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
-loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+loglevel = os.environ.get("LOG_LEVEL", "INFO").lower()
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 # gunicorn's control socket sits at one path per user: two portals on a machine (or two test runs) would fight
 # over it. The service manager starts, stops and reloads the web process instead.
