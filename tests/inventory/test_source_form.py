@@ -10,7 +10,7 @@ import socket
 import threading
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from inventory.choices import SourceKind
@@ -192,6 +192,15 @@ def test_add_vcenter_goes_through_the_same_service(monkeypatch):
     assert (updated.action, updated.details["changed"], updated.details["password_changed"]) == (
         "source.updated", ["port", "verify_tls"], False,
     )
+
+
+def test_add_vcenter_refuses_a_bad_host_and_saves_nothing(monkeypatch):
+    monkeypatch.setenv("VC_PASSWORD", SECRET)
+    before = snapshot()
+    with pytest.raises(CommandError, match="without http"):
+        call_command("add_vcenter", "vc-cli", "--host", "https://vc-cli.example.com/sdk", "--user", "svc",
+                     "--password-env", "VC_PASSWORD")
+    assert snapshot() == before
 
 
 # -- "Test connection" -------------------------------------------------------------------------------------
