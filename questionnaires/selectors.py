@@ -459,7 +459,7 @@ def reconciliation_summary(*, campaign: Campaign, user: User) -> dict:
     heads = [pk for pk, parent in parents.items() if parent == top] if viewer else [campaign.scope_id]
     counts = _state_counts()
     per_head = {head: _state_counts() for head in heads}
-    for state, resolution, declarer_id, routed_to_id in rows.iterator(chunk_size=5000):
+    for state, resolution, declarer_id, routed_to_id in rows:
         for target in [counts, *_heads_above(_item_person(declarer_id, routed_to_id), per_head, parents)]:
             target[state] += 1
             target["total"] += 1
