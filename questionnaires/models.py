@@ -290,6 +290,7 @@ class ReconciliationItem(models.Model):
         ReconciliationRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="The run that last changed the state.",
     )
+    fingerprint = models.CharField(max_length=32, blank=True, help_text="Digest of what the last run found.")
 
     class Meta:
         ordering = ["campaign", "state", "id"]

@@ -503,7 +503,7 @@ def reconciliation_summary(
     own = _state_counts()
     per_head = {pk: _state_counts() for pk in heads}
     targets_of: dict[int | None, list[dict]] = {}  # each person's rows of figures, found once per person
-    for state, resolution, declarer_id, routed_to_id, number in rows.iterator(chunk_size=5000):
+    for state, resolution, declarer_id, routed_to_id, number in rows:
         person_id = _item_person(declarer_id, routed_to_id)
         if person_id not in targets_of:
             if path and (person_id is None or _chain_down(top, person_id, parents) is None):

@@ -20,7 +20,7 @@ transaction; only a complete scan marks unseen VMs missing or removed.
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,12 +31,11 @@ from django.utils import timezone
 from inventory.choices import ChangeKind, PowerState, VMStatus
 from inventory.models import Cluster, Datacenter, Host, ScanRun, Source, VirtualMachine, VMChange
 from inventory.observations import CREATION_EVENTS, Inventory, ObservedEvent, ObservedVM, VMEventKind
+from portal.db import chunked
 
 # VMs per transaction: a crash loses at most one batch, and 10,000 VMs take
 # twenty batches of a handful of bulk statements each.
 APPLY_BATCH_SIZE = 500
-# Values per IN (...) list when looking rows up by key; below SQLite's parameter limit.
-LOOKUP_CHUNK_SIZE = 900
 
 # Facts whose change is a timeline entry, by kind. Other facts (identity keys, IPs,
 # Tools, boot time) change too often or mean too little to be history: updated silently.
@@ -91,11 +90,6 @@ class _Context:
     counts: ApplyCounts = field(default_factory=ApplyCounts)
     # (foreign key name, id) → name, for writing the old location of known VMs into history.
     related_names: dict[tuple[str, int], str] = field(default_factory=dict)
-
-
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 # --- the compute hierarchy ---------------------------------------------------------------------------------------
@@ -168,7 +162,7 @@ def _known_vms(source: Source, inventory: Inventory) -> list[VirtualMachine]:
 
 def _bios_candidates(bios_uuids: list[str], exclude_ids: set[int]) -> dict[str, list[VirtualMachine]]:
     candidates: dict[str, list[VirtualMachine]] = defaultdict(list)
-    for chunk in _chunks(bios_uuids, LOOKUP_CHUNK_SIZE):
+    for chunk in chunked(bios_uuids):
         for vm in (
             VirtualMachine.objects.filter(bios_uuid__in=chunk).order_by("-last_seen", "id")
         ):
@@ -313,7 +307,7 @@ def _related_names(pairs: list[tuple[ObservedVM, VirtualMachine | None]]) -> dic
     names: dict[tuple[str, int], str] = {}
     for name, model in models.items():
         ids = sorted({getattr(vm, f"{name}_id") for _, vm in pairs if vm is not None} - {None})
-        for chunk in _chunks(ids, LOOKUP_CHUNK_SIZE):
+        for chunk in chunked(ids):
             rows = model.objects.filter(pk__in=chunk).values_list("pk", "name")
             names.update(((name, pk), label) for pk, label in rows)
     return names
@@ -531,7 +525,7 @@ def inventory_apply(*, run: ScanRun, inventory: Inventory, complete: bool) -> Ap
     ScanRun.objects.filter(pk=run.pk).update(vms_total=len(inventory.vms))
     pairs = _match(source, inventory)
     ctx.related_names = _related_names(pairs)
-    for batch in _chunks(pairs, APPLY_BATCH_SIZE):
+    for batch in chunked(pairs, APPLY_BATCH_SIZE):
         _apply_batch(ctx, batch)
     _lineage_apply(ctx)
     if complete:

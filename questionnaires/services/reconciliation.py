@@ -17,23 +17,27 @@ changed, and the people newly asked to close a gap get one digest e-mail each.
 """
 
 import datetime
+import hashlib
 import ipaddress
+import json
 import logging
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from inventory.choices import ChangeKind, Platform, PowerState, SourceKind, VMStatus
-from inventory.models import AreaMapping, VirtualMachine, VMChange
+from inventory.models import AreaMapping, Cluster, Datacenter, Host, Source, VirtualMachine, VMChange
 from portal.choices import NotificationKind
-from portal.db import chunked
+from portal.db import chunked, rows_insert, rows_update
 from portal.models import Person, User
 from portal.services.audit import AuditEntry, audit_log, audit_log_many
 from portal.services.notifications import notification_new, notifications_notify
@@ -72,18 +76,11 @@ OPEN_STATES = (State.UNDECLARED, State.NOT_FOUND, State.NOT_FOUND_UNSCANNED, Sta
 CLOSED_CAMPAIGNS_FOLLOWED_DAYS = 365
 # Where a routed person answers their follow-ups (e-mails link here).
 FOLLOW_UPS_PATH = "/questionnaires/follow-ups/"
-# What the routed person is asked about an item in each open state ({name}: the declared or the inventory name);
-# the e-mails and the follow-ups page ask the same.
-FOLLOW_UP_QUESTIONS = {
-    State.UNDECLARED: "a scanner sees {name} in your area and nobody declared it: is it yours? what is it for?",
-    State.NOT_FOUND: "you declared {name}, no scanner sees it: where does it run? is it retired?",
-    State.NOT_FOUND_UNSCANNED: "you declared {name}, on a platform nobody scans: confirm where it runs",
-    State.CONFLICT: "{name} is declared by two people: say whose it is",
-    State.MISMATCH: "{name}: what you declared and what the scanner sees disagree",
-}
 # Declared statuses that say the VM should not be running.
 NOT_RUNNING_STATUSES = (DeclaredVMStatus.STOPPED, DeclaredVMStatus.DECOMMISSIONED)
 WORD = re.compile(r"[0-9a-z]{3,}")
+# VM facts stored as JSON lists, read as text and parsed only when not empty.
+JSON_FACTS = ("ip_addresses", "mac_addresses", "data_categories")
 
 
 def created_tolerance_days() -> int:
@@ -130,7 +127,7 @@ def account_key(text: str) -> str:
 # --- what a run works on ------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _VM:
     id: int
     name: str
@@ -157,7 +154,7 @@ class _VM:
     area: set[int] = field(default_factory=set)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Declared:
     id: int
     person_id: int
@@ -181,7 +178,7 @@ class _Declared:
     disposition: str
 
 
-@dataclass
+@dataclass(slots=True)
 class _Outcome:
     """What a run finds for one item; compared field by field with the stored item."""
 
@@ -195,12 +192,21 @@ class _Outcome:
     reasons: list[dict] = field(default_factory=list)
     candidates: list[int] = field(default_factory=list)
     routed_to_id: int | None = None
+    label: str = ""  # the name people know it by, for messages; not stored
 
     FIELDS = ("state", "declared_vm_id", "declarer_id", "vm_id", "match_key", "match_value", "reasons",
               "candidates", "routed_to_id")
 
-    def values(self) -> tuple:
-        return tuple(getattr(self, name) for name in self.FIELDS)
+    def fingerprint(self) -> str:
+        """A digest of the stored fields: a rerun compares digests instead of reading every item's reasons."""
+        values = (f"{self.state}|{self.declared_vm_id}|{self.declarer_id}|{self.vm_id}|{self.match_key}|"
+                  f"{self.match_value}|{self.reasons}|{self.candidates}|{self.routed_to_id}")
+        return hashlib.blake2b(values.encode(), digest_size=16).hexdigest()
+
+
+def _json_list(text: str | None) -> list:
+    """A JSON list read as text: most are empty, and reading "[]" needs no parser."""
+    return json.loads(text) if text and text != "[]" else []
 
 
 def _reason(code: str, message: str) -> dict:
@@ -232,6 +238,7 @@ class _People:
         for user_id, username in User.objects.filter(pk__in=list(user_of)).values_list("id", "username"):
             self.by_account[account_key(username)] = user_of[user_id]
         self._chains: dict[int, list[int]] = {}
+        self._active_in_chain: dict[int, int | None] = {}
 
     def chain(self, person_id: int) -> list[int]:
         """The person and their managers up to the top, nearest first."""
@@ -249,7 +256,9 @@ class _People:
 
     def active_in_chain(self, person_id: int) -> int | None:
         """The person if active, else their nearest active manager."""
-        return next((p for p in self.chain(person_id) if self.active.get(p)), None)
+        if person_id not in self._active_in_chain:
+            self._active_in_chain[person_id] = next((p for p in self.chain(person_id) if self.active.get(p)), None)
+        return self._active_in_chain[person_id]
 
     def common_manager(self, people: Iterable[int]) -> int | None:
         """The lowest manager whom all of ``people`` report to (one of them, if the others report to them)."""
@@ -277,23 +286,33 @@ class _Estate:
     """The inventory in memory, indexed by every key a declaration may match on."""
 
     def __init__(self, people: _People) -> None:
-        vms = VirtualMachine.objects.values_list(
+        as_text = {f"{name}_text": Cast(name, TextField()) for name in JSON_FACTS}
+        vms = VirtualMachine.objects.annotate(**as_text).values_list(
             "id", "name", "status", "is_template", "power_state", "instance_uuid", "bios_uuid", "moref", "dns_name",
-            "ip_addresses", "mac_addresses", "created_at", "created_by", "owner_id", "purpose", "data_categories",
-            "platform", "source__kind", "datacenter__name", "cluster__name", "host__name", "folder", "resource_pool",
+            "ip_addresses_text", "mac_addresses_text", "created_at", "created_by", "owner_id", "purpose",
+            "data_categories_text", "platform", "source_id", "datacenter_id", "cluster_id", "host_id", "folder",
+            "resource_pool",
         )
+        # Names of the places by id, from their own small tables: cheaper than joining them into every VM row.
+        kinds = dict(Source.objects.values_list("id", "kind"))
+        places = {
+            model: {**dict(model.objects.values_list("id", "name")), None: ""} for model in (Datacenter, Cluster, Host)
+        }
+        datacenters, clusters, hosts = places[Datacenter], places[Cluster], places[Host]
         self.vms: dict[int, _VM] = {}
         self.index: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         self.scanned_platforms: set[str] = set()
-        for row in vms.iterator(chunk_size=5000):
+        # Read whole, not through a server-side cursor: PostgreSQL plans a cursor for its first rows, and
+        # fetching 100,000 rows through one took 40 times longer than one plain read.
+        for row in vms:
             (vm_id, name, status, is_template, power, instance_uuid, bios_uuid, moref, dns, ips, macs, created_at,
-             created_by, owner_id, purpose, categories, platform, source_kind, datacenter, cluster, host, folder,
-             pool) = row
-            platform = Platform.VMWARE_ESXI.value if source_kind in VSPHERE_SOURCES else platform
+             created_by, owner_id, purpose, categories, platform, source_id, datacenter_id, cluster_id, host_id,
+             folder, pool) = row
+            platform = Platform.VMWARE_ESXI.value if kinds[source_id] in VSPHERE_SOURCES else platform
             vm = _VM(vm_id, name, status, is_template, power, instance_uuid.casefold(), bios_uuid.casefold(),
-                     moref.casefold(), dns or "", ips or [], macs or [], created_at, created_by, owner_id,
-                     purpose, categories or [], platform or "", datacenter or "", cluster or "", host or "",
-                     folder or "", pool or "")
+                     moref.casefold(), dns or "", _json_list(ips), _json_list(macs), created_at, created_by, owner_id,
+                     purpose, _json_list(categories), platform or "", datacenters[datacenter_id],
+                     clusters[cluster_id], hosts[host_id], folder or "", pool or "")
             self.vms[vm_id] = vm
             if platform:
                 self.scanned_platforms.add(platform)
@@ -310,21 +329,33 @@ class _Estate:
         return {cluster: owners.most_common(1)[0][0] for cluster, owners in counts.items()}
 
     def _add(self, vm: _VM) -> None:
-        index = self.index
-        for value in {vm.instance_uuid, vm.bios_uuid} - {""}:
-            index["uuid"][value].append(vm.id)
+        index, vm_id = self.index, vm.id
+        if vm.instance_uuid:
+            index["uuid"][vm.instance_uuid].append(vm_id)
+        if vm.bios_uuid and vm.bios_uuid != vm.instance_uuid:
+            index["uuid"][vm.bios_uuid].append(vm_id)
         if vm.moref:
-            index["moref"][vm.moref].append(vm.id)
-        for mac in {mac_key(mac) for mac in vm.macs} - {""}:
-            index["mac"][mac].append(vm.id)
+            index["moref"][vm.moref].append(vm_id)
+        if vm.macs:
+            for mac in {mac_key(mac) for mac in vm.macs} - {""}:
+                index["mac"][mac].append(vm_id)
         if vm.dns_name:
-            index["dns"][vm.dns_name.casefold()].append(vm.id)
-            if name_key(vm.dns_name) != vm.dns_name.casefold():
-                index["dns_short"][name_key(vm.dns_name)].append(vm.id)
-        for ip in set(vm.ips):
-            index["ip"][ip.casefold()].append(vm.id)
-        index["name"][name_key(vm.name)].append(vm.id)
-        index["loose"][loose_key(vm.name)].append(vm.id)
+            dns = vm.dns_name.casefold()
+            index["dns"][dns].append(vm_id)
+            if "." in dns:
+                index["dns_short"][name_key(dns)].append(vm_id)
+        ips = index["ip"]
+        for ip in vm.ips:
+            ips[ip.casefold()].append(vm_id)
+        index["name"][name_key(vm.name)].append(vm_id)
+
+    @cached_property
+    def loose(self) -> dict[str, list[int]]:
+        """VMs by ``loose_key`` of their name, built the first time a name does not match exactly."""
+        loose: dict[str, list[int]] = defaultdict(list)
+        for vm in self.vms.values():
+            loose[loose_key(vm.name)].append(vm.id)
+        return loose
 
     def _areas(self, people: _People) -> None:
         """Whose area each VM is in: its owner, and the people a cluster, folder or resource pool is mapped to."""
@@ -352,14 +383,15 @@ class _Estate:
             if vm.owner_id:
                 vm.area.add(vm.owner_id)
 
-    def live(self, ids: Iterable[int]) -> list[int]:
-        return [vm_id for vm_id in ids if self.vms[vm_id].status in LIVE_STATUSES]
+    def live(self, ids: list[int] | tuple) -> list[int]:
+        vms = self.vms
+        return [vm_id for vm_id in ids if vms[vm_id].status in LIVE_STATUSES]
 
 
 # --- matching -----------------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Match:
     vm_id: int | None = None
     key: str = ""
@@ -375,12 +407,14 @@ def _match(declared: _Declared, estate: _Estate, people: _People, linked: dict[i
         if vm_id in vms:
             return _Match(vm_id, key, vms[vm_id].name)
     ambiguous: set[int] = set()
-    uuid = declared.uuid.strip().casefold()
-    keyed = [
-        ("uuid", uuid, None),
-        ("moref", declared.vm_id.strip().casefold(), MatchKey.MOREF),
-        ("mac", mac_key(declared.mac_address), MatchKey.MAC),
-    ]
+    index = estate.index
+    keyed = []  # (index, value, match key) in order of trust, for the keys the person gave
+    if declared.uuid:
+        keyed.append(("uuid", declared.uuid.strip().casefold(), None))
+    if declared.vm_id:
+        keyed.append(("moref", declared.vm_id.strip().casefold(), MatchKey.MOREF))
+    if declared.mac_address:
+        keyed.append(("mac", mac_key(declared.mac_address), MatchKey.MAC))
     address = declared.address.strip().casefold()
     if address:
         if _is_ip(address):
@@ -388,27 +422,27 @@ def _match(declared: _Declared, estate: _Estate, people: _People, linked: dict[i
         else:
             keyed += [("dns", address, MatchKey.DNS_NAME), ("dns_short", name_key(address), MatchKey.DNS_NAME),
                       ("name", name_key(address), MatchKey.DNS_NAME)]
-    for index, value, key in keyed:
-        if not value:
-            continue
-        found = estate.live(estate.index[index].get(value, ()))
+    for index_name, value, key in keyed:
+        found = estate.live(index[index_name].get(value, ())) if value else []
         if len(found) == 1:
             vm = vms[found[0]]
-            if index == "uuid":
+            if index_name == "uuid":
                 key = MatchKey.INSTANCE_UUID if vm.instance_uuid == value else MatchKey.BIOS_UUID
             return _Match(vm.id, key, value)
         ambiguous.update(found)
-    named = estate.live(estate.index["name"].get(name_key(declared.name), ()))
+    named = estate.live(index["name"].get(name_key(declared.name), ()))
+    if len(named) == 1:  # unique in the estate, so unique in the person's area if it is there
+        vm_id = named[0]
+        in_area = any(people.within(person, declared.person_id) for person in vms[vm_id].area)
+        return _Match(vm_id, MatchKey.NAME_AREA if in_area else MatchKey.NAME_ESTATE, declared.name)
     in_area = [vm_id for vm_id in named if any(people.within(p, declared.person_id) for p in vms[vm_id].area)]
     if len(in_area) == 1:
         return _Match(in_area[0], MatchKey.NAME_AREA, declared.name)
-    if len(named) == 1:
-        return _Match(named[0], MatchKey.NAME_ESTATE, declared.name)
     ambiguous.update(named)
     reasons = []
     if len(named) > 1:
         reasons.append(_reason("ambiguous_name", f"{len(named)} VMs are named {declared.name!r}: pick the one it is"))
-    close = [vm_id for vm_id in estate.live(estate.index["loose"].get(loose_key(declared.name), ()))
+    close = [vm_id for vm_id in estate.live(estate.loose.get(loose_key(declared.name), ()))
              if vm_id not in ambiguous]
     if close:
         names = ", ".join(sorted({vms[vm_id].name for vm_id in close})[:3])
@@ -482,7 +516,7 @@ def _declared_rows(campaign: Campaign) -> list[_Declared]:
         )
         .order_by("id")
     )
-    return [_Declared(*row[:13], row[13] or [], *row[14:]) for row in rows.iterator(chunk_size=5000)]
+    return [_Declared(*row[:13], row[13] or [], *row[14:]) for row in rows]
 
 
 def _purpose_text(declared: _Declared) -> str:
@@ -522,7 +556,7 @@ def _plan(campaign: Campaign, estate: _Estate, people: _People, linked: dict[int
     for row in declared_rows:
         match = matches[row.id]
         outcome = _Outcome(key=f"d{row.id}", state=State.NOT_FOUND, declared_vm_id=row.id, declarer_id=row.person_id,
-                           vm_id=match.vm_id, routed_to_id=people.active_in_chain(row.person_id))
+                           vm_id=match.vm_id, routed_to_id=people.active_in_chain(row.person_id), label=row.name)
         outcomes[outcome.key] = outcome
         if match.vm_id is None or not match.key:
             scanned = not row.platform or row.platform in estate.scanned_platforms
@@ -539,9 +573,10 @@ def _plan(campaign: Campaign, estate: _Estate, people: _People, linked: dict[int
             outcome.state = State.NOT_FOUND
             outcome.reasons = [_reason("removed", f"inventory saw {vm.name!r} removed")]
             continue
-        others = [other for other in by_vm[match.vm_id] if other.id != row.id]
-        declarers = {row.person_id} | {other.person_id for other in others}
-        owners = {" ".join(d.owner.split()).casefold() for d in [row, *others] if d.owner.strip()}
+        same_vm = by_vm[match.vm_id]
+        others = [other for other in same_vm if other.id != row.id] if len(same_vm) > 1 else []
+        declarers = {d.person_id for d in same_vm}
+        owners = {" ".join(d.owner.split()).casefold() for d in same_vm if d.owner.strip()} if others else set()
         if len(declarers) > 1 or len(owners) > 1:
             outcome.state = State.CONFLICT
             outcome.reasons = [_reason(
@@ -567,7 +602,7 @@ def _plan(campaign: Campaign, estate: _Estate, people: _People, linked: dict[int
             continue
         outcomes[f"u{vm.id}"] = _Outcome(
             key=f"u{vm.id}", state=State.UNDECLARED, vm_id=vm.id,
-            routed_to_id=_route_undeclared(vm, estate, people, scope, head),
+            routed_to_id=_route_undeclared(vm, estate, people, scope, head), label=vm.name,
             reasons=[_reason("undeclared", "a scanner sees it in the campaign's scope; nobody declared it")],
         )
     return _Plan(outcomes, write_backs)
@@ -613,75 +648,93 @@ def _write_back(plan: _Plan, estate: _Estate, campaign: Campaign, run: Reconcili
     return len(changed)
 
 
-def _store(campaign: Campaign, run: ReconciliationRun, outcomes: dict[str, _Outcome]) -> list[ReconciliationItem]:
-    """Write what changed since the stored items; returns the items newly waiting for a person's answer."""
-    stored = ReconciliationItem.objects.filter(campaign=campaign).iterator(chunk_size=5000)
-    existing = {item.key: item for item in stored}
-    created, updated, changes, to_tell = [], [], [], []
+# Columns of a new item and of a change, as ``rows_insert`` writes them; the columns a rerun rewrites on an item
+# (its outcome), and those it clears too when the state changed (an answer to the old situation).
+ITEM_COLUMNS = ("campaign_id", "key", *_Outcome.FIELDS, "fingerprint", "changed_run_id", "resolution",
+                "resolution_note")
+CHANGE_COLUMNS = ("run_id", "key", "item_id", "old_state", "new_state")
+OUTCOME_COLUMNS = (*_Outcome.FIELDS, "fingerprint")
+CLEARED_COLUMNS = (*OUTCOME_COLUMNS, "changed_run_id", "resolution", "resolution_note", "resolved_by_id",
+                   "resolved_at")
+
+
+def _store(campaign: Campaign, run: ReconciliationRun, outcomes: dict[str, _Outcome]) -> list[_Outcome]:
+    """Write what changed since the stored items (compared by fingerprint); returns the outcomes newly waiting for
+    a person's answer. Rows go in and out with ``rows_insert`` / ``rows_update``: a first run creates, and a
+    change in the estate may touch, tens of thousands."""
+    stored = ReconciliationItem.objects.filter(campaign=campaign).values_list(
+        "pk", "key", "fingerprint", "state", "resolution", "routed_to_id"
+    )
+    existing = {row[1]: row for row in stored}
+    created, same_state, linked, cleared, changes, to_tell = [], [], [], [], [], []
     for key, outcome in outcomes.items():
-        item = existing.get(key)
-        if item is None:
-            item = ReconciliationItem(campaign=campaign, key=key, changed_run=run)
-            for name in _Outcome.FIELDS:
-                setattr(item, name, getattr(outcome, name))
-            created.append(item)
-            changes.append(ReconciliationChange(run=run, key=key, new_state=outcome.state))
+        fingerprint = outcome.fingerprint()
+        values = (*(getattr(outcome, name) for name in _Outcome.FIELDS), fingerprint)
+        row = existing.get(key)
+        if row is None:
+            created.append((campaign.pk, key, *values, run.pk, "", ""))
+            changes.append((run.pk, key, None, "", outcome.state))
             if outcome.state in OPEN_STATES:
-                to_tell.append(item)
+                to_tell.append(outcome)
             continue
-        if tuple(getattr(item, name) for name in _Outcome.FIELDS) == outcome.values():
+        pk, _, old_fingerprint, old_state, resolution, routed_to_id = row
+        if old_fingerprint == fingerprint:
             continue
-        state_changed = item.state != outcome.state
-        rerouted = item.routed_to_id != outcome.routed_to_id
-        if state_changed:
-            changes.append(ReconciliationChange(run=run, key=key, item=item, old_state=item.state,
-                                                new_state=outcome.state))
-            item.changed_run = run
-            if not (item.resolution == Resolution.LINKED and outcome.match_key == MatchKey.LINKED):
-                item.resolution, item.resolution_note, item.resolved_by, item.resolved_at = "", "", None, None
-        for name in _Outcome.FIELDS:
-            setattr(item, name, getattr(outcome, name))
-        updated.append(item)
-        if outcome.state in OPEN_STATES and (state_changed or rerouted) and not item.resolution:
-            to_tell.append(item)
-    gone = [item for key, item in existing.items() if key not in outcomes]
-    changes += [ReconciliationChange(run=run, key=item.key, old_state=item.state) for item in gone]
-    ReconciliationItem.objects.bulk_create(created, batch_size=WRITE_BATCH_SIZE)
-    fields = [*(name.removesuffix("_id") if name.endswith("_id") else name for name in _Outcome.FIELDS),
-              "changed_run", "resolution", "resolution_note", "resolved_by", "resolved_at"]
-    ReconciliationItem.objects.bulk_update(updated, fields, batch_size=WRITE_BATCH_SIZE)
-    for ids in chunked([item.pk for item in gone]):
+        if old_state == outcome.state:
+            same_state.append((pk, *values))
+            if outcome.state in OPEN_STATES and routed_to_id != outcome.routed_to_id and not resolution:
+                to_tell.append(outcome)
+            continue
+        changes.append((run.pk, key, pk, old_state, outcome.state))
+        if resolution == Resolution.LINKED and outcome.match_key == MatchKey.LINKED:  # the link made it match
+            linked.append((pk, *values, run.pk))
+            continue
+        cleared.append((pk, *values, run.pk, "", "", None, None))
+        if outcome.state in OPEN_STATES:
+            to_tell.append(outcome)
+    gone = [(row[0], row[1], row[3]) for key, row in existing.items() if key not in outcomes]
+    changes += [(run.pk, key, None, state, "") for _, key, state in gone]
+    rows_insert(ReconciliationItem, ITEM_COLUMNS, created)
+    rows_update(ReconciliationItem, OUTCOME_COLUMNS, same_state)
+    rows_update(ReconciliationItem, (*OUTCOME_COLUMNS, "changed_run_id"), linked)
+    rows_update(ReconciliationItem, CLEARED_COLUMNS, cleared)
+    for ids in chunked([pk for pk, _, _ in gone]):
         ReconciliationItem.objects.filter(pk__in=ids).delete()
-    ReconciliationChange.objects.bulk_create(changes, batch_size=WRITE_BATCH_SIZE)
+    rows_insert(ReconciliationChange, CHANGE_COLUMNS, changes)
     run.changed = len(changes)
     return to_tell
 
 
-def _tell(campaign: Campaign, run: ReconciliationRun, items: list[ReconciliationItem]) -> None:
-    """One digest e-mail per person newly asked to close gaps; each gap is a row of their inbox."""
-    per_person: dict[int, int] = Counter(item.routed_to_id for item in items if item.routed_to_id)
-    questions = FOLLOW_UP_QUESTIONS
-    names = dict(
-        ReconciliationItem.objects.filter(pk__in=[item.pk for item in items])
-        .values_list("pk", "vm__name")
-    )
-    declared_names = dict(
-        DeclaredVM.objects.filter(pk__in=[item.declared_vm_id for item in items if item.declared_vm_id])
-        .values_list("pk", "name")
-    )
+# What a person is asked about each state, in the message that tells them.
+QUESTIONS = {
+    State.UNDECLARED: "a scanner sees {name} in your area and nobody declared it: is it yours? what is it for?",
+    State.NOT_FOUND: "you declared {name}, no scanner sees it: where does it run? is it retired?",
+    State.NOT_FOUND_UNSCANNED: "you declared {name}, on a platform nobody scans: confirm where it runs",
+    State.CONFLICT: "{name} is declared by two people: say whose it is",
+    State.MISMATCH: "{name}: what you declared and what the scanner sees disagree",
+}
+# Questions one message lists; the rest wait on the follow-ups page.
+QUESTIONS_LISTED = 20
+
+
+def _tell(campaign: Campaign, run: ReconciliationRun, outcomes: list[_Outcome]) -> None:
+    """One message per person newly asked to close gaps in this run (inbox and e-mail), listing the questions."""
+    per_person: dict[int, list[_Outcome]] = defaultdict(list)
+    for outcome in outcomes:
+        if outcome.routed_to_id:
+            per_person[outcome.routed_to_id].append(outcome)
     rows = []
-    for item in items:
-        if not item.routed_to_id:
-            continue
-        name = declared_names.get(item.declared_vm_id) or names.get(item.pk) or "a VM"
-        count = per_person[item.routed_to_id]
+    for person_id, theirs in per_person.items():
+        lines = [f"- {QUESTIONS[outcome.state].format(name=outcome.label or 'a VM')}"
+                 for outcome in theirs[:QUESTIONS_LISTED]]
+        if len(theirs) > QUESTIONS_LISTED:
+            lines.append(f"... and {len(theirs) - QUESTIONS_LISTED} more on your follow-ups page.")
         rows.append(notification_new(
-            person_id=item.routed_to_id, kind=NotificationKind.RECONCILIATION,
-            subject=f"{campaign.name}: {questions[item.state].format(name=name)}",
-            body=questions[item.state].format(name=name).capitalize() + ".",
-            dedupe_key=f"reconciliation:{item.pk}:{item.state}:{item.routed_to_id}:{run.pk}",
-            link=FOLLOW_UPS_PATH, about=item,
-            digest=f"{campaign.name}: {count} VM{'s' * (count != 1)} to check after reconciliation",
+            person_id=person_id, kind=NotificationKind.RECONCILIATION,
+            subject=f"{campaign.name}: {len(theirs)} VM{'s' * (len(theirs) != 1)} to check after reconciliation",
+            body="Reconciling what was declared with what the scanners see left questions for you:\n\n"
+            + "\n".join(lines),
+            dedupe_key=f"reconciliation:{run.pk}:{person_id}", link=FOLLOW_UPS_PATH, about=campaign,
         ))
     notifications_notify(rows)
 

@@ -16,7 +16,7 @@ from questionnaires.forms import FollowUpAnswerForm
 from questionnaires.permissions import ANSWER_ROLES, QUESTIONNAIRE_ROLES
 from questionnaires.selectors import follow_ups_for_assignment, follow_ups_for_user, reconciliation_items_visible_to
 from questionnaires.services.follow_ups import follow_ups_answer
-from questionnaires.services.reconciliation import FOLLOW_UP_QUESTIONS
+from questionnaires.services.reconciliation import QUESTIONS
 from questionnaires.views.reconciliation import (
     ITEMS_PER_PAGE,
     answer_message,
@@ -49,7 +49,7 @@ class FollowUpsView(RoleRequiredMixin, TemplateView):
         page = Paginator(follow_ups_for_user(user), ITEMS_PER_PAGE).get_page(self.request.GET.get("page"))
         items = decorate_items(list(page), user)
         for item in items:
-            item.question = FOLLOW_UP_QUESTIONS[item.state].format(name=f"“{item.name}”")
+            item.question = QUESTIONS[item.state].format(name=f"“{item.name}”")
             item.answers = [(value.value, ANSWER_BUTTONS[value]) for value in item.fits
                             if value not in (Resolution.CLAIMED, Resolution.LINKED)]
             item.claimable = Resolution.CLAIMED in item.fits

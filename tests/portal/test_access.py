@@ -87,6 +87,7 @@ def sample_kwargs(org, role_users):
         "*": {"pk": org["vp_a"].pk, "sequence": event.sequence, "uidb64": "MQ", "token": "set-password"},
         "inventory:vm_detail": {"pk": vm.pk},
         "inventory:source_detail": {"pk": source.pk},
+        "inventory:source_edit": {"pk": source.pk},
         "inventory:source_scan": {"pk": source.pk},
         "inventory:source_progress": {"pk": source.pk},
         "inventory:scan_detail": {"pk": run.pk},
@@ -126,6 +127,7 @@ def test_the_walk_sees_the_portal_urls():
     names = all_url_names()
     assert {"dashboard", "people:org_chart", "audit:list", "api:person-list", "api:schema", "login"} <= set(names)
     assert {"inventory:vm_list", "inventory:source_scan", "api:vm-history", "api:source-list"} <= set(names)
+    assert {"inventory:source_add", "inventory:source_edit"} <= set(names)
     assert {"questionnaires:my", "questionnaires:assignment", "questionnaires:campaign_detail"} <= set(names)
     assert {"compliance:framework_list", "compliance:framework_detail", "api:requirement-list"} <= set(names)
 

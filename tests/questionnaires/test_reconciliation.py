@@ -314,18 +314,23 @@ def test_a_campaign_below_the_top_covers_only_the_vms_of_its_subtree(org):
     ]
 
 
-def test_gaps_are_routed_to_the_declarer_and_told_in_one_digest_each(parts, org, mailoutbox):
+def test_gaps_are_routed_to_the_declarer_and_each_person_is_told_once_per_run(parts, org):
     VirtualMachineFactory.create_batch(3, owner=org["olga"])
     declare(parts["rex"], name="ghost-1")
     declare(parts["rex"], name="ghost-2")
 
     run(parts["rex"].campaign)
+    run(parts["rex"].campaign)  # nothing new: nobody is told again
 
-    notes = Notification.objects.filter(kind=NotificationKind.RECONCILIATION)
-    assert sorted(notes.values_list("person__name", flat=True)) == ["Olga Other"] * 3 + ["Rex Report"] * 2
-    assert set(notes.filter(person=org["rex"]).values_list("digest", flat=True)) == {
-        f"{parts['rex'].campaign.name}: 2 VMs to check after reconciliation",
-    }
+    notes = Notification.objects.filter(kind=NotificationKind.RECONCILIATION).order_by("person__name")
+    name = parts["rex"].campaign.name
+    assert [(note.person.name, note.subject) for note in notes] == [
+        ("Olga Other", f"{name}: 3 VMs to check after reconciliation"),
+        ("Rex Report", f"{name}: 2 VMs to check after reconciliation"),
+    ]
+    rex = notes.get(person=org["rex"])
+    assert "- you declared ghost-1, no scanner sees it: where does it run? is it retired?" in rex.body
+    assert rex.link == "/questionnaires/follow-ups/"
 
 
 # --- write-back, idempotence, resolutions ---------------------------------------------------------------------------
