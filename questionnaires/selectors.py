@@ -482,9 +482,9 @@ def reconciliation_summary(
     ``counts`` per state (plus ``total``, ``open``: waiting for an answer, ``resolved``, and
     ``resolved_by_state``) of the items the user may read; ``people``: the heads of the drill-down (the head of
     the scope for the whole campaign, else the user's direct reports) with the counts of their part of the
-    organisation. With ``head``, a person in the user's part (anybody for the roles that see the whole estate),
-    the figures are of that person's part and the drill-down is their direct reports; ``own`` then counts the
-    items of that person themselves and ``path`` names the people from the top of the user's view down to them.
+    organisation. With ``head`` (a person id) the figures are of that person's part and the drill-down is their
+    direct reports; ``own`` then counts the items of that person themselves and ``path`` names the people from the
+    top of the user's view down to them (only them, when they are outside it).
     ``items`` are the user's readable items of the campaign, when the caller has them already.
     """
     if items is None:
@@ -496,7 +496,8 @@ def reconciliation_summary(
     parents = dict(Person.objects.order_by().values_list("id", "parent_id"))
     viewer = None if user.has_role(*ESTATE_WIDE_ROLES) else person_for_user(user=user)
     view_top = viewer.pk if viewer else campaign.scope_id
-    path = _chain_down(view_top, head, parents) if head is not None else None
+    # A person outside the user's view narrows it all the same (to what of their part the user reads: often nothing).
+    path = (_chain_down(view_top, head, parents) or [head]) if head is not None else None
     top = head if path else view_top
     heads = [pk for pk, parent in parents.items() if parent == top] if path or viewer else [top]
     counts = _state_counts()

@@ -11,7 +11,7 @@ from django.views.generic import TemplateView
 
 from portal.access import RoleRequiredMixin
 from portal.views import safe_next
-from questionnaires.choices import DataCategory, Resolution
+from questionnaires.choices import DataCategory, ReconciliationState, Resolution
 from questionnaires.forms import FollowUpAnswerForm
 from questionnaires.permissions import ANSWER_ROLES, QUESTIONNAIRE_ROLES
 from questionnaires.selectors import follow_ups_for_assignment, follow_ups_for_user, reconciliation_items_visible_to
@@ -27,6 +27,7 @@ from questionnaires.views.reconciliation import (
     refusal_text,
 )
 
+State = ReconciliationState
 # What each answer's button says on this page, in the words of the question it answers.
 ANSWER_BUTTONS = {
     Resolution.CLAIMED: "Yes, it is mine",
@@ -35,6 +36,15 @@ ANSWER_BUTTONS = {
     Resolution.NOT_SCANNED: "It runs on a platform nobody scans",
     Resolution.LINKED: "It is this VM",
     Resolution.ACCEPTED: "Accept the difference",
+}
+
+# What the note of an answer could say, by state.
+NOTE_HINTS = {
+    State.UNDECLARED: "whose it might be",
+    State.NOT_FOUND: "where it runs, when it was retired",
+    State.NOT_FOUND_UNSCANNED: "where it runs, when it was retired",
+    State.CONFLICT: "whose it is, and who keeps it in their list",
+    State.MISMATCH: "which is right, and why they differ",
 }
 
 
@@ -53,6 +63,7 @@ class FollowUpsView(RoleRequiredMixin, TemplateView):
             item.answers = [(value.value, ANSWER_BUTTONS[value]) for value in item.fits
                             if value not in (Resolution.CLAIMED, Resolution.LINKED)]
             item.claimable = Resolution.CLAIMED in item.fits
+            item.note_hint = NOTE_HINTS.get(item.state, "")
         return super().get_context_data(
             open_items=[item for item in items if not item.resolution],
             answered=[item for item in items if item.resolution],

@@ -18,7 +18,7 @@ from portal.models import AuditEvent
 from questionnaires.choices import ReconciliationState, ReconciliationTrigger, Resolution
 from questionnaires.models import ReconciliationItem, ReconciliationRun
 from questionnaires.services.reconciliation import reconciliation_run
-from tests.factories import VirtualMachineFactory
+from tests.factories import PersonFactory, VirtualMachineFactory
 from tests.inventory.page_reading import links, read, rows
 from tests.questionnaires.reconciliation.conftest import declare
 
@@ -125,6 +125,16 @@ def test_clicking_a_person_narrows_the_figures_the_people_and_the_list_to_their_
     assert [text for text, _ in links(path)] == ["The whole campaign", "Cleo CEO"]
     assert "Dana Director" in path.text()
     assert len(item_rows(page)) == 6
+
+
+def test_a_person_outside_the_campaign_narrows_the_figures_and_the_list_alike_to_nothing(recon, client_for):
+    stranger = PersonFactory(name="Nina Nobody")
+
+    page = get_page(client_for("compliance_officer"), page_of(recon), {"subtree": stranger.pk})
+
+    assert page.find("table", css_class="state-lines").find("tfoot").text() == "All 0 0 0"
+    assert item_rows(page) == []
+    assert "Nina Nobody" in page.find("nav", aria_label="Part of the organisation").text()
 
 
 def test_the_list_filters_by_state_answer_and_name_and_keeps_the_filters_when_paging(recon, client_for):
