@@ -135,7 +135,8 @@ class ReconciliationView(ReconciliationMixin, TemplateView):
         user = self.request.user
         visible = reconciliation_items_visible_to(user, campaign=campaign)
         filterset = self.filtered(visible)
-        head = filterset.form.cleaned_data.get("subtree") if filterset.is_valid() else None
+        filterset.is_valid()  # the valid filters apply, the bad ones are named on the page
+        head = filterset.form.cleaned_data.get("subtree")
         summary = reconciliation_summary(campaign=campaign, user=user, head=head, items=visible)
         ids = filterset.qs.values_list("pk", flat=True)
         page = Paginator(ids, ITEMS_PER_PAGE).get_page(self.request.GET.get("page"))
@@ -277,8 +278,7 @@ class ReconciliationExportView(ReconciliationMixin, View):
 
 def _filter_labels(filterset: ReconciliationItemFilter) -> dict[str, str]:
     """The filters the person chose, as they read them: "State: Undeclared", "Part of: Dana Director"."""
-    if not filterset.is_valid():
-        return {}
+    filterset.is_valid()  # the valid filters apply (and are named), the bad ones are left out
     chosen = filterset.form.cleaned_data
     labels: dict[str, str] = {}
     if chosen.get("state"):

@@ -170,11 +170,16 @@ def test_the_list_shows_what_waits_for_an_answer_first_then_the_answered_then_th
     assert answers[7].startswith("Confirmed retired") and answers[8] == "nothing to answer"
 
 
-def test_a_bad_filter_is_named_and_ignored(recon, client_for):
-    page = get_page(client_for("compliance_officer"), page_of(recon), {"state": "lost", "subtree": "x"})
+def test_a_bad_filter_is_named_and_ignored_and_the_good_ones_still_apply(recon, client_for):
+    officer = client_for("compliance_officer")
 
-    assert "Filter ignored: state:" in page.text() and "Filter ignored: subtree:" in page.text()
+    page = get_page(officer, page_of(recon), {"state": "lost", "status": "someday"})
+    narrowed = get_page(officer, page_of(recon), {"state": "lost", "subtree": recon["people"]["dana"].pk})
+
+    assert "Filter ignored: state:" in page.text() and "Filter ignored: status:" in page.text()
     assert len(item_rows(page)) == 9
+    assert len(item_rows(narrowed)) == 6
+    assert narrowed.find("table", css_class="state-lines").find("tfoot").text() == "All 6 5 0"
 
 
 # --- answers, links and routing ----------------------------------------------------------------------------------
