@@ -165,6 +165,11 @@ VSPHERE_TIMEOUT = env.int("VSPHERE_TIMEOUT", default=60)
 # thousands of rows, far more than the 2,000 rows a list may have.
 QUESTIONNAIRE_UPLOAD_MAX_BYTES = env.int("QUESTIONNAIRE_UPLOAD_MAX_BYTES", default=2 * 1024 * 1024)
 
+# The PDF renderer runs in a child process stopped after this many seconds or above this much memory (evidence
+# packs of 10,000 VMs render in well under a minute and a gigabyte).
+PDF_RENDER_TIMEOUT = env.int("PDF_RENDER_TIMEOUT", default=300)
+PDF_RENDER_MEMORY_MB = env.int("PDF_RENDER_MEMORY_MB", default=1536)
+
 # Days a declared creation date may be from vCenter's createDate before reconciliation calls it a mismatch:
 # people remember the month a VM was built, not the day.
 RECONCILIATION_CREATED_TOLERANCE_DAYS = env.int("RECONCILIATION_CREATED_TOLERANCE_DAYS", default=31)
