@@ -3,6 +3,8 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
+from portal.choices import Role
+
 
 class LoginForm(AuthenticationForm):
     """Refuses a login whose access has ended, at the door rather than on the next page."""
@@ -15,3 +17,11 @@ class LoginForm(AuthenticationForm):
                 "Ask a compliance officer to extend it.",
                 code="access_expired",
             )
+
+
+class PersonRoleForm(forms.Form):
+    """An admin grants or revokes one role of a person's login; ``expires_on`` is an auditor's last day."""
+
+    action = forms.ChoiceField(choices=[("grant", "Grant"), ("revoke", "Revoke")])
+    role = forms.ChoiceField(choices=Role.choices)
+    expires_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))

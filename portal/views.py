@@ -1,13 +1,16 @@
 """Pages of the portal app: dashboard, org chart, people and the audit trail. Thin: reads go through selectors."""
 
 from axes.utils import reset as axes_reset
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.shortcuts import get_object_or_404
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect
 from django.views.generic import DetailView, ListView, TemplateView
 
 from portal.access import RoleRequiredMixin
-from portal.choices import ALL_ROLES, OVERSIGHT_ROLES
+from portal.choices import ALL_ROLES, OVERSIGHT_ROLES, Role
 from portal.filters import AuditEventFilter, PersonFilter
+from portal.forms import PersonRoleForm
 from portal.models import Person
 from portal.selectors import (
     app_dashboard_cards,
@@ -21,6 +24,7 @@ from portal.selectors import (
     person_reports,
     person_roots,
 )
+from portal.services.roles import user_grant_role, user_revoke_role
 
 
 def querystring(request, **changes) -> str:
@@ -76,9 +80,12 @@ class PersonReportsPartial(RoleRequiredMixin, TemplateView):
 
 
 class PersonDetailView(RoleRequiredMixin, DetailView):
+    """A person and their reports; an admin also sees their login's roles and grants or revokes them here."""
+
     allowed_roles = ALL_ROLES
+    write_roles = frozenset({Role.ADMIN})
     template_name = "portal/person_detail.html"
-    queryset = person_list(active_only=False)
+    queryset = person_list(active_only=False).select_related("user")
     context_object_name = "person"
 
     def get_context_data(self, **kwargs):
@@ -88,8 +95,31 @@ class PersonDetailView(RoleRequiredMixin, DetailView):
             reports=person_reports(person=self.object),
             headcounts=headcounts,
             headcount=headcounts.get(self.object.pk, 0),
+            can_manage_roles=self.request.user.has_role(*self.write_roles),
+            role_choices=Role.choices,
             **kwargs,
         )
+
+    def post(self, request, *args, **kwargs):
+        person = self.get_object()
+        form = PersonRoleForm(request.POST)
+        if person.user is None:
+            messages.error(request, f"{person.name} has no login to give roles to.")
+        elif not form.is_valid():
+            messages.error(request, " ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()))
+        else:
+            role, login = Role(form.cleaned_data["role"]), person.user
+            try:
+                if form.cleaned_data["action"] == "grant":
+                    user_grant_role(user=login, role=role, granted_by=request.user,
+                                    expires_on=form.cleaned_data["expires_on"])
+                    messages.success(request, f"{login} is now {role.label}.")
+                else:
+                    user_revoke_role(user=login, role=role, revoked_by=request.user)
+                    messages.success(request, f"{login} is no longer {role.label}.")
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+        return redirect("people:detail", pk=person.pk)
 
 
 class AuditEventListView(RoleRequiredMixin, ListView):

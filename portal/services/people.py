@@ -315,3 +315,20 @@ def people_import(
             details={"file": source_name, **result.__dict__},
         )
     return result
+
+
+@transaction.atomic
+def person_link_login(*, person: Person, user: User | None, linked_by: User) -> Person:
+    """Give ``person`` a login (or none): that login then answers the person's questionnaires. Audited."""
+    previous = person.user
+    if previous == user:
+        return person
+    person.user = user
+    person.save(update_fields=["user"])
+    audit_log(
+        action="person.login_linked",
+        actor=linked_by,
+        obj=person,
+        details={"login": user.username if user else None, "previous_login": previous.username if previous else None},
+    )
+    return person
