@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from portal.choices import OVERSIGHT_ROLES
-from portal.models import AuditEvent, Person, User
+from portal.models import AuditAnchor, AuditEvent, Person, User
 
 
 def person_list(*, active_only: bool = True) -> QuerySet[Person]:
@@ -73,6 +73,11 @@ def person_for_user(*, user: User) -> Person | None:
 def audit_event_list() -> QuerySet[AuditEvent]:
     """The trail, newest first, with what a list of events shows."""
     return AuditEvent.objects.select_related("actor").order_by("-sequence")
+
+
+def audit_anchor_latest() -> AuditAnchor | None:
+    """The newest checkpoint of the trail (evidence packs record it too)."""
+    return AuditAnchor.objects.select_related("created_by").order_by("-sequence", "-id").first()
 
 
 def audit_actions() -> list[str]:

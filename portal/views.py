@@ -15,6 +15,7 @@ from portal.models import Person
 from portal.selectors import (
     app_dashboard_cards,
     audit_actions,
+    audit_anchor_latest,
     audit_event_list,
     dashboard_figures,
     person_chain_up,
@@ -134,7 +135,8 @@ class AuditEventListView(RoleRequiredMixin, ListView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
-            filter=self.filterset, actions=audit_actions(), querystring=querystring(self.request), **kwargs
+            filter=self.filterset, actions=audit_actions(), querystring=querystring(self.request),
+            anchor=audit_anchor_latest(), **kwargs
         )
 
 

@@ -143,6 +143,9 @@ VSPHERE_TIMEOUT = env.int("VSPHERE_TIMEOUT", default=60)
 # thousands of rows, far more than the 2,000 rows a list may have.
 QUESTIONNAIRE_UPLOAD_MAX_BYTES = env.int("QUESTIONNAIRE_UPLOAD_MAX_BYTES", default=2 * 1024 * 1024)
 
+# Never in production: lets `manage.py flush` empty the audit trail (the test suite flushes between tests).
+AUDIT_TRAIL_FLUSHABLE = False
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -171,6 +174,11 @@ CELERY_BEAT_SCHEDULE = {
     "questionnaires-notifications-send": {
         "task": "questionnaires.notifications_send",
         "schedule": crontab(minute="*/10"),
+    },
+    # A checkpoint of the audit trail's head, logged so that it can be kept outside the database.
+    "portal-audit-anchor-daily": {
+        "task": "portal.audit_anchor_take",
+        "schedule": crontab(hour=env.int("AUDIT_ANCHOR_HOUR", default=0), minute=30),
     },
     # Scan every enabled vCenter source.
     "inventory-scan-all-sources": {

@@ -199,7 +199,7 @@ def test_beat_runs_reminders_daily_and_scans_every_six_hours_on_their_queues():
     schedule = settings.CELERY_BEAT_SCHEDULE
     tasks = {entry["task"]: entry["schedule"] for entry in schedule.values()}
     assert set(tasks) == {"questionnaires.reminders_run", "questionnaires.notifications_send",
-                          "inventory.scan_all_sources"}
+                          "inventory.scan_all_sources", "portal.audit_anchor_take"}
     assert tasks["questionnaires.reminders_run"].hour == {6}
     assert tasks["inventory.scan_all_sources"].hour == {0, 6, 12, 18}
     assert tasks["inventory.scan_all_sources"].minute == {0}
