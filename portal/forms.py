@@ -2,12 +2,21 @@
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 
 from portal.choices import Role
 
 
 class LoginForm(AuthenticationForm):
-    """Refuses a login whose access has ended, at the door rather than on the next page."""
+    """Refuses a login whose access has ended, at the door rather than on the next page.
+
+    A user name longer than any login's is a form error before authentication: Django's form only sets the
+    field's ``max_length`` without validating it, and the lockout's record of a failed attempt cannot hold it.
+    """
+
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        self.fields["username"].validators.append(MaxLengthValidator(self.fields["username"].max_length))
 
     def confirm_login_allowed(self, user) -> None:
         super().confirm_login_allowed(user)

@@ -56,6 +56,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # After the message middleware: it tells the logged-out user why with a message.
     "portal.middleware.AccessExpiryMiddleware",
+    # Before any view reads the request (CSRF's check included), after the layout's user and messages exist.
+    "portal.middleware.RefuseNulCharactersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Axes must come last so it sees the outcome of authentication.
