@@ -10,6 +10,7 @@ from rest_framework import serializers
 from portal.models import Person
 from questionnaires.choices import DataCategory, DeclaredVMStatus, Platform, VMPurpose
 from questionnaires.models import (
+    REVIEW_TEXT_MAX_LENGTH,
     Answer,
     Assignment,
     Campaign,
@@ -174,13 +175,15 @@ class DelegateSerializer(serializers.Serializer):
 class ReviewSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=["accept", "return"])
     comment = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="Required to return: what the assignee must fix."
+        required=False, allow_blank=True, default="", max_length=REVIEW_TEXT_MAX_LENGTH,
+        help_text="Required to return: what the assignee must fix.",
     )
 
 
 class AnswerForSerializer(serializers.Serializer):
     reason = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="Why the manager answers this part (required)."
+        required=False, allow_blank=True, default="", max_length=REVIEW_TEXT_MAX_LENGTH,
+        help_text="Why the manager answers this part (required).",
     )
 
 

@@ -26,7 +26,14 @@ from portal.models import Person, User
 from portal.selectors import person_for_user, person_subtree
 from portal.services.audit import audit_log
 from questionnaires.choices import OPEN_STATUSES, AssignmentStatus, CampaignStatus, NotificationKind
-from questionnaires.models import Assignment, Campaign, Notification, Section, TemplateVersion
+from questionnaires.models import (
+    REVIEW_TEXT_MAX_LENGTH,
+    Assignment,
+    Campaign,
+    Notification,
+    Section,
+    TemplateVersion,
+)
 from questionnaires.services.notifications import (
     assignment_link,
     notifications_create,
@@ -539,6 +546,12 @@ def assignment_submit(
     return assignment
 
 
+def _refuse_overlong(*, field: str, text: str) -> None:
+    """Review texts are copied into the audit trail, a notification and its e-mail: keep them to a few paragraphs."""
+    if len(text) > REVIEW_TEXT_MAX_LENGTH:
+        raise ValidationError({field: f"At most {REVIEW_TEXT_MAX_LENGTH:,} characters (this one has {len(text):,})."})
+
+
 @transaction.atomic
 def assignment_review(*, assignment: Assignment, user: User, accept: bool, comment: str = "") -> Assignment:
     """Accept a submitted assignment, or return it to its assignee with a comment (required) saying why."""
@@ -556,6 +569,7 @@ def assignment_review(*, assignment: Assignment, user: User, accept: bool, comme
             "not submitted: there is nothing to review."
         )
     comment = (comment or "").strip()
+    _refuse_overlong(field="comment", text=comment)
     if not accept and not comment:
         raise ValidationError(
             {"comment": f"Say why you return it: the comment is what {assignment.person.name} will read."}
@@ -610,6 +624,7 @@ def assignment_answer_for(*, assignment: Assignment, user: User, reason: str) ->
     if assignment.status == AssignmentStatus.ACCEPTED:
         raise ValidationError(f"{assignment.person.name}'s part is already accepted.")
     reason = (reason or "").strip()
+    _refuse_overlong(field="reason", text=reason)
     if not reason:
         raise ValidationError({"reason": "Give the reason you answer this part yourself; it goes in the audit trail."})
 
