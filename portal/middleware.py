@@ -4,8 +4,10 @@ date); refuses requests carrying NUL characters."""
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import redirect, render
 
@@ -60,7 +62,8 @@ def _nul_location(request: HttpRequest) -> str | None:
     for key, values in request.GET.lists():
         if NUL in key or any(NUL in value for value in values):
             return f"the query parameter '{_shown(key)}'"
-    if request.method == "POST":
+    # The API reads JSON only: leave a form body unread there, for its parser to refuse (415).
+    if request.method == "POST" and not request.path.startswith("/api/"):
         for key, values in request.POST.lists():
             if NUL in key or any(NUL in value for value in values):
                 return f"the form field '{_shown(key)}'"
@@ -75,9 +78,10 @@ def _nul_location(request: HttpRequest) -> str | None:
     return None
 
 
-class RefuseNulCharactersMiddleware:
-    """Answers 400 to a request with a NUL character in its query, form fields or JSON body (Django already drops
-    unprintable characters from uploaded file names).
+class RefuseBadInputMiddleware:
+    """Answers 400 to a request the portal cannot take, saying why: a NUL character in its query, form fields
+    or JSON body (Django already drops unprintable characters from uploaded file names), a body over
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` or too many fields.
 
     PostgreSQL cannot store NUL, and no person types one: refusing it here, once, keeps every page and endpoint
     from failing with a 500 when it reaches the database. The API gets JSON, pages the portal's error page.
@@ -87,10 +91,19 @@ class RefuseNulCharactersMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        location = _nul_location(request)
+        try:
+            location = _nul_location(request)
+        except RequestDataTooBig:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return _refusal(request, f"The request was refused: its body is over {limit:,} bytes.")
+        except (TooManyFieldsSent, TooManyFilesSent):
+            return _refusal(request, "The request was refused: it has too many fields or files.")
         if location is None:
             return self.get_response(request)
-        message = f"The request was refused: {location} {NUL_PROBLEM}."
-        if request.path.startswith("/api/"):
-            return JsonResponse({"detail": message}, status=400)
-        return render(request, "request_refused.html", {"message": message}, status=400)
+        return _refusal(request, f"The request was refused: {location} {NUL_PROBLEM}.")
+
+
+def _refusal(request: HttpRequest, message: str):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message}, status=400)
+    return render(request, "request_refused.html", {"message": message}, status=400)

@@ -4,7 +4,9 @@ from axes.utils import reset as axes_reset
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.views import defaults
 from django.views.generic import DetailView, ListView, TemplateView
 
 from portal.access import RoleRequiredMixin
@@ -148,3 +150,24 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         response = super().form_valid(form)
         axes_reset(username=form.user.get_username())
         return response
+
+
+# Django's error pages, in JSON under /api/ (what an API client can read).
+
+
+def bad_request(request, exception):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "The request cannot be read."}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def page_not_found(request, exception):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "No such endpoint."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Server error; it is in the portal's log."}, status=500)
+    return defaults.server_error(request)
