@@ -27,7 +27,7 @@ def test_every_operation_documents_its_errors_with_a_shared_shape(schema):
     assert len(operations) >= 30
     for path, method, operation in operations:
         codes = set(operation["responses"])
-        assert ERROR_CODES <= codes, f"{method.upper()} {path} documents {sorted(codes)}"
+        assert codes >= ERROR_CODES, f"{method.upper()} {path} documents {sorted(codes)}"
         if "requestBody" in operation:
             assert "415" in codes, f"{method.upper()} {path}"
             assert set(operation["requestBody"]["content"]) == {"application/json"}
