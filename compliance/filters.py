@@ -10,11 +10,12 @@ from django.db.models import Q
 from compliance.choices import Implementation, RequirementKind
 from compliance.models import Requirement
 from compliance.selectors import latest_versions
+from portal.filters import WholeNumberFilter
 
 
 class RequirementFilter(django_filters.FilterSet):
     framework = django_filters.CharFilter(field_name="version__framework__slug", label="Framework (slug)")
-    version = django_filters.NumberFilter(
+    version = WholeNumberFilter(
         field_name="version__number", label="Version number", help_text="Without it, each framework's newest."
     )
     kind = django_filters.ChoiceFilter(choices=RequirementKind.choices)

@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from inventory.choices import PowerState, Sanction, ScanStatus, VMStatus
 from inventory.models import Cluster, Datacenter, Host, ScanRun, VirtualMachine
+from portal.filters import TrueOrFalseFilter
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -40,7 +41,7 @@ class VMFilter(django_filters.FilterSet):
     guest_os = django_filters.CharFilter(lookup_expr="icontains", label="Guest OS contains")
     tools_status = django_filters.CharFilter(label="VMware Tools status")
     sanction = django_filters.ChoiceFilter(choices=Sanction.choices)
-    copied = django_filters.BooleanFilter(help_text="Shares its BIOS UUID with another live VM.")
+    copied = TrueOrFalseFilter(help_text="Shares its BIOS UUID with another live VM.")
     q = django_filters.CharFilter(
         method="filter_text", label="Search",
         help_text="Every word must appear in the name, an IP address, the instance or BIOS UUID, the moref "

@@ -1,12 +1,45 @@
 """Filters for people and the audit trail, shared by pages and the API."""
 
 import django_filters
+from django import forms
 from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from portal.models import AuditEvent, Person
 from portal.selectors import person_subtree, person_text_q
+
+
+class _TrueOrFalseField(forms.NullBooleanField):
+    """``true`` / ``false`` (or 1 / 0), empty for "any"; anything else is an error, not "any"."""
+
+    widget = forms.TextInput
+    VALUES = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value):
+        text = str(value if value is not None else "").strip().lower()
+        if text == "":
+            return None
+        if text not in self.VALUES:
+            raise forms.ValidationError(f"{value!r} is not true or false.", code="invalid")
+        return self.VALUES[text]
+
+    def validate(self, value):
+        pass
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class TrueOrFalseFilter(django_filters.BooleanFilter):
+    """A yes / no filter that refuses a value it does not know instead of ignoring it (django-filter's does)."""
+
+    field_class = _TrueOrFalseField
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class WholeNumberFilter(django_filters.NumberFilter):
+    """A whole number (a version, a count): 0.5 is refused, as the API schema says."""
+
+    field_class = forms.IntegerField
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -23,7 +56,7 @@ class PersonFilter(django_filters.FilterSet):
         help_text="Only this person and everybody below them in the chain of command.",
     )
     department = django_filters.CharFilter(lookup_expr="iexact")
-    active = django_filters.BooleanFilter()
+    active = TrueOrFalseFilter()
 
     class Meta:
         model = Person

@@ -153,3 +153,30 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.person.name}: {self.subject}"
+class AuditAnchor(models.Model):
+    """A checkpoint of the audit trail: the sequence and hash of its last event at a moment.
+
+    The hash chain shows an edited or removed row, but a trail cut short at its end, or emptied, is still a
+    valid chain. ``verify_audit`` checks the trail against every anchor it knows and one given on its command
+    line; since this table can be emptied with the trail, each anchor is also printed (command output, log)
+    to be kept outside the database. On PostgreSQL this table is append-only like the trail.
+    """
+
+    sequence = models.PositiveBigIntegerField(help_text="The last event of the trail when the anchor was taken.")
+    hash = models.CharField(max_length=64, help_text="That event's hash.")
+    created_at = models.DateTimeField(editable=False, db_index=True)
+    created_by = models.ForeignKey(
+        "portal.User", null=True, blank=True, on_delete=models.PROTECT, related_name="audit_anchors"
+    )
+    created_by_label = models.CharField(max_length=200, help_text="Who took it (user or system job).")
+
+    class Meta:
+        ordering = ["-sequence", "-id"]
+
+    def __str__(self) -> str:
+        return f"anchor {self.text} taken {self.created_at:%Y-%m-%d %H:%M:%S} by {self.created_by_label}"
+
+    @property
+    def text(self) -> str:
+        """``SEQUENCE:HASH``, the form ``verify_audit --anchor`` takes back."""
+        return f"{self.sequence}:{self.hash}"

@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from portal.choices import OVERSIGHT_ROLES
-from portal.models import AuditEvent, Notification, Person, User
+from portal.models import AuditAnchor, AuditEvent, Notification, Person, User
 from portal.trees import children_map, descendant_counts, subtree
 
 
@@ -103,6 +103,11 @@ def notification_unread_count(user: User) -> int:
 def audit_event_list() -> QuerySet[AuditEvent]:
     """The trail, newest first, with what a list of events shows."""
     return AuditEvent.objects.select_related("actor").order_by("-sequence")
+
+
+def audit_anchor_latest() -> AuditAnchor | None:
+    """The newest checkpoint of the trail (evidence packs record it too)."""
+    return AuditAnchor.objects.select_related("created_by").order_by("-sequence", "-id").first()
 
 
 def audit_actions() -> list[str]:

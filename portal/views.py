@@ -4,18 +4,23 @@ selectors, writes through services."""
 from axes.utils import reset as axes_reset
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import ValidationError
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import defaults
 from django.views.generic import DetailView, ListView, TemplateView
 
 from portal.access import RoleRequiredMixin
-from portal.choices import ALL_ROLES, OVERSIGHT_ROLES
+from portal.choices import ALL_ROLES, OVERSIGHT_ROLES, Role
 from portal.filters import AuditEventFilter, PersonFilter
+from portal.forms import PersonRoleForm
 from portal.models import Person
 from portal.selectors import (
     app_dashboard_cards,
     audit_actions,
+    audit_anchor_latest,
     audit_event_list,
     dashboard_figures,
     notifications_for_user,
@@ -28,6 +33,7 @@ from portal.selectors import (
     person_search,
 )
 from portal.services.notifications import notifications_mark_read
+from portal.services.roles import user_grant_role, user_revoke_role
 
 
 def querystring(request, **changes) -> str:
@@ -91,9 +97,12 @@ class PersonReportsPartial(RoleRequiredMixin, TemplateView):
 
 
 class PersonDetailView(RoleRequiredMixin, DetailView):
+    """A person and their reports; an admin also sees their login's roles and grants or revokes them here."""
+
     allowed_roles = ALL_ROLES
+    write_roles = frozenset({Role.ADMIN})
     template_name = "portal/person_detail.html"
-    queryset = person_list(active_only=False)
+    queryset = person_list(active_only=False).select_related("user")
     context_object_name = "person"
 
     def get_context_data(self, **kwargs):
@@ -103,8 +112,31 @@ class PersonDetailView(RoleRequiredMixin, DetailView):
             reports=person_reports(person=self.object),
             headcounts=headcounts,
             headcount=headcounts.get(self.object.pk, 0),
+            can_manage_roles=self.request.user.has_role(*self.write_roles),
+            role_choices=Role.choices,
             **kwargs,
         )
+
+    def post(self, request, *args, **kwargs):
+        person = self.get_object()
+        form = PersonRoleForm(request.POST)
+        if person.user is None:
+            messages.error(request, f"{person.name} has no login to give roles to.")
+        elif not form.is_valid():
+            messages.error(request, " ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()))
+        else:
+            role, login = Role(form.cleaned_data["role"]), person.user
+            try:
+                if form.cleaned_data["action"] == "grant":
+                    user_grant_role(user=login, role=role, granted_by=request.user,
+                                    expires_on=form.cleaned_data["expires_on"])
+                    messages.success(request, f"{login} is now {role.label}.")
+                else:
+                    user_revoke_role(user=login, role=role, revoked_by=request.user)
+                    messages.success(request, f"{login} is no longer {role.label}.")
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+        return redirect("people:detail", pk=person.pk)
 
 
 class AuditEventListView(RoleRequiredMixin, ListView):
@@ -119,7 +151,8 @@ class AuditEventListView(RoleRequiredMixin, ListView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
-            filter=self.filterset, actions=audit_actions(), querystring=querystring(self.request), **kwargs
+            filter=self.filterset, actions=audit_actions(), querystring=querystring(self.request),
+            anchor=audit_anchor_latest(), **kwargs
         )
 
 
@@ -165,3 +198,22 @@ class PersonSearchPartial(RoleRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         text = next((value for value in self.request.GET.values() if value.strip()), "")
         return super().get_context_data(people=person_search(text=text), **kwargs)
+# Django's error pages, in JSON under /api/ (what an API client can read).
+
+
+def bad_request(request, exception):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "The request cannot be read."}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def page_not_found(request, exception):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "No such endpoint."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Server error; it is in the portal's log."}, status=500)
+    return defaults.server_error(request)

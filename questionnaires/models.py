@@ -19,6 +19,9 @@ from questionnaires.choices import (
     VMPurpose,
 )
 
+# A review comment or an "answered for them" reason is copied into the audit trail, a notification and its
+# e-mail: a few paragraphs are plenty.
+REVIEW_TEXT_MAX_LENGTH = 5000
 
 class QuestionnaireTemplate(models.Model):
     """A named questionnaire. Its content lives in versions; a launched campaign keeps its version."""

@@ -9,9 +9,9 @@ class VMSerializer(serializers.ModelSerializer):
     """A VM; its source, datacenter, cluster and host by name, its lineage (``cloned_from``, ``template``) by id."""
 
     source = serializers.CharField(source="source.name", read_only=True)
-    datacenter = serializers.CharField(source="datacenter.name", read_only=True, default=None)
-    cluster = serializers.CharField(source="cluster.name", read_only=True, default=None)
-    host = serializers.CharField(source="host.name", read_only=True, default=None)
+    datacenter = serializers.CharField(source="datacenter.name", read_only=True, default=None, allow_null=True)
+    cluster = serializers.CharField(source="cluster.name", read_only=True, default=None, allow_null=True)
+    host = serializers.CharField(source="host.name", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = VirtualMachine
@@ -56,7 +56,7 @@ class SourceSerializer(serializers.ModelSerializer):
 
 class ScanRunSerializer(serializers.ModelSerializer):
     source = serializers.CharField(source="source.name", read_only=True)
-    requested_by = serializers.CharField(source="requested_by.username", read_only=True, default=None)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = ScanRun

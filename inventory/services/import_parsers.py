@@ -230,6 +230,9 @@ class InventoryImportError(Exception):
         super().__init__(f"{len(self.problems)} problem(s); nothing was imported")
 
 
+NUL_PROBLEM = "contains a NUL character (\\x00), which cannot be stored: remove it"
+
+
 class _Problems:
     def __init__(self) -> None:
         self.items: list[ImportProblem] = []
@@ -465,8 +468,13 @@ class _Sheet:
         return any(self.column(spellings) for spellings in names)
 
     def rows(self) -> Iterator["_Row"]:
+        names = {position: name for position, name in self.header.values()}
         for number, values in self._records:
             if any(_text(value) for value in values):
+                for position, value in enumerate(values):
+                    if isinstance(value, str) and "\x00" in value:
+                        self.problems.add(self.name, number, names.get(position, f"column {position + 1}"),
+                                          NUL_PROBLEM)
                 yield _Row(self, number, values)
 
 
@@ -1073,6 +1081,9 @@ def parse_vm_csv(
         )
         if any(value.strip() for value in record[width:]):
             row.problem("", f"has {len(record)} values but the header has {width} columns")
+        for name, value in row.values.items():
+            if "\x00" in value:
+                row.problem(name, NUL_PROBLEM)
         inventory.vms.append(_vm_csv_row(row, default_platform, topology, host_lines, vm_id_lines))
     if not inventory.vms:
         problems.add(CSV_SHEET, header_line, "", "lists no VM below the header")

@@ -16,7 +16,7 @@ from inventory.models import ScanRun, Source
 from inventory.services.identity import inventory_apply
 from inventory.services.scan_runs import ScanAlreadyRunning, scan_run_finish, scan_run_start
 from inventory.vsphere.collector import collect_inventory
-from inventory.vsphere.connection import VSphereError, open_session
+from inventory.vsphere.connection import VSphereError, hide_secret, open_session
 from portal.models import User
 from portal.services.audit import audit_log
 
@@ -56,14 +56,16 @@ def source_scan(*, source: Source, trigger: str = ScanTrigger.COMMAND, user: Use
         run.refresh_from_db()
         return run
     started = time.monotonic()
+    password = ""
     try:
+        password = source.password
         with open_session(
-            host=source.host, port=source.port, user=source.username, password=source.password,
+            host=source.host, port=source.port, user=source.username, password=password,
             use_http=source.use_http, verify_tls=source.verify_tls, timeout=settings.VSPHERE_TIMEOUT,
         ) as service_instance:
             inventory = collect_inventory(service_instance, **_events_since(source))
     except VSphereError as error:
-        return scan_run_finish(run=run, status=ScanStatus.FAILED, error=str(error))
+        return scan_run_finish(run=run, status=ScanStatus.FAILED, error=hide_secret(str(error), password))
     except InvalidToken:
         return scan_run_finish(
             run=run, status=ScanStatus.FAILED,
@@ -78,7 +80,9 @@ def source_scan(*, source: Source, trigger: str = ScanTrigger.COMMAND, user: Use
         logger.exception("Scan #%s of %s failed while writing", run.pk, source)
         run.refresh_from_db(fields=["vms_seen"])
         status = ScanStatus.PARTIAL if run.vms_seen else ScanStatus.FAILED
-        return scan_run_finish(run=run, status=status, error=f"Writing the inventory failed: {error}")
+        return scan_run_finish(
+            run=run, status=status, error=hide_secret(f"Writing the inventory failed: {error}", password)
+        )
     logger.info("Scan #%s of %s complete in %.1f s", run.pk, source, time.monotonic() - started)
     return scan_run_finish(run=run, status=ScanStatus.COMPLETE, counts=counts)
 

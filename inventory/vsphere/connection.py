@@ -5,17 +5,22 @@ the endpoint answers like a vSphere API (a plain ``GET /sdk/vimServiceVersions.x
 with a timeout, which pyvmomi's own probe lacks), then logs in with pyvmomi's
 ``SmartConnect`` and always logs out on exit. A failure, before or during the
 session, reaches the caller as :class:`VSphereError` with a message naming
-``host:port`` and what to do; the password never appears in a message or a log.
+``host:port`` and what to do; the password never appears in a message or a log, even when the endpoint
+echoes the login request in its fault (``hide_secret``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import html
 import http.client
+import json
 import logging
+import re
 import socket
 import ssl
+import urllib.parse
 from collections.abc import Iterator
 from xml.etree import ElementTree
 
@@ -32,10 +37,39 @@ VERSIONS_PATH = f"{SDK_PATH}/vimServiceVersions.xml"
 POOL_IDLE_SECONDS = 30
 # The version document is a few kilobytes; never read an arbitrary body whole.
 PROBE_MAX_BYTES = 1024 * 1024
+HIDDEN_TEXT = "[password hidden]"
+# The content of a <password> element, raw or XML-escaped, in any namespace: what an echoed Login carries.
+_PASSWORD_ELEMENTS = [
+    re.compile(r"(<(?:[\w.-]+:)?password\b[^>]*>).*?(</(?:[\w.-]+:)?password\s*>)", re.IGNORECASE | re.DOTALL),
+    re.compile(r"(&lt;(?:[\w.-]+:)?password\b.*?&gt;).*?(&lt;/(?:[\w.-]+:)?password\s*&gt;)",
+               re.IGNORECASE | re.DOTALL),
+]
 
 
 class VSphereError(Exception):
     """vCenter could not be reached, refused us or answered nonsense; ``str()`` says why, for a person."""
+
+
+def hide_secret(text: str, secret: str) -> str:
+    """``text`` (a remote fault's words, say) with ``secret`` masked in every form an endpoint may echo it:
+    as sent, XML-escaped, URL-encoded, JSON- or repr-escaped, and whatever a ``<password>`` element holds."""
+    for pattern in _PASSWORD_ELEMENTS:
+        text = pattern.sub(lambda match: match[1] + HIDDEN_TEXT + match[2], text)
+    if not secret:
+        return text
+    forms = {
+        secret, html.escape(secret, quote=False), html.escape(secret), secret.replace("'", "&apos;"),
+        html.escape(secret).replace("&#x27;", "&apos;"), urllib.parse.quote(secret), urllib.parse.quote_plus(secret),
+        json.dumps(secret)[1:-1], repr(secret)[1:-1],
+    }
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, HIDDEN_TEXT)
+    return text
+
+
+def _chainable(exc: BaseException) -> BaseException | None:
+    """What a ``VSphereError`` may be chained to: not a remote fault, whose words may carry the password."""
+    return None if isinstance(exc, vmodl.MethodFault) else exc
 
 
 @contextlib.contextmanager
@@ -73,13 +107,16 @@ def open_session(
             connectionPoolTimeout=POOL_IDLE_SECONDS,
         )
     except vim.fault.InvalidLogin as exc:
-        raise VSphereError(f"{where} refused the login of user {user!r}: wrong user name or password") from exc
+        message = f"{where} refused the login of user {user!r}: wrong user name or password"
+        raise VSphereError(hide_secret(message, password)) from _chainable(exc)
     except Exception as exc:
-        raise VSphereError(describe_failure(exc, where=where, timeout=timeout, during="logging in to")) from exc
+        message = describe_failure(exc, where=where, timeout=timeout, during="logging in to")
+        raise VSphereError(hide_secret(message, password)) from _chainable(exc)
     try:
         yield si
     except (OSError, http.client.HTTPException, vim.fault.NotAuthenticated) as exc:
-        raise VSphereError(describe_failure(exc, where=where, timeout=timeout, during="talking to")) from exc
+        message = describe_failure(exc, where=where, timeout=timeout, during="talking to")
+        raise VSphereError(hide_secret(message, password)) from _chainable(exc)
     finally:
         with contextlib.suppress(Exception):  # the server may be gone; logging out is best effort
             Disconnect(si)

@@ -4,8 +4,8 @@ from portal.models import AuditEvent, Person
 
 
 class PersonSerializer(serializers.ModelSerializer):
-    manager = serializers.PrimaryKeyRelatedField(source="parent", read_only=True)
-    manager_email = serializers.EmailField(source="parent.email", read_only=True, default=None)
+    manager = serializers.PrimaryKeyRelatedField(source="parent", read_only=True, allow_null=True)
+    manager_email = serializers.EmailField(source="parent.email", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Person

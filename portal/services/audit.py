@@ -3,6 +3,8 @@
 import datetime
 import hashlib
 import json
+import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +13,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from portal.models import AuditEvent, User
+from portal.models import AuditAnchor, AuditEvent, User
+
+logger = logging.getLogger(__name__)
 
 GENESIS_HASH = "0" * 64
 # Any fixed 64-bit number: the advisory lock that serialises writers of the chain on PostgreSQL.
@@ -117,6 +121,39 @@ def audit_log_many(
         events = list(_chained(entries, actor=actor, actor_label=actor_label, last=_lock_chain()))
         AuditEvent.objects.bulk_create(events, batch_size=AUDIT_WRITE_BATCH_SIZE)
     return events
+@transaction.atomic
+def audit_anchor_create(*, actor: User | None = None, actor_label: str = "system: audit_anchor") -> AuditAnchor:
+    """Anchor the trail's head: log an ``audit.anchored`` event and record its sequence and hash.
+
+    The anchor is also written to the log, the copy meant to be kept outside the database (an anchor in the
+    same database can be emptied with the trail).
+    """
+    event = audit_log(action="audit.anchored", actor=actor, actor_label=actor_label)
+    anchor = AuditAnchor.objects.create(
+        sequence=event.sequence, hash=event.hash, created_at=event.at, created_by=actor,
+        created_by_label=event.actor_label,
+    )
+    logger.info("Audit anchor: %s (taken by %s); keep it outside the database", anchor.text, anchor.created_by_label)
+    return anchor
+
+
+@dataclass(frozen=True)
+class AnchorPoint:
+    """What an anchor says: the trail's event ``sequence`` had ``hash``."""
+
+    sequence: int
+    hash: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.sequence}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> "AnchorPoint":
+        match = re.fullmatch(r"\s*([1-9][0-9]*):([0-9a-f]{64})\s*", text)
+        if match is None:
+            raise ValueError(f"{text!r} is not an anchor: expected SEQUENCE:HASH (a number, a colon, 64 hex digits)")
+        return cls(int(match[1]), match[2])
 
 
 @dataclass(frozen=True)
@@ -124,14 +161,30 @@ class ChainBreak:
     sequence: int
     event_id: int | None
     reason: str
+    cut_short: bool = False
 
 
 def _events_in_order() -> Iterator[AuditEvent]:
     return AuditEvent.objects.order_by("sequence").iterator(chunk_size=VERIFY_CHUNK_SIZE)
 
 
-def audit_chain_verify() -> tuple[int, ChainBreak | None]:
-    """Walk the trail in order; return how many events are intact and the first break, if any."""
+def audit_anchor_points(*, extra: Iterable[AnchorPoint] = ()) -> list[AnchorPoint]:
+    """Every anchor stored in the database, and ``extra`` ones (kept elsewhere), highest sequence last."""
+    stored = AuditAnchor.objects.values_list("sequence", "hash")
+    return sorted({AnchorPoint(sequence, hash_) for sequence, hash_ in stored} | set(extra),
+                  key=lambda point: point.sequence)
+
+
+def audit_chain_verify(*, anchors: Iterable[AnchorPoint] = ()) -> tuple[int, ChainBreak | None]:
+    """Walk the trail in order; return how many events are intact and the first break, if any.
+
+    Each of ``anchors`` must match the event of its sequence, and the trail must reach the highest one: a
+    trail cut short at its end, or emptied, is otherwise a valid chain.
+    """
+    anchors = list(anchors)
+    anchored: dict[int, list[AnchorPoint]] = {}
+    for point in anchors:
+        anchored.setdefault(point.sequence, []).append(point)
     expected_sequence = 1
     previous_hash = GENESIS_HASH
     checked = 0
@@ -146,7 +199,18 @@ def audit_chain_verify() -> tuple[int, ChainBreak | None]:
             )
         if audit_event_hash(event) != event.hash:
             return checked, ChainBreak(event.sequence, event.pk, "its content does not match its hash (edited)")
+        for point in anchored.get(event.sequence, ()):
+            if point.hash != event.hash:
+                return checked, ChainBreak(event.sequence, event.pk, f"its hash differs from the anchor {point.text}")
         previous_hash = event.hash
         expected_sequence += 1
         checked += 1
+    beyond = [point for point in anchors if point.sequence > checked]
+    if beyond:
+        last = max(beyond, key=lambda point: point.sequence)
+        return checked, ChainBreak(
+            checked + 1, None,
+            f"it ends at event #{checked}, but the anchor {last.text} recorded it at #{last.sequence}",
+            cut_short=True,
+        )
     return checked, None

@@ -14,6 +14,7 @@ from portal.services.audit import audit_log
 
 COLUMNS = ("email", "name", "title", "department", "manager_email")
 REQUIRED_VALUES = ("email", "name")
+NUL_PROBLEM = "contains a NUL character (\\x00), which cannot be stored: remove it"
 # The columns an import compares and writes on a person already in the portal.
 WRITTEN_FIELDS = ["name", "title", "department", "active", "parent_id"]
 # Rows per INSERT / UPDATE statement: large enough to keep 10,000 people to a few
@@ -112,6 +113,9 @@ def _read_rows(stream: TextIO, result: _Validation) -> bool:
 
 
 def _check_row(row: _Row, seen: dict[str, int], result: _Validation) -> None:
+    for name in COLUMNS:
+        if "\x00" in getattr(row, name):
+            result.add(row.line, name, NUL_PROBLEM)
     for name in REQUIRED_VALUES:
         if not getattr(row, name):
             result.add(row.line, name, "is required")
@@ -315,3 +319,20 @@ def people_import(
             details={"file": source_name, **result.__dict__},
         )
     return result
+
+
+@transaction.atomic
+def person_link_login(*, person: Person, user: User | None, linked_by: User) -> Person:
+    """Give ``person`` a login (or none): that login then answers the person's questionnaires. Audited."""
+    previous = person.user
+    if previous == user:
+        return person
+    person.user = user
+    person.save(update_fields=["user"])
+    audit_log(
+        action="person.login_linked",
+        actor=linked_by,
+        obj=person,
+        details={"login": user.username if user else None, "previous_login": previous.username if previous else None},
+    )
+    return person

@@ -43,3 +43,24 @@ def user_grant_role(
         details={"role": role.value, "expires_on": expires_on},
     )
     return user
+
+
+@transaction.atomic
+def user_revoke_role(*, user: User, role: Role, revoked_by: User | None = None) -> User:
+    """Take a role away from ``user``; taking ``admin`` also ends the Django superuser and staff flags."""
+    if role not in user.roles:
+        raise ValidationError({"role": f"{user} does not have the role {Role(role).label}."})
+    user.groups.remove(*Group.objects.filter(name=role.value))
+    if role == Role.ADMIN:
+        user.is_staff = False
+        user.is_superuser = False
+        user.save(update_fields=["is_staff", "is_superuser"])
+    user.__dict__.pop("_roles_cache", None)
+    audit_log(
+        action="role.revoked",
+        actor=revoked_by,
+        actor_label="system: role revoke",
+        obj=user,
+        details={"role": role.value},
+    )
+    return user

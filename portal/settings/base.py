@@ -59,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # After the message middleware: it tells the logged-out user why with a message.
     "portal.middleware.AccessExpiryMiddleware",
+    # Before any view reads the request (CSRF's check included), after the layout's user and messages exist.
+    "portal.middleware.RefuseBadInputMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Axes must come last so it sees the outcome of authentication.
@@ -165,9 +167,16 @@ VSPHERE_TIMEOUT = env.int("VSPHERE_TIMEOUT", default=60)
 # thousands of rows, far more than the 2,000 rows a list may have.
 QUESTIONNAIRE_UPLOAD_MAX_BYTES = env.int("QUESTIONNAIRE_UPLOAD_MAX_BYTES", default=2 * 1024 * 1024)
 
+# The PDF renderer runs in a child process stopped after this many seconds or above this much memory (evidence
+# packs of 10,000 VMs render in well under a minute and a gigabyte).
+PDF_RENDER_TIMEOUT = env.int("PDF_RENDER_TIMEOUT", default=300)
+PDF_RENDER_MEMORY_MB = env.int("PDF_RENDER_MEMORY_MB", default=1536)
+
 # Days a declared creation date may be from vCenter's createDate before reconciliation calls it a mismatch:
 # people remember the month a VM was built, not the day.
 RECONCILIATION_CREATED_TOLERANCE_DAYS = env.int("RECONCILIATION_CREATED_TOLERANCE_DAYS", default=31)
+# Never in production: lets `manage.py flush` empty the audit trail (the test suite flushes between tests).
+AUDIT_TRAIL_FLUSHABLE = False
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -199,6 +208,7 @@ CELERY_TASK_ROUTES = {
     "inventory.scan_run_execute": {"queue": "scans"},
     "inventory.scan_all_sources": {"queue": "scans"},
     "portal.notifications_send": {"queue": "notifications"},
+    "portal.audit_anchor_take": {"queue": "default"},
     "questionnaires.reminders_run": {"queue": "notifications"},
     "questionnaires.reconciliation_run": {"queue": "default"},
     "questionnaires.reconciliation_run_all": {"queue": "default"},
@@ -217,6 +227,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.notifications_send",
         "schedule": crontab(minute="*/10"),
     },
+    # A checkpoint of the audit trail's head, logged so that it can be kept outside the database.
+    "portal-audit-anchor-daily": {
+        "task": "portal.audit_anchor_take",
+        "schedule": crontab(hour=env.int("AUDIT_ANCHOR_HOUR", default=0), minute=30),
+    },
     # Scan every enabled vCenter source.
     "inventory-scan-all-sources": {
         "task": "inventory.scan_all_sources",
@@ -233,9 +248,12 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "portal.api.renderers.BrowsableAPIRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PageNumberPagination",
+    # The API reads JSON bodies only (forms are the pages' business): one body format to document and validate.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "EXCEPTION_HANDLER": "portal.api.exceptions.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "vmcensus API",
@@ -245,6 +263,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     # The favicon too: its default is a CDN URL, and the portal must work offline.
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.api.schema.document_error_responses",
+    ],
 }
 
 LOGGING = {

@@ -8,9 +8,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inventory.choices import Platform
+from portal.api.fields import StrictCharField, StrictSlugField
 from portal.models import Person
 from questionnaires.choices import DataCategory, DeclaredVMStatus, VMPurpose
 from questionnaires.models import (
+    REVIEW_TEXT_MAX_LENGTH,
     Answer,
     Assignment,
     Campaign,
@@ -101,7 +103,7 @@ class CampaignSerializer(serializers.ModelSerializer):
 class CampaignCreateSerializer(serializers.Serializer):
     """A draft campaign; the due date, the scope and the cadences are checked by ``campaign_create``."""
 
-    name = serializers.CharField(max_length=200)
+    name = StrictCharField(max_length=200)
     version = serializers.PrimaryKeyRelatedField(
         queryset=TemplateVersion.objects.all(), help_text="Template version id."
     )
@@ -146,9 +148,11 @@ class AssignmentSerializer(serializers.ModelSerializer):
     due_date = serializers.DateField(source="campaign.due_date", read_only=True)
     person_name = serializers.CharField(source="person.name", read_only=True)
     person_email = serializers.EmailField(source="person.email", read_only=True)
-    parent_person_name = serializers.CharField(source="parent.person.name", read_only=True, default=None)
+    parent_person_name = serializers.CharField(
+        source="parent.person.name", read_only=True, default=None, allow_null=True
+    )
     sections = serializers.SlugRelatedField(many=True, read_only=True, slug_field="key")
-    reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, default=None)
+    reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Assignment
@@ -165,7 +169,7 @@ class DelegateSerializer(serializers.Serializer):
         queryset=Person.objects.all(), help_text="Id of a direct report of the assignee."
     )
     sections = serializers.ListField(
-        child=serializers.SlugField(max_length=100),
+        child=StrictSlugField(max_length=100),
         required=False,
         default=list,
         help_text="Keys of the sections handed down; empty for all of the assignment.",
@@ -174,14 +178,16 @@ class DelegateSerializer(serializers.Serializer):
 
 class ReviewSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=["accept", "return"])
-    comment = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="Required to return: what the assignee must fix."
+    comment = StrictCharField(
+        required=False, allow_blank=True, default="", max_length=REVIEW_TEXT_MAX_LENGTH,
+        help_text="Required to return: what the assignee must fix.",
     )
 
 
 class AnswerForSerializer(serializers.Serializer):
-    reason = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="Why the manager answers this part (required)."
+    reason = StrictCharField(
+        required=False, allow_blank=True, default="", max_length=REVIEW_TEXT_MAX_LENGTH,
+        help_text="Why the manager answers this part (required).",
     )
 
 
@@ -208,14 +214,14 @@ class AnswerSerializer(serializers.ModelSerializer):
 class AnswerWriteSerializer(serializers.Serializer):
     """One answer, saved as a draft; a null or empty ``value`` clears it."""
 
-    question = serializers.SlugField(max_length=100, help_text="Key of the question.")
+    question = StrictSlugField(max_length=100, help_text="Key of the question.")
     value = serializers.JSONField(
         required=False,
         allow_null=True,
         default=None,
         help_text='Text, "yes"/"no", a choice value or a list of them, a date YYYY-MM-DD, a number.',
     )
-    other_text = serializers.CharField(
+    other_text = StrictCharField(
         required=False, allow_blank=True, default="", max_length=OTHER_TEXT_MAX_LENGTH,
         help_text='What "other" is, when the answer chose it.',
     )
@@ -226,6 +232,10 @@ class AnswerWriteSerializer(serializers.Serializer):
 
 class DeclaredVMSerializer(serializers.ModelSerializer):
     question = serializers.CharField(source="question.key", read_only=True)
+    # Declared so the schema keeps "" (not given) among the values: a read-only model field loses it.
+    platform = serializers.ChoiceField(choices=Platform.choices, allow_blank=True, read_only=True)
+    purpose = serializers.ChoiceField(choices=VMPurpose.choices, allow_blank=True, read_only=True)
+    status = serializers.ChoiceField(choices=DeclaredVMStatus.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = DeclaredVM
@@ -269,7 +279,7 @@ class VMRowsField(serializers.ListField):
 
 
 class DeclaredVMRowsSerializer(serializers.Serializer):
-    question = serializers.SlugField(
+    question = StrictSlugField(
         max_length=100, required=False, help_text="Key of the VM list; optional when the template has one."
     )
     replace = serializers.BooleanField(

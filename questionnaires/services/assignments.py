@@ -14,7 +14,7 @@ from portal.selectors import person_subtree
 from portal.services.audit import audit_log
 from portal.services.notifications import notifications_notify
 from questionnaires.choices import OPEN_STATUSES, AssignmentStatus, ReconciliationTrigger
-from questionnaires.models import Assignment, Section
+from questionnaires.models import REVIEW_TEXT_MAX_LENGTH, Assignment, Section
 from questionnaires.permissions import (
     assignment_is_assignee,
     assignment_may_answer_for,
@@ -166,6 +166,12 @@ def assignment_submit(*, assignment: Assignment, user: User) -> Assignment:
     return assignment
 
 
+def _refuse_overlong(*, field: str, text: str) -> None:
+    """Review texts are copied into the audit trail, a notification and its e-mail: keep them to a few paragraphs."""
+    if len(text) > REVIEW_TEXT_MAX_LENGTH:
+        raise ValidationError({field: f"At most {REVIEW_TEXT_MAX_LENGTH:,} characters (this one has {len(text):,})."})
+
+
 @transaction.atomic
 def assignment_review(*, assignment: Assignment, user: User, accept: bool, comment: str = "") -> Assignment:
     """Accept a submitted assignment, or return it to its assignee with a comment (required) saying why."""
@@ -183,6 +189,7 @@ def assignment_review(*, assignment: Assignment, user: User, accept: bool, comme
             "not submitted: there is nothing to review."
         )
     comment = (comment or "").strip()
+    _refuse_overlong(field="comment", text=comment)
     if not accept and not comment:
         raise ValidationError(
             {"comment": f"Say why you return it: the comment is what {assignment.person.name} will read."}
@@ -239,6 +246,7 @@ def assignment_answer_for(*, assignment: Assignment, user: User, reason: str) ->
     if assignment.status == AssignmentStatus.ACCEPTED:
         raise ValidationError(f"{assignment.person.name}'s part is already accepted.")
     reason = (reason or "").strip()
+    _refuse_overlong(field="reason", text=reason)
     if not reason:
         raise ValidationError({"reason": "Give the reason you answer this part yourself; it goes in the audit trail."})
 

@@ -46,10 +46,12 @@ def visit(page, url: str) -> None:
 def estate():
     demo_people_load()
     questionnaires_demo_load()
-    vm = VirtualMachineFactory(name="db-prod-01", advanced_settings={"isolation.tools.copy.disable": "TRUE"})
-    VMChangeFactory(vm=vm, old="db-old", new="db-prod-01")
     campaign = Campaign.objects.get(name=LIVE_CAMPAIGN)
     assignment = Assignment.objects.get(campaign=campaign, person__user__username="manager")
+    # The manager's own VM: managers read the VMs of their part of the organisation.
+    vm = VirtualMachineFactory(name="db-prod-01", advanced_settings={"isolation.tools.copy.disable": "TRUE"},
+                               owner=assignment.person)
+    VMChangeFactory(vm=vm, old="db-old", new="db-prod-01")
     return {"vm": vm, "campaign": campaign, "assignment": assignment}
 
 

@@ -5,6 +5,7 @@ edit it keeps the stored one, but only for the endpoint it was given for. Bad va
 save nothing. ``manage.py add_vcenter`` goes through the same service.
 """
 
+import html
 import http.server
 import socket
 import threading
@@ -122,18 +123,14 @@ def test_an_import_source_has_no_vcenter_form(client_for):
         ({"host": "vc-lab.example.com:443"}, "host"),
         ({"host": "vc lab"}, "host"),
         ({"host": "-vc-.example.com"}, "host"),
-        ({"host": "vc\x00lab"}, "host"),
         ({"host": ""}, "host"),
         ({"host": "a" * 254}, "host"),
         ({"port": "0"}, "port"),
         ({"port": "65536"}, "port"),
         ({"port": "https"}, "port"),
         ({"name": "vc-taken"}, "name"),
-        ({"name": "vc\x00lab"}, "name"),
         ({"name": "n" * 101}, "name"),
-        ({"username": "svc\x00scan"}, "username"),
         ({"username": "u" * 201}, "username"),
-        ({"password": "pass\x00word"}, "password"),
         ({"password": "p" * 513}, "password"),
         ({"password": ""}, "password"),
         ({"missing_scans_before_removed": "0"}, "missing_scans_before_removed"),
@@ -148,6 +145,17 @@ def test_a_bad_value_is_a_form_error_on_its_field_and_nothing_is_saved(changes, 
     assert response.status_code == 200
     assert list(response.context["form"].errors) == [field]
     assert SECRET not in response.content.decode()
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("field", ["host", "name", "username", "password"])
+def test_a_nul_character_in_any_field_is_refused_before_the_form_and_nothing_is_saved(field, client_for):
+    before = snapshot()
+
+    response = client_for("security_admin").post(ADD_URL, form_data(**{field: "vc\x00lab"}))
+
+    assert response.status_code == 400
+    assert f"the form field '{field}' contains a NUL character" in html.unescape(response.content.decode())
     assert snapshot() == before
 
 
