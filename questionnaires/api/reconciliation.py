@@ -4,12 +4,13 @@ person), and the answers and routing of items, through the services the pages ca
 What a caller reads is what the pages show them (``reconciliation_items_visible_to``: every item for the roles
 that see the whole estate, the items of their part of the organisation for anybody else); an id the caller cannot
 read is a 404, as if it did not exist. A service's refusal is a 403 and a bad answer a 400, both with the
-service's words; a refused request changes nothing. Auditors read and never write.
+service's words (the errors of every operation are documented by ``portal.api.schema``); a refused request
+changes nothing. Auditors read and never write.
 """
 
 import django_filters
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -135,21 +136,6 @@ class ReconciliationAnsweredSerializer(serializers.Serializer):
     items = ReconciliationItemSerializer(many=True)
 
 
-class ErrorDetailSerializer(serializers.Serializer):
-    detail = serializers.CharField(help_text="Why the request was refused, in the service's words.")
-
-
-# A 400 of a write: the messages by field (``non_field_errors`` for the rest), nothing changed.
-FIELD_ERRORS = OpenApiResponse(
-    response={"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
-    description="Bad input, by field; nothing was changed.",
-)
-REFUSED = OpenApiResponse(ErrorDetailSerializer, description="Refused (role, or an item, VM or person outside "
-                                                              "your part of the organisation); nothing was changed.")
-NOT_FOUND = OpenApiResponse(ErrorDetailSerializer, description="Not found among what you may read.")
-NO_PAGE = OpenApiResponse(ErrorDetailSerializer, description="No such page of the list.")
-
-
 # --- filters ------------------------------------------------------------------------------------------------------
 
 
@@ -165,10 +151,6 @@ class ReconciliationRunFilter(django_filters.FilterSet):
 # --- endpoints ----------------------------------------------------------------------------------------------------
 
 
-@extend_schema_view(
-    list=extend_schema(responses={200: ReconciliationRunSerializer(many=True), 400: FIELD_ERRORS, 404: NO_PAGE}),
-    retrieve=extend_schema(responses={200: ReconciliationRunSerializer, 404: NOT_FOUND}),
-)
 class ReconciliationRunViewSet(viewsets.ReadOnlyModelViewSet):
     """Reconciliation runs of the campaigns the caller reads, newest first; ``?campaign=ID`` for one campaign."""
 
@@ -184,10 +166,6 @@ class ReconciliationRunViewSet(viewsets.ReadOnlyModelViewSet):
         return reconciliation_runs_visible_to(self.request.user)
 
 
-@extend_schema_view(
-    list=extend_schema(responses={200: ReconciliationItemSerializer(many=True), 400: FIELD_ERRORS, 404: NO_PAGE}),
-    retrieve=extend_schema(responses={200: ReconciliationItemSerializer, 404: NOT_FOUND}),
-)
 class ReconciliationItemViewSet(viewsets.ReadOnlyModelViewSet):
     """Reconciliation items the caller reads: ``?campaign=``, ``?state=``, ``?subtree=`` (a person's part of the
     organisation), ``?vm=``, ``?resolution=``, ``?routed_to=``, ``?status=open|answered``, ``?q=`` narrow them.
@@ -228,7 +206,7 @@ class ReconciliationItemViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         request=ReconciliationAnswerSerializer,
-        responses={200: ReconciliationAnsweredSerializer, 400: FIELD_ERRORS, 403: REFUSED, 404: NOT_FOUND},
+        responses=ReconciliationAnsweredSerializer,
     )
     @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
     def answer(self, request):
@@ -250,7 +228,7 @@ class ReconciliationItemViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         request=ReconciliationRouteSerializer,
-        responses={200: ReconciliationAnsweredSerializer, 400: FIELD_ERRORS, 403: REFUSED, 404: NOT_FOUND},
+        responses=ReconciliationAnsweredSerializer,
     )
     @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
     def route(self, request):
