@@ -15,7 +15,7 @@ def size_text(size: int) -> str:
 
 
 def read_limited(stream: IO[bytes], problems: Problems, *, max_bytes: int) -> bytes | None:
-    """The stream's bytes, or None (a problem added) when it is empty or larger than ``max_bytes``.
+    """The stream's bytes, or None (a problem added) when it is larger than ``max_bytes``.
 
     A size the stream declares (a Django upload's ``size``) is checked before anything is read; otherwise at
     most ``max_bytes`` + 1 bytes are read, enough to tell it is too large.
@@ -28,8 +28,5 @@ def read_limited(stream: IO[bytes], problems: Problems, *, max_bytes: int) -> by
         size = len(data)
     if size > max_bytes:
         problems.add(0, "", f"is too large ({size_text(size)}); at most {size_text(max_bytes)}")
-        return None
-    if not data:
-        problems.add(0, "", "is empty")
         return None
     return data
