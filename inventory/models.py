@@ -195,6 +195,7 @@ class VirtualMachine(models.Model):
     platform = models.CharField(
         max_length=50, choices=Platform.choices, blank=True, help_text="Hypervisor, for sources other than vCenter."
     )
+    dns_name = models.CharField(max_length=255, blank=True, help_text="The guest's host name (VMware Tools).")
     # Lifecycle
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
@@ -205,6 +206,9 @@ class VirtualMachine(models.Model):
     # Governance (written by later workflows: approvals, questionnaires)
     owner = models.ForeignKey("portal.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="vms")
     purpose = models.CharField(max_length=200, blank=True)
+    data_categories = models.JSONField(
+        default=list, blank=True, help_text="Data it handles (ePHI, financial reporting...), as its owner declared."
+    )
     sanction = models.CharField(max_length=20, choices=Sanction.choices, default=Sanction.UNAPPROVED)
     # Lineage
     cloned_from = models.ForeignKey(

@@ -8,6 +8,31 @@ vCenter, a name-derived key for imports that carry no moref.
 
 import datetime
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class VMEventKind(StrEnum):
+    """The vCenter VM events the scanner reads, named as vCenter sends them (the event's class)."""
+
+    CREATED = "VmCreatedEvent"
+    BEING_DEPLOYED = "VmBeingDeployedEvent"
+    DEPLOYED = "VmDeployedEvent"
+    BEING_CLONED = "VmBeingClonedEvent"
+    CLONED = "VmClonedEvent"
+    MIGRATED = "VmMigratedEvent"
+    RELOCATED = "VmRelocatedEvent"
+    RENAMED = "VmRenamedEvent"
+    REMOVED = "VmRemovedEvent"
+    RECONFIGURED = "VmReconfiguredEvent"
+    REGISTERED = "VmRegisteredEvent"  # a VM added back to the inventory from its files: a creation, for the scanner
+
+
+# Events that bring a VM into being: the user they name created it (``created_by``) and is the actor of its
+# discovery in the timeline.
+CREATION_EVENTS = frozenset(
+    {VMEventKind.CREATED, VMEventKind.BEING_DEPLOYED, VMEventKind.DEPLOYED, VMEventKind.CLONED,
+     VMEventKind.REGISTERED}
+)
 
 
 @dataclass
@@ -56,6 +81,7 @@ class ObservedVM:
     ip_addresses: list[str] = field(default_factory=list)
     guest_os: str = ""
     guest_os_tools: str = ""
+    dns_name: str = ""
     tools_status: str = ""
     tools_version: str = ""
     hardware_version: str = ""
@@ -74,7 +100,7 @@ class ObservedVM:
 class ObservedEvent:
     """A vCenter event about a VM, read since the previous scan.
 
-    ``kind`` is the event class name (VmCreatedEvent, VmClonedEvent, ...);
+    ``kind`` is a ``VMEventKind`` (the event class name: VmCreatedEvent, VmClonedEvent, ...);
     ``vm_moref`` the VM it is about; ``source_vm_moref`` the clone source;
     ``template_moref`` the template of a deployment.
     """

@@ -1,5 +1,5 @@
 """Pages of the inventory: VMs with their history and lineage, sources with their scans. Thin: reads go
-through selectors, the one write (the "Scan now" button) through a service."""
+through selectors, writes (a source's form, the "Scan now" button) through services."""
 
 import datetime
 from typing import Any
@@ -7,12 +7,13 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.functional import cached_property
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
-from inventory.choices import ChangeKind, PowerState, Sanction, ScanStatus, VMStatus
+from inventory.choices import ChangeKind, PowerState, Sanction, ScanStatus, SourceKind, VMStatus
 from inventory.filters import ScanRunFilter, VMFilter
-from inventory.forms import AreaMappingForm
+from inventory.forms import AreaMappingForm, VCenterSourceForm
 from inventory.models import AreaMapping, Source, VMChange
 from inventory.selectors import (
     area_mapping_list,
@@ -30,6 +31,8 @@ from inventory.selectors import (
 from inventory.services.area_mappings import MAPPING_ROLES, area_mapping_create, area_mapping_delete
 from inventory.services.scan import source_scan_request
 from inventory.services.scan_runs import ScanAlreadyRunning
+from inventory.services.sources import source_vcenter_create, source_vcenter_update, stored_password_usable
+from inventory.vsphere.connection import VSphereError, vcenter_about
 from portal.access import RoleRequiredMixin
 from portal.choices import ALL_ROLES, OVERSIGHT_ROLES, Role
 from portal.views import querystring
@@ -37,8 +40,12 @@ from portal.views import querystring
 # Every role reads the inventory: managers their estate, compliance officers and
 # security admins to act on it, auditors (read-only: they write nothing) and admins.
 INVENTORY_ROLES = ALL_ROLES
-# Starting a scan connects to a vCenter with stored credentials: security admins and admins only.
+# Starting a scan, adding or changing a source and testing its connection handle a vCenter's credentials:
+# security admins and admins only.
 SCAN_ROLES = frozenset({Role.SECURITY_ADMIN, Role.ADMIN})
+# Seconds "Test connection" waits for each step (connect, log in, read): the probe, the login and the read
+# together stay well inside gunicorn's 60-second worker timeout.
+CONNECTION_TEST_TIMEOUT = 15
 
 # Bootstrap colour of the badge for each value of a status, power state, sanction, scan status or change kind.
 BADGES = {
@@ -254,6 +261,75 @@ class SourceScanView(InventoryMixin, TemplateView):
             messages.error(request, " ".join(error.messages))
         else:
             messages.success(request, f"Scan #{run.pk} of {source} requested.")
+        return redirect("inventory:source_detail", pk=source.pk)
+
+
+class SourceFormView(InventoryMixin, FormView):
+    """Add a vCenter source (no ``pk``) or change one. The "Test connection" button posts the same form with
+    ``action=test``: it connects with the form's values, saves nothing and answers with the result (a
+    fragment for htmx, the whole page without JavaScript)."""
+
+    allowed_roles = SCAN_ROLES
+    write_roles = SCAN_ROLES
+    template_name = "inventory/source_form.html"
+    form_class = VCenterSourceForm
+
+    @cached_property
+    def source(self) -> Source | None:
+        """The vCenter source being changed (None when adding); read after the role check, so a refused user
+        learns nothing of which sources exist."""
+        if "pk" not in self.kwargs:
+            return None
+        return get_object_or_404(Source, pk=self.kwargs["pk"], kind=SourceKind.VCENTER)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "source": self.source}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(source=self.source, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        form = self.get_form()
+        if request.POST.get("action") != "test":
+            return self.form_valid(form) if form.is_valid() else self.form_invalid(form)
+        result = self.connection_test(form)
+        if request.htmx:
+            return render(request, "inventory/_connection_result.html", {"result": result})
+        return self.render_to_response(self.get_context_data(form=form, result=result))
+
+    def connection_test(self, form: VCenterSourceForm) -> dict[str, Any]:
+        """``{"ok", "message"}``: what the endpoint says it is, or why it cannot be reached; never the password."""
+        if not form.is_valid():
+            problems = "; ".join(f"{form[field].label}: {' '.join(errors)}" for field, errors in form.errors.items())
+            return {"ok": False, "message": f"Fix the form first. {problems}"}
+        data = form.cleaned_data
+        password = data["password"]
+        if not password and self.source is not None and stored_password_usable(
+            self.source, host=data["host"], port=data["port"], use_http=data["use_http"]
+        ):
+            password = self.source.password
+        if not password:
+            return {"ok": False, "message": "Type the password: the stored one is only sent to the host, port and "
+                                            "scheme it was given for."}
+        try:
+            about = vcenter_about(host=data["host"], port=data["port"], user=data["username"], password=password,
+                                  use_http=data["use_http"], verify_tls=data["verify_tls"],
+                                  timeout=CONNECTION_TEST_TIMEOUT)
+        except VSphereError as error:
+            return {"ok": False, "message": str(error)}
+        return {"ok": True, "message": f"Connected to {data['host']}:{data['port']} as {data['username']}: {about}"}
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            if self.source is None:
+                source = source_vcenter_create(actor=self.request.user, **data)
+            else:
+                source = source_vcenter_update(source=self.source, actor=self.request.user, **data)
+        except ValidationError as error:
+            form.add_error(None, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Source {source.name} {'added' if self.source is None else 'saved'}.")
         return redirect("inventory:source_detail", pk=source.pk)
 
 

@@ -17,6 +17,8 @@ class Role(models.TextChoices):
 ALL_ROLES = frozenset(Role)
 STAFF_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.SECURITY_ADMIN, Role.ADMIN})
 OVERSIGHT_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.ADMIN})
+# The compliance catalogs and control status: everyone but managers; auditors read and never write.
+COMPLIANCE_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.SECURITY_ADMIN, Role.AUDITOR, Role.ADMIN})
 
 
 class NotificationKind(models.TextChoices):
@@ -32,3 +34,4 @@ class NotificationKind(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
     CLOSED = "closed", "Campaign closed"
     REOPENED = "reopened", "Campaign re-opened"
+    RECONCILIATION = "reconciliation", "VM to check after reconciliation"

@@ -4,7 +4,7 @@ from functools import cache
 
 from django.urls import reverse
 
-from portal.choices import ALL_ROLES, OVERSIGHT_ROLES
+from portal.choices import ALL_ROLES, COMPLIANCE_ROLES, OVERSIGHT_ROLES
 from portal.selectors import notification_unread_count
 
 # (label, url name, roles that see it). Later apps add their pages here.
@@ -15,6 +15,7 @@ NAVIGATION = [
     ("Sources", "inventory:source_list", ALL_ROLES),
     ("Questionnaires", "questionnaires:my", ALL_ROLES),
     ("Campaigns", "questionnaires:campaign_list", OVERSIGHT_ROLES),
+    ("Compliance", "compliance:framework_list", COMPLIANCE_ROLES),
     ("Audit trail", "audit:list", OVERSIGHT_ROLES),
     ("API", "api:docs", ALL_ROLES),
 ]

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from compliance.api import urls as compliance_api_urls
 from inventory.api import urls as inventory_api_urls
 from portal import views
 from portal.api import urls as portal_api_urls
@@ -42,6 +43,7 @@ api_patterns = [
     *portal_api_urls.urlpatterns,
     *inventory_api_urls.urlpatterns,
     *questionnaires_api_urls.urlpatterns,
+    *compliance_api_urls.urlpatterns,
 ]
 
 urlpatterns = [
@@ -51,6 +53,7 @@ urlpatterns = [
     path("audit/", include((audit_patterns, "audit"))),
     path("inventory/", include("inventory.urls")),
     path("questionnaires/", include("questionnaires.urls")),
+    path("compliance/", include("compliance.urls")),
     path("accounts/", include(account_patterns)),
     path("api/v1/", include((api_patterns, "api"))),
     path("admin/", admin.site.urls),

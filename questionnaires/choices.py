@@ -74,3 +74,48 @@ class Disposition(models.TextChoices):
 # Rows that count as declared: what a person says exists in their area. Pending rows (pre-filled, not checked yet)
 # and disowned rows do not; reconciliation, the submit checks and the list's counts all use this one rule.
 DECLARED_DISPOSITIONS = frozenset({Disposition.CONFIRMED, Disposition.CORRECTED, Disposition.ADDED})
+
+
+class ReconciliationState(models.TextChoices):
+    """Where a declared VM, or an inventory VM in a campaign's scope, stands against the other side."""
+
+    MATCHED = "matched", "Matched"
+    UNDECLARED = "undeclared", "Undeclared"
+    NOT_FOUND = "not_found", "Not found (platform we scan)"
+    NOT_FOUND_UNSCANNED = "not_found_unscanned", "Not found (platform we do not scan)"
+    CONFLICT = "conflict", "Conflict"
+    MISMATCH = "mismatch", "Mismatch"
+
+
+class MatchKey(models.TextChoices):
+    """How a declared VM was matched to an inventory VM, in order of trust."""
+
+    CONFIRMED = "confirmed", "Confirmed from inventory by the person"
+    LINKED = "linked", "Linked by hand"
+    INSTANCE_UUID = "instance_uuid", "Instance UUID"
+    BIOS_UUID = "bios_uuid", "BIOS UUID"
+    MOREF = "moref", "VM ID (moref)"
+    MAC = "mac", "MAC address"
+    DNS_NAME = "dns_name", "Host name"
+    IP = "ip", "IP address"
+    NAME_AREA = "name_area", "Name, unique in the person's area"
+    NAME_ESTATE = "name_estate", "Name, unique in the estate"
+
+
+class Resolution(models.TextChoices):
+    """How a person closed a gap; the item keeps who and when."""
+
+    LINKED = "linked", "Linked to an inventory VM by hand"
+    CLAIMED = "claimed", "Claimed: it is mine"
+    DISOWNED = "disowned", "Not mine"
+    RETIRED = "retired", "Confirmed retired"
+    NOT_SCANNED = "not_scanned", "Runs on a platform not scanned"
+    ACCEPTED = "accepted", "Difference accepted"
+
+
+class ReconciliationTrigger(models.TextChoices):
+    SCAN = "scan", "After a scan"
+    SUBMISSION = "submission", "After an accepted submission"
+    CLOSE = "close", "When the campaign closed"
+    COMMAND = "command", "Command line"
+    PAGE = "page", "Button in the portal"

@@ -11,7 +11,11 @@ from questionnaires.choices import (
     DataCategory,
     DeclaredVMStatus,
     Disposition,
+    MatchKey,
     QuestionKind,
+    ReconciliationState,
+    ReconciliationTrigger,
+    Resolution,
     VMPurpose,
 )
 
@@ -204,6 +208,11 @@ class DeclaredVM(models.Model):
     owner = models.CharField(max_length=200, blank=True)
     data_categories = models.JSONField(default=list, blank=True, help_text=f"Values of {DataCategory.__name__}.")
     notes = models.TextField(blank=True)
+    uuid = models.CharField(
+        max_length=64, blank=True, help_text="Instance or BIOS UUID, as vSphere or RVTools shows it (optional)."
+    )
+    vm_id = models.CharField(max_length=100, blank=True, help_text="vCenter VM ID (moref), e.g. vm-1042 (optional).")
+    mac_address = models.CharField(max_length=17, blank=True, help_text="A MAC address of the VM (optional).")
     disposition = models.CharField(max_length=20, choices=Disposition.choices, default=Disposition.ADDED)
     inventory_vm = models.ForeignKey(
         "inventory.VirtualMachine", null=True, blank=True, on_delete=models.SET_NULL, related_name="declarations"
@@ -215,3 +224,97 @@ class DeclaredVM(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ReconciliationRun(models.Model):
+    """One reconciliation of a campaign against the inventory: why it ran, the counts per state, what changed."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="reconciliation_runs")
+    trigger = models.CharField(max_length=20, choices=ReconciliationTrigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True, help_text="Items per state at the end of the run.")
+    changed = models.PositiveIntegerField(default=0, help_text="Items created, changed or removed by the run.")
+    written_back = models.PositiveIntegerField(default=0, help_text="VMs whose owner, purpose or data changed.")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["campaign", "-started_at"], name="recon_run_campaign_idx")]
+
+    def __str__(self) -> str:
+        return f"Reconciliation #{self.pk} of {self.campaign}"
+
+
+class ReconciliationItem(models.Model):
+    """One declared VM of a campaign against the inventory, or one inventory VM in its scope nobody declared.
+
+    ``key`` is ``d<declared VM id>`` or ``u<VM id>`` (undeclared): a rerun finds its item again and changes only
+    what changed. ``routed_to`` is who can close the gap; a ``resolution`` holds while the state stays as it was
+    when resolved, and is cleared when the state changes (a new situation needs a new answer).
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="reconciliation_items")
+    key = models.CharField(max_length=40)
+    state = models.CharField(max_length=20, choices=ReconciliationState.choices)
+    declared_vm = models.ForeignKey(
+        DeclaredVM, null=True, blank=True, on_delete=models.CASCADE, related_name="reconciliation_items"
+    )
+    declarer = models.ForeignKey(
+        "portal.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Who declared the VM (empty for an undeclared VM).",
+    )
+    vm = models.ForeignKey(
+        "inventory.VirtualMachine", null=True, blank=True, on_delete=models.CASCADE, related_name="reconciliation_items"
+    )
+    match_key = models.CharField(max_length=20, choices=MatchKey.choices, blank=True)
+    match_value = models.CharField(max_length=255, blank=True, help_text="The value that matched, as declared.")
+    reasons = models.JSONField(default=list, blank=True, help_text='[{"code": ..., "message": ...}]: why, in words.')
+    candidates = models.JSONField(default=list, blank=True, help_text="Ids of VMs it might be: a person picks one.")
+    routed_to = models.ForeignKey(
+        "portal.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="reconciliation_items"
+    )
+    resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
+    resolution_note = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    linked_vm = models.ForeignKey(
+        "inventory.VirtualMachine", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The VM a person linked the declaration to by hand.",
+    )
+    changed_run = models.ForeignKey(
+        ReconciliationRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The run that last changed the state.",
+    )
+
+    class Meta:
+        ordering = ["campaign", "state", "id"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "key"], name="recon_item_unique_key")]
+        indexes = [
+            models.Index(fields=["campaign", "state"], name="recon_item_state_idx"),
+            models.Index(fields=["routed_to", "resolution"], name="recon_item_routed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        what = self.declared_vm.name if self.declared_vm_id else (self.vm.name if self.vm_id else self.key)
+        return f"{what}: {self.get_state_display()}"
+
+
+class ReconciliationChange(models.Model):
+    """What a run changed: an item appeared, changed state, or went (its declaration or VM is gone)."""
+
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="changes")
+    key = models.CharField(max_length=40)
+    item = models.ForeignKey(ReconciliationItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    old_state = models.CharField(max_length=20, choices=ReconciliationState.choices, blank=True)
+    new_state = models.CharField(max_length=20, choices=ReconciliationState.choices, blank=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.old_state or 'new'} → {self.new_state or 'gone'}"

@@ -11,15 +11,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from inventory.selectors import ESTATE_WIDE_ROLES
 from portal.choices import OVERSIGHT_ROLES
 from portal.models import Person, User
 from portal.selectors import person_for_user, person_subtree
 from portal.trees import subtree
-from questionnaires.choices import OPEN_STATUSES, AssignmentStatus, CampaignStatus
+from questionnaires.choices import OPEN_STATUSES, AssignmentStatus, CampaignStatus, ReconciliationState
 from questionnaires.models import (
     Answer,
     Assignment,
@@ -27,6 +28,8 @@ from questionnaires.models import (
     DeclaredVM,
     Question,
     QuestionnaireTemplate,
+    ReconciliationItem,
+    ReconciliationRun,
     Section,
     TemplateVersion,
 )
@@ -405,3 +408,99 @@ def dashboard_cards(*, user: User) -> list[dict]:
             "note": f"{overdue} part{'s' if overdue != 1 else ''} overdue",
         })
     return cards
+
+
+# --- reconciliation ---------------------------------------------------------------------------------------------
+
+
+def _item_person(declarer_id: int | None, routed_to_id: int | None) -> int | None:
+    """Whose part of the organisation an item belongs to: its declarer's, else (undeclared) its routed person's."""
+    return declarer_id or routed_to_id
+
+
+def reconciliation_items_visible_to(user: User, *, campaign: Campaign | None = None) -> QuerySet[ReconciliationItem]:
+    """Items the user may read, with what a list shows: every item for the roles that see the whole estate;
+    for anybody else the items declared by, or routed to, somebody in their part of the organisation."""
+    items = ReconciliationItem.objects.select_related(
+        "campaign", "vm", "declared_vm__assignment", "declarer", "routed_to", "resolved_by", "linked_vm"
+    ).order_by("state", "id")
+    if campaign is not None:
+        items = items.filter(campaign=campaign)
+    if user.has_role(*ESTATE_WIDE_ROLES):
+        return items
+    person = person_for_user(user=user)
+    if person is None:
+        return items.none()
+    subtree = person_subtree(person=person).values("pk")
+    return items.filter(Q(declarer__in=subtree) | Q(routed_to__in=subtree))
+
+
+def reconciliation_latest_run(*, campaign: Campaign) -> ReconciliationRun | None:
+    return campaign.reconciliation_runs.select_related("requested_by").order_by("-started_at", "-id").first()
+
+
+def _state_counts() -> dict[str, int]:
+    counts = {state.value: 0 for state in ReconciliationState}
+    counts.update(total=0, open=0, resolved=0)
+    return counts
+
+
+def reconciliation_summary(*, campaign: Campaign, user: User) -> dict:
+    """The reconciliation page's figures in three queries: ``counts`` per state (plus ``total``, ``open``:
+    waiting for an answer, ``resolved``) of the items the user may read, and ``people``: the heads of the
+    drill-down (the head of the scope for the whole campaign, else the user's direct reports) with the counts of
+    their part of the organisation."""
+    rows = reconciliation_items_visible_to(user, campaign=campaign).values_list(
+        "state", "resolution", "declarer_id", "routed_to_id"
+    )
+    parents = dict(Person.objects.values_list("id", "parent_id"))
+    viewer = None if user.has_role(*ESTATE_WIDE_ROLES) else person_for_user(user=user)
+    top = viewer.pk if viewer else campaign.scope_id
+    heads = [pk for pk, parent in parents.items() if parent == top] if viewer else [campaign.scope_id]
+    counts = _state_counts()
+    per_head = {head: _state_counts() for head in heads}
+    for state, resolution, declarer_id, routed_to_id in rows.iterator(chunk_size=5000):
+        for target in [counts, *_heads_above(_item_person(declarer_id, routed_to_id), per_head, parents)]:
+            target[state] += 1
+            target["total"] += 1
+            if resolution:
+                target["resolved"] += 1
+            elif state != ReconciliationState.MATCHED:
+                target["open"] += 1
+    names = dict(Person.objects.filter(pk__in=heads).values_list("pk", "name"))
+    people = sorted(
+        ({"person_id": head, "name": names.get(head, ""), "counts": per_head[head]} for head in heads
+         if per_head[head]["total"]),
+        key=lambda row: row["name"],
+    )
+    return {"counts": counts, "people": people, "run": reconciliation_latest_run(campaign=campaign)}
+
+
+def _heads_above(person_id: int | None, per_head: dict[int, dict], parents: dict[int, int | None]) -> list[dict]:
+    """The drill-down rows an item counts in: the head whose part of the organisation holds its person."""
+    seen: set[int] = set()
+    while person_id is not None and person_id not in seen:
+        if person_id in per_head:
+            return [per_head[person_id]]
+        seen.add(person_id)
+        person_id = parents.get(person_id)
+    return []
+
+
+def follow_ups_for_user(user: User) -> QuerySet[ReconciliationItem]:
+    """The gaps routed to the user to answer, across campaigns: unanswered first, newest campaign first."""
+    person = person_for_user(user=user)
+    if person is None:
+        return ReconciliationItem.objects.none()
+    return (
+        ReconciliationItem.objects.filter(routed_to=person)
+        .exclude(state=ReconciliationState.MATCHED)
+        .select_related("campaign", "vm", "declared_vm__assignment", "declarer", "linked_vm", "resolved_by")
+        .order_by(F("resolved_at").asc(nulls_first=True), "-campaign__created_at", "state", "id")
+    )
+
+
+def reconciliation_items_for_vm(*, vm, user: User) -> list[ReconciliationItem]:
+    """What the campaigns say of one VM: its declarations and their state, newest campaign first."""
+    items = reconciliation_items_visible_to(user).filter(vm=vm).select_related("declared_vm__assignment__person")
+    return list(items.order_by("-campaign__created_at", "id"))

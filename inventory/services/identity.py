@@ -4,9 +4,13 @@ Every collector (the vSphere scanner, the RVTools and CSV importers) ends here.
 A VM is matched to a known one by, in order of trust:
 
 1. (vCenter UUID, instance UUID);
-2. (vCenter, or the source for platforms without one, moref) when the instance
+2. (source, instance UUID) when the observation or the known VM has no vCenter
+   UUID: an RVTools export without its ``VI SDK UUID`` column says which VM,
+   not which vCenter, so within the source it was imported into the instance
+   UUID is still the VM's own;
+3. (vCenter, or the source for platforms without one, moref) when the instance
    UUID changed but the moref did not;
-3. the BIOS UUID of a VM that is not live any more (missing, removed, or gone
+4. the BIOS UUID of a VM that is not live any more (missing, removed, or gone
    from this very source): a VM moved between vCenters.
 
 Never by name, IP or host. Two live VMs with one BIOS UUID stay two VMs and
@@ -16,7 +20,7 @@ transaction; only a complete scan marks unseen VMs missing or removed.
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,13 +30,12 @@ from django.utils import timezone
 
 from inventory.choices import ChangeKind, PowerState, VMStatus
 from inventory.models import Cluster, Datacenter, Host, ScanRun, Source, VirtualMachine, VMChange
-from inventory.observations import Inventory, ObservedEvent, ObservedVM
+from inventory.observations import CREATION_EVENTS, Inventory, ObservedEvent, ObservedVM, VMEventKind
+from portal.db import chunked
 
 # VMs per transaction: a crash loses at most one batch, and 10,000 VMs take
 # twenty batches of a handful of bulk statements each.
 APPLY_BATCH_SIZE = 500
-# Values per IN (...) list when looking rows up by key; below SQLite's parameter limit.
-LOOKUP_CHUNK_SIZE = 900
 
 # Facts whose change is a timeline entry, by kind. Other facts (identity keys, IPs,
 # Tools, boot time) change too often or mean too little to be history: updated silently.
@@ -51,13 +54,12 @@ TRACKED_KINDS = (
 )
 # The vCenter events whose user is the actor of a change of that kind.
 ACTOR_EVENTS = {
-    ChangeKind.DISCOVERED: ("VmCreatedEvent", "VmClonedEvent", "VmDeployedEvent", "VmRegisteredEvent"),
-    ChangeKind.RENAMED: ("VmRenamedEvent",),
-    ChangeKind.RELOCATED: ("VmMigratedEvent", "VmRelocatedEvent"),
-    ChangeKind.RECONFIGURED: ("VmReconfiguredEvent",),
-    ChangeKind.REMOVED: ("VmRemovedEvent",),
+    ChangeKind.DISCOVERED: CREATION_EVENTS,
+    ChangeKind.RENAMED: frozenset({VMEventKind.RENAMED}),
+    ChangeKind.RELOCATED: frozenset({VMEventKind.MIGRATED, VMEventKind.RELOCATED}),
+    ChangeKind.RECONFIGURED: frozenset({VMEventKind.RECONFIGURED}),
+    ChangeKind.REMOVED: frozenset({VMEventKind.REMOVED}),
 }
-CREATION_EVENTS = ("VmCreatedEvent", "VmClonedEvent", "VmDeployedEvent", "VmBeingDeployedEvent")
 FOREIGN_KEYS = ("source", "datacenter", "cluster", "host")
 
 
@@ -88,11 +90,6 @@ class _Context:
     counts: ApplyCounts = field(default_factory=ApplyCounts)
     # (foreign key name, id) → name, for writing the old location of known VMs into history.
     related_names: dict[tuple[str, int], str] = field(default_factory=dict)
-
-
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 # --- the compute hierarchy ---------------------------------------------------------------------------------------
@@ -165,7 +162,7 @@ def _known_vms(source: Source, inventory: Inventory) -> list[VirtualMachine]:
 
 def _bios_candidates(bios_uuids: list[str], exclude_ids: set[int]) -> dict[str, list[VirtualMachine]]:
     candidates: dict[str, list[VirtualMachine]] = defaultdict(list)
-    for chunk in _chunks(bios_uuids, LOOKUP_CHUNK_SIZE):
+    for chunk in chunked(bios_uuids):
         for vm in (
             VirtualMachine.objects.filter(bios_uuid__in=chunk).order_by("-last_seen", "id")
         ):
@@ -174,12 +171,25 @@ def _bios_candidates(bios_uuids: list[str], exclude_ids: set[int]) -> dict[str, 
     return candidates
 
 
+def _source_instance_match(candidates: list[VirtualMachine], vcenter_uuid: str) -> VirtualMachine | None:
+    """The one VM of the source with this instance UUID whose vCenter may be the observation's; None if not one."""
+    possible = [
+        vm for vm in candidates if not vcenter_uuid or not vm.vcenter_uuid or vm.vcenter_uuid == vcenter_uuid
+    ]
+    return possible[0] if len(possible) == 1 else None
+
+
 def _match(source: Source, inventory: Inventory) -> list[tuple[ObservedVM, VirtualMachine | None]]:
     """Pair each observation with the known VM it is, or None for a VM never seen before."""
     known = _known_vms(source, inventory)
     by_instance = {
         (vm.vcenter_uuid, vm.instance_uuid): vm for vm in known if vm.vcenter_uuid and vm.instance_uuid
     }
+    # Rule 2 is kept to one source: another source may be another vCenter, where the same UUID is a copy.
+    by_source_instance: dict[str, list[VirtualMachine]] = defaultdict(list)
+    for vm in known:
+        if vm.source_id == source.pk and vm.instance_uuid:
+            by_source_instance[vm.instance_uuid].append(vm)
     moref_scope = inventory.vcenter_uuid or None
     by_moref = {
         vm.moref: vm
@@ -194,6 +204,8 @@ def _match(source: Source, inventory: Inventory) -> list[tuple[ObservedVM, Virtu
         vm = None
         if inventory.vcenter_uuid and observed.instance_uuid:
             vm = by_instance.get((inventory.vcenter_uuid, observed.instance_uuid))
+        if vm is None and observed.instance_uuid:
+            vm = _source_instance_match(by_source_instance.get(observed.instance_uuid, []), inventory.vcenter_uuid)
         if vm is None and observed.moref:
             candidate = by_moref.get(observed.moref)
             # The moref is trusted only when the VM that held it is not itself still present under its UUID.
@@ -261,6 +273,7 @@ def _wanted_facts(ctx: _Context, observed: ObservedVM) -> dict[str, Any]:
         "advanced_settings": dict(observed.advanced_settings),
         "boot_time": observed.boot_time,
         "platform": observed.platform,
+        "dns_name": observed.dns_name,
     }
     return {name: value for name, value in facts.items() if value not in ("", None, [], {}) or name == "is_template"}
 
@@ -294,7 +307,7 @@ def _related_names(pairs: list[tuple[ObservedVM, VirtualMachine | None]]) -> dic
     names: dict[tuple[str, int], str] = {}
     for name, model in models.items():
         ids = sorted({getattr(vm, f"{name}_id") for _, vm in pairs if vm is not None} - {None})
-        for chunk in _chunks(ids, LOOKUP_CHUNK_SIZE):
+        for chunk in chunked(ids):
             rows = model.objects.filter(pk__in=chunk).values_list("pk", "name")
             names.update(((name, pk), label) for pk, label in rows)
     return names
@@ -407,8 +420,8 @@ def _lineage_apply(ctx: _Context) -> None:
     """Link clones and deployments to their source VM or template, from this scan's events."""
     links = [
         event for events in ctx.events_by_vm.values() for event in events
-        if (event.kind == "VmClonedEvent" and event.source_vm_moref)
-        or (event.kind == "VmDeployedEvent" and event.template_moref)
+        if (event.kind == VMEventKind.CLONED and event.source_vm_moref)
+        or (event.kind == VMEventKind.DEPLOYED and event.template_moref)
     ]
     if not links:
         return
@@ -421,14 +434,14 @@ def _lineage_apply(ctx: _Context) -> None:
         parent = by_moref.get(event.source_vm_moref or event.template_moref)
         if child is None or parent is None or child.pk == parent.pk:
             continue
-        if event.kind == "VmClonedEvent" and child.cloned_from_id is None:
+        if event.kind == VMEventKind.CLONED and child.cloned_from_id is None:
             child.cloned_from = parent
             child.save(update_fields=["cloned_from"])
             changes.append(VMChange(
                 vm=child, kind=ChangeKind.CLONED, at=event.at, scan_run=ctx.run, actor=event.user,
                 old=None, new={"cloned_from": parent.name, "cloned_from_id": parent.pk},
             ))
-        elif event.kind == "VmDeployedEvent" and child.template_id is None:
+        elif event.kind == VMEventKind.DEPLOYED and child.template_id is None:
             child.template = parent
             child.save(update_fields=["template"])
     VMChange.objects.bulk_create(changes)
@@ -437,7 +450,8 @@ def _lineage_apply(ctx: _Context) -> None:
 def _lifecycle_apply(ctx: _Context) -> None:
     """After a complete scan: VMs not seen go missing, and removed after N scans or a VmRemovedEvent."""
     removed_morefs = {
-        moref for moref, events in ctx.events_by_vm.items() if any(event.kind == "VmRemovedEvent" for event in events)
+        moref for moref, events in ctx.events_by_vm.items()
+        if any(event.kind == VMEventKind.REMOVED for event in events)
     }
     threshold = ctx.source.missing_scans_before_removed
     scope = Q(source=ctx.source)
@@ -511,7 +525,7 @@ def inventory_apply(*, run: ScanRun, inventory: Inventory, complete: bool) -> Ap
     ScanRun.objects.filter(pk=run.pk).update(vms_total=len(inventory.vms))
     pairs = _match(source, inventory)
     ctx.related_names = _related_names(pairs)
-    for batch in _chunks(pairs, APPLY_BATCH_SIZE):
+    for batch in chunked(pairs, APPLY_BATCH_SIZE):
         _apply_batch(ctx, batch)
     _lineage_apply(ctx)
     if complete:

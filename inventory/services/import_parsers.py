@@ -54,7 +54,11 @@ placeholder VMs are kept and flagged with ``custom_attributes["srm_placeholder"]
 are vSphere VMs, as the vCenter collector reports them.
 
 Row numbers are those a person sees in Excel, the header being row 1 (for a
-CSV tab, its records: a quoted value spanning lines is one row).
+CSV tab, its records: a quoted value spanning lines is one row). A CSV
+record with fewer values than its header was cut off, by an interrupted or
+trimmed export, and is a problem: RVTools writes every value of every row.
+A vInfo without any identity column is refused with the tabs and columns the
+export does have, and the RVTools export that carries them.
 
 VM CSV (``parse_vm_csv``)
 -------------------------
@@ -502,6 +506,10 @@ class _Book:
     def sheet(self, tab: str, problems: _Problems) -> _Sheet | None:
         raise NotImplementedError
 
+    def tabs(self) -> list[str]:
+        """The tabs the export holds, as spelt in it: what a refusal names when the tab it needs is not there."""
+        raise NotImplementedError
+
     def mtime(self) -> datetime.datetime:
         raise NotImplementedError
 
@@ -536,6 +544,9 @@ class _XlsxBook(_Book):
         worksheet.reset_dimensions()  # trust the cells, not the dimension the writer recorded
         return _Sheet(tab, enumerate(worksheet.iter_rows(values_only=True), start=1), problems)
 
+    def tabs(self) -> list[str]:
+        return [worksheet.title for worksheet in self.workbook.worksheets]
+
     def mtime(self) -> datetime.datetime:
         return datetime.datetime.fromtimestamp(self.path.stat().st_mtime, tz=UTC)
 
@@ -548,10 +559,12 @@ class _CsvFolderBook(_Book):
     def __init__(self, path: Path):
         self.path = path
         self.files: dict[str, Path] = {}
+        self.tab_names: list[str] = []
         for child in sorted(path.iterdir()):
             match = CSV_FOLDER_FILE.fullmatch(child.name)
-            if match and child.is_file():
-                self.files.setdefault(match["tab"].casefold(), child)
+            if match and child.is_file() and match["tab"].casefold() not in self.files:
+                self.files[match["tab"].casefold()] = child
+                self.tab_names.append(match["tab"])
         if not self.files:
             raise _Unreadable("the folder holds no RVTools_tab<Tab>.csv files (an RVTools CSV export)")
 
@@ -570,6 +583,9 @@ class _CsvFolderBook(_Book):
                 return _Sheet(tab, iter(()), problems)
         return _Sheet(tab, _csv_records(text, tab, problems), problems)
 
+    def tabs(self) -> list[str]:
+        return list(self.tab_names)
+
     def mtime(self) -> datetime.datetime:
         path = self.files.get(VINFO.casefold(), self.path)
         return datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
@@ -585,11 +601,30 @@ def _delimiter(text: str) -> str:
 
 
 def _csv_records(text: str, tab: str, problems: _Problems) -> Iterator[tuple[int, tuple]]:
-    """Records numbered as rows: a blank line is an (empty) row, a quoted value over several lines is one."""
+    """Records numbered as rows: a blank line is an (empty) row, a quoted value over several lines is one.
+
+    RVTools writes every value of every row, empty or not, so a record shorter
+    than the header was cut off (an interrupted or trimmed export). It is a
+    problem and is not read: its last value may be cut mid-way too, and half a
+    moref (vm-1 for vm-101) would be another VM's identity.
+    """
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     number = 0
+    header: list[str] = []
     try:
         for number, record in enumerate(reader, start=1):
+            if any(value.strip() for value in record):
+                if not header:
+                    header = [name.strip() for name in record]
+                    while header and not header[-1]:
+                        header.pop()
+                elif len(record) < len(header):
+                    problems.add(
+                        tab, number, header[len(record) - 1],
+                        f"the row stops in this column, after {len(record)} of the header's {len(header)} values "
+                        "(an interrupted or trimmed export); export again, or delete the row",
+                    )
+                    continue
             yield number, tuple(record)
     except csv.Error as exc:
         problems.add(tab, number + 1, "", f"is not valid CSV: {exc}")
@@ -700,6 +735,9 @@ class _RVToolsReader:
                 "so their VMs cannot be told apart; export each vCenter on its own",
             )
 
+    def _found_tabs(self) -> str:
+        return f"Found tabs: {', '.join(self.book.tabs())}"
+
     def _open(self, tab: str) -> _Sheet | None:
         sheet = self.book.sheet(tab, self.problems)
         if sheet is not None and sheet.empty:
@@ -709,7 +747,10 @@ class _RVToolsReader:
     def read_vinfo(self) -> None:
         sheet = self.book.sheet(VINFO, self.problems)
         if sheet is None:
-            self.problems.add(VINFO, 0, "", "the export has no vInfo tab (sheet vInfo or RVTools_tabvInfo.csv)")
+            self.problems.add(
+                VINFO, 0, "",
+                f"the export has no vInfo tab (sheet vInfo or RVTools_tabvInfo.csv). {self._found_tabs()}",
+            )
             return
         if sheet.empty:
             self.problems.add(VINFO, 1, "", "the vInfo tab is empty: no header, no VM")
@@ -719,8 +760,14 @@ class _RVToolsReader:
             self.problems.add(VINFO, sheet.header_row, COL_VM[0], "missing column")
             usable = False
         if not sheet.has(*VM_IDENTITY_COLUMNS):
+            found_columns = ", ".join(name for _, name in sorted(sheet.header.values()))
             self.problems.add(
-                VINFO, sheet.header_row, COL_VM_UUID[0], "missing column: vInfo needs VM UUID, SMBIOS UUID or VM ID"
+                VINFO,
+                sheet.header_row,
+                COL_VM_UUID[0],
+                "missing column: vInfo needs VM UUID, SMBIOS UUID or VM ID to tell its VMs apart (never by name). "
+                f"{self._found_tabs()}; vInfo columns: {found_columns}. "
+                "A full export from RVTools (File > Export all to Excel) has the VM UUID column",
             )
             usable = False
         if not usable:
@@ -737,11 +784,16 @@ class _RVToolsReader:
         name = row.text(COL_VM)
         if not name:
             row.problem(row.sheet.column(COL_VM), "is required")
-        if not any(row.text(column) for column in VM_IDENTITY_COLUMNS):
+        identified = any(row.text(column) for column in VM_IDENTITY_COLUMNS)
+        if not identified:
             first = next(row.sheet.column(column) for column in VM_IDENTITY_COLUMNS if row.sheet.column(column))
             row.problem(first, "no identity: VM UUID, SMBIOS UUID and VM ID are all empty")
         key, vcenter_uuid = self._vcenter_key(row)
-        vcenter = self.vcenters.setdefault(key, _VCenter(uuid=vcenter_uuid, server=row.text(COL_VC_SERVER)))
+        # A row without identity is refused already; trimmed by hand, it has lost its VI SDK columns too and
+        # must not be counted as one more vCenter (which would add a second, misleading problem).
+        vcenter = _VCenter(uuid=vcenter_uuid)
+        if identified:
+            vcenter = self.vcenters.setdefault(key, _VCenter(uuid=vcenter_uuid, server=row.text(COL_VC_SERVER)))
         instance_uuid = row.parse(_parse_uuid, COL_VM_UUID, default="")
         moref = row.text(COL_VM_ID)
         duplicate = False

@@ -8,6 +8,7 @@ from django.utils import timezone
 from inventory.choices import ScanStatus
 from inventory.models import ScanRun, Source
 from inventory.services.identity import ApplyCounts
+from inventory.signals import scan_completed
 from portal.models import User
 from portal.services.audit import audit_log
 
@@ -62,6 +63,8 @@ def scan_run_finish(*, run: ScanRun, status: str, counts: ApplyCounts | None = N
             setattr(run, name, value)
     with transaction.atomic():
         run.save()
+        if status == ScanStatus.COMPLETE:
+            transaction.on_commit(lambda: scan_completed.send(sender=ScanRun, run=run))
         audit_log(
             action=f"scan.{status}", actor=run.requested_by, actor_label=f"system: scan ({run.trigger})", obj=run,
             details={"source": run.source.name, "vms_seen": run.vms_seen, "error": error[:500],

@@ -86,6 +86,35 @@ def open_session(
         logger.info("vSphere: disconnected from %s", where)
 
 
+def vcenter_about(
+    *,
+    host: str,
+    port: int,
+    user: str,
+    password: str,
+    use_http: bool = False,
+    verify_tls: bool = True,
+    timeout: float = 60,
+) -> str:
+    """Log in and out again, and return what the endpoint says it is (``about.fullName``, e.g.
+    "VMware vCenter Server 8.0.2 build-22617221"): the "Test connection" of a source's form.
+
+    Every failure is a :class:`VSphereError` whose message never contains the password, even
+    where a server or a library would have echoed it back.
+    """
+    where = f"{host}:{port}"
+    try:
+        with open_session(host=host, port=port, user=user, password=password, use_http=use_http,
+                          verify_tls=verify_tls, timeout=timeout) as si:
+            try:
+                return str(si.RetrieveContent().about.fullName)
+            except vmodl.MethodFault as exc:
+                raise VSphereError(describe_failure(exc, where=where, timeout=timeout, during="talking to")) from exc
+    except VSphereError as error:
+        message = str(error).replace(password, "[password]") if password else str(error)
+        raise VSphereError(message) from None
+
+
 def _ssl_context(verify_tls: bool) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if not verify_tls:

@@ -16,23 +16,12 @@ from datetime import datetime
 
 from pyVmomi import vim
 
-from inventory.observations import ObservedEvent
+from inventory.observations import ObservedEvent, VMEventKind
 
 logger = logging.getLogger(__name__)
 
-VM_EVENT_TYPES = (
-    "VmCreatedEvent",
-    "VmBeingDeployedEvent",
-    "VmDeployedEvent",
-    "VmBeingClonedEvent",
-    "VmClonedEvent",
-    "VmMigratedEvent",
-    "VmRelocatedEvent",
-    "VmRenamedEvent",
-    "VmRemovedEvent",
-    "VmReconfiguredEvent",
-    "VmRegisteredEvent",  # a VM added back to the inventory from its files: a creation, for the scanner
-)
+# Every kind the scanner reads is asked for; the filter keeps the rest of vCenter's event history out.
+VM_EVENT_TYPES = tuple(VMEventKind)
 # Events a collector holds (EventFilterSpec.maxCount) and events per
 # ReadNextEvents call: 1,000 is the most vCenter accepts for either.
 EVENT_PAGE_SIZE = 1000

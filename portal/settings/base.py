@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "bootstrap",
     "axes",
+    "csp",
     "portal",
     "inventory",
     "questionnaires",
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -61,6 +64,25 @@ MIDDLEWARE = [
     # Axes must come last so it sees the outcome of authentication.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy (django-csp) on every page, the demo's too, so a violation shows up early.
+# Scripts come only from the portal's own static files: no inline script, no eval (htmx runs with
+# allowEval off, see base.html). The one relaxation: style attributes, for widths that are data
+# (progress bars) and Bootstrap's markup; an attribute cannot run code. Bootstrap's CSS draws its
+# checkboxes and arrows with data: SVG images. The API docs page relaxes more, on that view only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -143,12 +165,20 @@ VSPHERE_TIMEOUT = env.int("VSPHERE_TIMEOUT", default=60)
 # thousands of rows, far more than the 2,000 rows a list may have.
 QUESTIONNAIRE_UPLOAD_MAX_BYTES = env.int("QUESTIONNAIRE_UPLOAD_MAX_BYTES", default=2 * 1024 * 1024)
 
+# Days a declared creation date may be from vCenter's createDate before reconciliation calls it a mismatch:
+# people remember the month a VM was built, not the day.
+RECONCILIATION_CREATED_TOLERANCE_DAYS = env.int("RECONCILIATION_CREATED_TOLERANCE_DAYS", default=31)
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # Celery: with no broker configured, tasks run eagerly in the calling process.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# A prefix for every key the portal puts in Redis: lets two deployments (or test runs) share one database.
+BROKER_KEY_PREFIX = env("CELERY_BROKER_KEY_PREFIX", default="")
+if BROKER_KEY_PREFIX:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": BROKER_KEY_PREFIX}
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
 # A task is acknowledged when it is done, and given back to the queue when its worker dies mid-way: every task is
@@ -170,6 +200,8 @@ CELERY_TASK_ROUTES = {
     "inventory.scan_all_sources": {"queue": "scans"},
     "portal.notifications_send": {"queue": "notifications"},
     "questionnaires.reminders_run": {"queue": "notifications"},
+    "questionnaires.reconciliation_run": {"queue": "default"},
+    "questionnaires.reconciliation_run_all": {"queue": "default"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Periodic work for `celery beat` (times in TIME_ZONE). Each task is safe to run twice.
@@ -198,6 +230,7 @@ REST_FRAMEWORK = {
         "portal.api.authentication.ExpiringSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["portal.api.permissions.RolePermission"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "portal.api.renderers.BrowsableAPIRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,

@@ -13,7 +13,7 @@ from portal.models import Person, User
 from portal.selectors import person_subtree
 from portal.services.audit import audit_log
 from portal.services.notifications import notifications_notify
-from questionnaires.choices import OPEN_STATUSES, AssignmentStatus
+from questionnaires.choices import OPEN_STATUSES, AssignmentStatus, ReconciliationTrigger
 from questionnaires.models import Assignment, Section
 from questionnaires.permissions import (
     assignment_is_assignee,
@@ -24,6 +24,7 @@ from questionnaires.permissions import (
     campaign_may_manage,
 )
 from questionnaires.services.answers import assignment_answers_validate
+from questionnaires.services.reconciliation import reconciliation_queue
 from questionnaires.services.workflow import (
     assignment_lock,
     assignment_notification,
@@ -194,6 +195,8 @@ def assignment_review(*, assignment: Assignment, user: User, accept: bool, comme
     verb = "accepted" if accept else "returned"
     actor = user_name(user)
     event = audit_log(action=f"assignment.{verb}", actor=user, obj=assignment, details={"comment": comment})
+    if accept:  # accepted declarations are what reconciliation writes back to the inventory
+        reconciliation_queue(campaign=campaign, trigger=ReconciliationTrigger.SUBMISSION)
     if accept:
         subject = f"{campaign.name}: {actor} accepted your answers"
         body = f"{actor} accepted your part of “{campaign.name}”." + (f"\n\nTheir note: {comment}" if comment else "")
@@ -258,6 +261,7 @@ def assignment_answer_for(*, assignment: Assignment, user: User, reason: str) ->
     assignment.reviewed_by = user
     assignment.reviewed_at = now
     assignment.save(update_fields=["status", "answered_by_manager_reason", "reviewed_by", "reviewed_at"])
+    reconciliation_queue(campaign=campaign, trigger=ReconciliationTrigger.SUBMISSION)
     event = audit_log(
         action="assignment.answered_for",
         actor=user,

@@ -18,9 +18,10 @@ from portal.models import Person, User
 from portal.selectors import person_subtree
 from portal.services.audit import audit_log
 from portal.services.notifications import notifications_notify
-from questionnaires.choices import OPEN_STATUSES, CampaignStatus
+from questionnaires.choices import OPEN_STATUSES, CampaignStatus, ReconciliationTrigger
 from questionnaires.models import Assignment, Campaign, Section, TemplateVersion
 from questionnaires.permissions import is_logged_in
+from questionnaires.services.reconciliation import reconciliation_queue
 from questionnaires.services.workflow import (
     assignment_notification,
     campaign_lock,
@@ -214,6 +215,7 @@ def campaign_close(*, campaign: Campaign, user: User) -> Campaign:
         Assignment.objects.filter(campaign=campaign).values_list("status").annotate(n=Count("id")).order_by()
     )
     event = audit_log(action="campaign.closed", actor=user, obj=campaign, details={"statuses": counts})
+    reconciliation_queue(campaign=campaign, trigger=ReconciliationTrigger.CLOSE)
     _notify_open_assignees(
         campaign,
         kind=NotificationKind.CLOSED,

@@ -207,3 +207,97 @@ def write_csv_folder(folder: Path, sheets: Sheets, *, date_format: str = US_DATE
             for row in rows:
                 writer.writerow([_csv_value(row.get(key), date_format) for key in header])
     return folder
+
+
+# Exports shaped like real ones: a small estate with what real exports carry (templates, an SRM placeholder,
+# names that repeat across clusters, a VM with two NICs), and the ways real files differ from a full export.
+
+ESTATE_VMS = (
+    # (VM, number, Powerstate, Cluster, Host, extra vInfo values)
+    ("db01", 1, "poweredOn", "Cluster1", "esx01.example.com", {}),
+    ("web01", 2, "poweredOn", "Cluster1", "esx02.example.com", {}),
+    ("web01", 3, "poweredOn", "Cluster2", "esx03.example.com", {"Primary IP Address": "10.0.2.13"}),
+    ("app02", 4, "poweredOff", "Cluster1", "esx01.example.com", {}),
+    ("tpl-rhel9", 5, "poweredOff", "Cluster1", "esx02.example.com", {"Template": True, "Primary IP Address": None}),
+    ("dr-db01", 6, "poweredOff", "Cluster2", "esx03.example.com",
+     {"SRM Placeholder": True, "Primary IP Address": None}),
+    ("backup01", 7, "suspended", "Cluster2", "esx03.example.com", {}),
+    ("jump01", 8, "poweredOn", "Cluster2", "esx03.example.com", {"Network #2": "Management"}),
+)
+ESTATE_HOSTS = (
+    ("esx01.example.com", "Cluster1", "host-11", "4c4c4544-0000-0000-0000-0000000000e1"),
+    ("esx02.example.com", "Cluster1", "host-12", "4c4c4544-0000-0000-0000-0000000000e2"),
+    ("esx03.example.com", "Cluster2", "host-13", "4c4c4544-0000-0000-0000-0000000000e3"),
+)
+
+
+def estate_vm_uuid(number: int) -> str:
+    return f"5003aaaa-0000-0000-0000-{number:012d}"
+
+
+def estate_export(created: datetime.datetime) -> Sheets:
+    """Eight VMs on three hosts of one vCenter, with vInfo, vTools, vNetwork, vHost and vMetaData, as RVTools 4.x."""
+    vinfo = [
+        vinfo_row(
+            VM=name, Powerstate=power, Cluster=cluster, Host=host,
+            **{
+                "VM ID": f"vm-{100 + number}",
+                "VM UUID": estate_vm_uuid(number),
+                "SMBIOS UUID": f"4203aaaa-0000-0000-0000-{number:012d}",
+                "Primary IP Address": f"10.0.1.{number}",
+                "Path": f"[ds-{cluster.lower()}] {name}/{name}.vmx",
+                **extra,
+            },
+        )
+        for name, number, power, cluster, host, extra in ESTATE_VMS
+    ]
+    vnetwork = []
+    for row, (_, number, *_rest) in zip(vinfo, ESTATE_VMS, strict=True):
+        vnetwork.append(vnetwork_row(row, **{"Mac Address": f"00:50:56:aa:00:{number:02x}",
+                                             "IPv4 Address": row["Primary IP Address"]}))
+        if row.get("Network #2"):
+            vnetwork.append(vnetwork_row(row, **{"NIC label": "Network adapter 2", "Network": row["Network #2"],
+                                                 "Mac Address": f"00:50:56:aa:01:{number:02x}",
+                                                 "IPv4 Address": None}))
+    return {
+        "vInfo": vinfo,
+        "vTools": [vtools_row(row) for row in vinfo],
+        "vNetwork": vnetwork,
+        "vHost": [
+            vhost_row(Host=host, Cluster=cluster, **{"Object ID": moref, "UUID": uuid})
+            for host, cluster, moref, uuid in ESTATE_HOSTS
+        ],
+        "vMetaData": [vmetadata_row(created)],
+    }
+
+
+def without_columns(sheets: Sheets, *names: str) -> Sheets:
+    """The export with ``names`` gone from every tab, as older or hand-trimmed exports are."""
+    return {tab: [{key: value for key, value in row.items() if key not in names} for row in rows]
+            for tab, rows in sheets.items()}
+
+
+def trimmed_last_row(sheets: Sheets, tab: str, *, from_column: str) -> Sheets:
+    """The export with the cells of ``tab``'s last row cleared from ``from_column`` on, as when trimmed by hand."""
+    rows = [dict(row) for row in sheets[tab]]
+    keys = list(rows[-1])
+    rows[-1] = {key: (None if index >= keys.index(from_column) else value) for index, (key, value)
+                in enumerate(rows[-1].items())}
+    return {**sheets, tab: rows}
+
+
+def cut_off_last_row(folder: Path, tab: str, *, inside_column: str) -> Path:
+    """Cut the last record of a CSV tab half-way through ``inside_column``'s value, as an interrupted export ends."""
+    path = folder / f"RVTools_tab{tab}.csv"
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        records = list(csv.reader(handle))
+    header, last = records[0], records[-1]
+    position = header.index(inside_column)
+    kept = last[:position] + [last[position][: len(last[position]) // 2]]
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="")  # the last record without a line end: the writer stopped
+        for record in records[:-1]:
+            writer.writerow(record)
+            handle.write("\r\n")
+        writer.writerow(kept)
+    return path

@@ -26,6 +26,7 @@ from tests.inventory.rvtools_files import (
     VCENTER_SERVER,
     VCENTER_UUID,
     as_rvtools3,
+    cut_off_last_row,
     vhost_row,
     vinfo_row,
     vmetadata_row,
@@ -532,6 +533,30 @@ def test_rvtools_csv_rows_are_counted_as_records_when_a_value_spans_lines(tmp_pa
     assert problems == [ImportProblem("vInfo", 3, "CPUs", "'x' is not a whole number (0 or more)")]
 
 
+def test_rvtools_csv_row_cut_off_in_any_tab_is_refused_naming_the_row(tmp_path):
+    folder = write_csv_folder(tmp_path / "csv", export_sheets())
+    cut_off_last_row(folder, "vNetwork", inside_column="Mac Address")
+
+    assert problems_of(folder) == [
+        ImportProblem(
+            "vNetwork", 5, "Mac Address",
+            "the row stops in this column, after 9 of the header's 16 values (an interrupted or trimmed export); "
+            "export again, or delete the row",
+        )
+    ]
+
+
+def test_rvtools_csv_blank_lines_and_empty_trailing_header_cells_are_not_cut_off_rows(tmp_path):
+    folder = write_csv_folder(tmp_path / "csv", {"vInfo": [vinfo_row()]})
+    path = folder / "RVTools_tabvInfo.csv"
+    header, row = path.read_text(encoding="utf-8-sig").splitlines()
+    path.write_text(f"{header},,\r\n{row}\r\n\r\n\r\n", encoding="utf-8-sig")
+
+    (inventory,) = parse_rvtools(folder)
+
+    assert [vm.instance_uuid for vm in inventory.vms] == ["5003a1b2-c3d4-e5f6-0718-293a4b5c6d7e"]
+
+
 def test_rvtools_problem_names_the_header_as_spelt_in_the_file(tmp_path):
     sheets = {"vInfo": [{"vm": "a", "vm uuid": "nope"}]}
     assert problems_of(write_xlsx(tmp_path / "export.xlsx", sheets)) == [
@@ -539,21 +564,34 @@ def test_rvtools_problem_names_the_header_as_spelt_in_the_file(tmp_path):
     ]
 
 
-def test_rvtools_without_vinfo_is_refused(tmp_path):
+def test_rvtools_without_vinfo_is_refused_naming_the_tabs_it_has(tmp_path):
     sheets = {"vHost": [vhost_row()], "vMetaData": [vmetadata_row(EXPORTED)]}
-    expected = [ImportProblem("vInfo", 0, "", "the export has no vInfo tab (sheet vInfo or RVTools_tabvInfo.csv)")]
+    expected = [ImportProblem(
+        "vInfo", 0, "",
+        "the export has no vInfo tab (sheet vInfo or RVTools_tabvInfo.csv). Found tabs: vHost, vMetaData",
+    )]
 
     assert problems_of(write_xlsx(tmp_path / "export.xlsx", sheets)) == expected
     assert problems_of(write_csv_folder(tmp_path / "csv", sheets)) == expected
 
 
-def test_rvtools_without_the_vm_column_nor_an_identity_column_is_refused(tmp_path):
-    sheets = {"vInfo": [{"Name": "app01", "UUID": "5003a1b2-c3d4-e5f6-0718-293a4b5c6d7e", "CPUs": 2}]}
-
-    assert problems_of(write_xlsx(tmp_path / "export.xlsx", sheets)) == [
+def test_rvtools_without_the_vm_column_nor_an_identity_column_is_refused_saying_what_it_found(tmp_path):
+    sheets = {
+        "vHost": [vhost_row()],
+        "vInfo": [{"Name": "app01", "UUID": "5003a1b2-c3d4-e5f6-0718-293a4b5c6d7e", "CPUs": 2}],
+    }
+    expected = [
         ImportProblem("vInfo", 1, "VM", "missing column"),
-        ImportProblem("vInfo", 1, "VM UUID", "missing column: vInfo needs VM UUID, SMBIOS UUID or VM ID"),
+        ImportProblem(
+            "vInfo", 1, "VM UUID",
+            "missing column: vInfo needs VM UUID, SMBIOS UUID or VM ID to tell its VMs apart (never by name). "
+            "Found tabs: vHost, vInfo; vInfo columns: Name, UUID, CPUs. "
+            "A full export from RVTools (File > Export all to Excel) has the VM UUID column",
+        ),
     ]
+
+    assert problems_of(write_xlsx(tmp_path / "export.xlsx", sheets)) == expected
+    assert problems_of(write_csv_folder(tmp_path / "csv", sheets)) == expected
 
 
 def test_rvtools_empty_vinfo_is_refused(tmp_path):

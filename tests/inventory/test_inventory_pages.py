@@ -2,7 +2,6 @@
 lineage, sources with the "Scan now" button and its progress, scan runs, and the queries each page needs."""
 
 import datetime
-import re
 import socket
 
 import pytest
@@ -24,6 +23,7 @@ from tests.factories import (
     VirtualMachineFactory,
     VMChangeFactory,
 )
+from tests.inventory.page_reading import Element, buttons, facts, links, options, read, rows, selected
 
 T0 = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC)
 VMS_URL = "/inventory/vms/"
@@ -85,22 +85,34 @@ def _names(response) -> list[str]:
 def test_the_vm_list_shows_every_vm_by_name_with_its_facts(estate, client_for):
     response = client_for(Role.AUDITOR).get(VMS_URL)
 
-    html = response.content.decode()
+    page = read(response.content.decode())
     assert response.status_code == 200
-    assert _names(response) == ["app01", "app02", "db01", "lab-db01", "lab-web01", "tmpl-rhel9"]
-    assert '<span class="text-secondary" data-figure="vm_count">6 VMs</span>' in html
-    assert f'<a href="/inventory/vms/{estate["app02"].pk}/">app02</a>' in html
-    assert '<span class="badge text-bg-secondary">Off</span>' in html
-    assert '<span class="badge text-bg-warning">Missing</span>' in html
-    assert '<span class="badge text-bg-dark">template</span>' in html
-    assert html.count('title="Shares its BIOS UUID with another live VM">copied</span>') == 2
-    assert '<td class="text-nowrap">Prod-Cluster<div class="text-secondary">DC-East</div></td>' in html
-    assert '<td class="text-nowrap">2026-03-01 11:00</td>' in html
-    assert '<div class="text-secondary text-truncate" style="max-width: 12rem" title="vc-lab">vc-lab</div>' in html
+    assert "Inventory 6 VMs" in page.text()
+    table = page.find("table")
+    rhel9 = "Red Hat Enterprise Linux 9 (64-bit)"
+    # name (with its flags) and source · power · status · cluster and datacenter · host · guest · IPs · last seen
+    assert rows(table) == [
+        ["app01 vc-prod", "On", "Present", "Prod-Cluster DC-East", "esx-prod-01.example.com", rhel9, "10.1.0.11",
+         "2026-03-01 11:00"],
+        ["app02 vc-prod", "Off", "Present", "Prod-Cluster DC-East", "esx-prod-02.example.com",
+         "Microsoft Windows Server 2019 (64-bit)", "10.1.0.12", "2026-03-01 10:00"],
+        ["db01 copied vc-prod", "On", "Missing", "Prod-Cluster DC-East", "esx-prod-01.example.com",
+         "Red Hat Enterprise Linux 8 (64-bit)", "10.1.0.21", "2026-03-01 09:00"],
+        ["lab-db01 copied vc-lab", "On", "Present", "Lab-Cluster DC-Lab", "esx-lab-01.example.com", rhel9,
+         "192.168.5.21", "2026-03-01 08:00"],
+        ["lab-web01 vc-lab", "Suspended", "Removed", "Lab-Cluster DC-Lab", "esx-lab-01.example.com",
+         "Ubuntu Linux (64-bit)", "—", "2026-03-01 07:00"],
+        ["tmpl-rhel9 template vc-prod", "Off", "Present", "Prod-Cluster DC-East", "esx-prod-02.example.com", rhel9,
+         "—", "2026-03-01 06:00"],
+    ]
+    assert ("app02", f"/inventory/vms/{estate['app02'].pk}/") in links(table)
+    assert [badge.attrs["title"] for badge in table.find_all("span") if badge.text() == "copied"] == [
+        "Shares its BIOS UUID with another live VM",
+    ] * 2
     # the selects offer the estate's sources, clusters and hosts
-    assert '<option value="vc-lab">vc-lab</option>' in html
-    assert f'<option value="{estate["prod_cluster"].pk}">Prod-Cluster · vc-prod</option>' in html
-    assert f'<option value="{estate["hosts"]["lab1"].pk}">esx-lab-01.example.com</option>' in html
+    assert options(page, "source") == [("Any", ""), ("vc-lab", "vc-lab"), ("vc-prod", "vc-prod")]
+    assert ("Prod-Cluster · vc-prod", str(estate["prod_cluster"].pk)) in options(page, "cluster")
+    assert ("esx-lab-01.example.com", str(estate["hosts"]["lab1"].pk)) in options(page, "host")
 
 
 @pytest.mark.parametrize(
@@ -156,10 +168,12 @@ def test_the_moref_is_searched_exactly(estate, client_for):
 
 
 def test_the_chosen_filters_stay_selected(estate, client_for):
-    html = client_for(Role.AUDITOR).get(VMS_URL, {"source": "vc-lab", "power_state": "suspended"}).content.decode()
+    response = client_for(Role.AUDITOR).get(VMS_URL, {"source": "vc-lab", "power_state": "suspended"})
+    page = read(response.content.decode())
 
-    assert '<option value="vc-lab" selected>vc-lab</option>' in html
-    assert '<option value="suspended" selected>Suspended</option>' in html
+    assert (selected(page, "source"), selected(page, "power_state"), selected(page, "status")) == (
+        ["vc-lab"], ["Suspended"], [],
+    )
 
 
 def test_an_unknown_cluster_is_reported_and_ignored(estate, client_for):
@@ -187,11 +201,12 @@ def test_sorting(estate, client_for, ordering, expected):
 
 
 def test_column_headers_sort_and_keep_the_filters(estate, client_for):
-    html = client_for(Role.AUDITOR).get(VMS_URL, {"source": "vc-prod", "ordering": "host"}).content.decode()
+    page = read(client_for(Role.AUDITOR).get(VMS_URL, {"source": "vc-prod", "ordering": "host"}).content.decode())
 
-    assert '<a href="?source=vc-prod&amp;ordering=-host">Host ▲</a>' in html
-    assert '<a href="?source=vc-prod&amp;ordering=name">Name</a>' in html
-    assert '<input type="hidden" name="ordering" value="host">' in html
+    headers = links(page.find("thead"))
+    assert ("Host ▲", "?source=vc-prod&ordering=-host") in headers
+    assert ("Name", "?source=vc-prod&ordering=name") in headers
+    assert page.find("form", method="get").find("input", name="ordering").attrs["value"] == "host"  # filtering keeps it
 
 
 def test_the_list_is_paginated_by_fifty_keeping_the_filters(db, client_for):
@@ -199,10 +214,10 @@ def test_the_list_is_paginated_by_fifty_keeping_the_filters(db, client_for):
     VirtualMachineFactory.create_batch(55, host=host)
     response = client_for(Role.AUDITOR).get(VMS_URL, {"status": "present"})
 
-    html = response.content.decode()
-    assert len(response.context["vms"]) == 50
-    assert "Page 1 of 2" in html
-    assert 'href="?status=present&amp;page=2">Next</a>' in html
+    page = read(response.content.decode())
+    assert len(rows(page.find("table"))) == 50
+    assert "Page 1 of 2" in page.text()
+    assert ("Next", "?status=present&page=2") in links(page)
     assert len(client_for(Role.AUDITOR).get(VMS_URL, {"status": "present", "page": 2}).context["vms"]) == 5
 
 
@@ -246,40 +261,42 @@ def test_the_vm_page_shows_its_facts(estate, client_for):
 
     response = client_for(Role.AUDITOR).get(f"/inventory/vms/{vm.pk}/")
 
-    html = response.content.decode()
+    page = read(response.content.decode())
     assert response.status_code == 200
-    assert _fact(html, "Instance UUID") == "50001111-aaaa-bbbb-cccc-000000000001"
-    assert _fact(html, "Source") == f'<a href="/inventory/sources/{estate["prod"].pk}/">vc-prod</a>'
-    assert _fact(html, "Cluster") == f'<a href="/inventory/vms/?cluster={estate["prod_cluster"].pk}">Prod-Cluster</a>'
-    assert _fact(html, "Created by") == "VSPHERE.LOCAL\\alice"
-    assert _fact(html, "Created") == "2025-12-31 11:00"
-    assert _fact(html, "Last boot") == "—"
-    assert _fact(html, "Resource pool") == "—"
-    assert _fact(html, "IP addresses") == "10.1.0.11"
-    assert _fact(html, "MAC addresses") == "00:50:56:aa:bb:cc"
-    assert _fact(html, "CPUs · memory") == "2 vCPU · 4096 MB"
-    assert _fact(html, "Sanction") == '<span class="badge text-bg-success">Approved</span>'
-    assert _fact(html, "Owner") == f'<a href="/people/{vm.owner.pk}/">Olga Owner</a>'
-    assert _fact(html, "Purpose") == "Payments API"
-    assert _fact(html, "Backup") == "gold"
-    assert re.search(r'isolation\.tools\.copy\.disable</td><td class="[^"]*">TRUE</td>', html)
-    assert "<h2 class=\"h5 mt-4\">Advanced settings <span class=\"text-secondary small\">(2)</span></h2>" in html
-    assert "Not cloned from another VM" in html
+    shown = {label: value.text() for label, value in facts(page).items()}
+    assert {label: shown[label] for label in (
+        "Instance UUID", "Source", "Cluster", "Created by", "Created", "Last boot", "Resource pool", "IP addresses",
+        "MAC addresses", "CPUs · memory", "Sanction", "Owner", "Purpose", "Backup",
+    )} == {
+        "Instance UUID": "50001111-aaaa-bbbb-cccc-000000000001",
+        "Source": "vc-prod",
+        "Cluster": "Prod-Cluster",
+        "Created by": "VSPHERE.LOCAL\\alice",
+        "Created": "2025-12-31 11:00",
+        "Last boot": "—",
+        "Resource pool": "—",
+        "IP addresses": "10.1.0.11",
+        "MAC addresses": "00:50:56:aa:bb:cc",
+        "CPUs · memory": "2 vCPU · 4096 MB",
+        "Sanction": "Approved",
+        "Owner": "Olga Owner",
+        "Purpose": "Payments API",
+        "Backup": "gold",
+    }
+    assert links(facts(page)["Source"]) == [("vc-prod", f"/inventory/sources/{estate['prod'].pk}/")]
+    assert links(facts(page)["Cluster"]) == [("Prod-Cluster", f"/inventory/vms/?cluster={estate['prod_cluster'].pk}")]
+    assert links(facts(page)["Owner"]) == [("Olga Owner", f"/people/{vm.owner.pk}/")]
+    assert "Advanced settings (2)" in [heading.text() for heading in page.find_all("h2")]
+    assert rows(page.find("div", css_class="advanced-settings").find("table")) == [
+        ["isolation.tools.copy.disable", "TRUE"], ["log.keepOld", "10"],
+    ]
+    assert "Not cloned from another VM" in page.text()
 
 
-def _fact(html: str, label: str) -> str:
-    """The content of the ``<dd>`` that follows the ``<dt>`` of ``label``."""
-    match = re.search(rf'<dt class="col-5">{re.escape(label)}</dt><dd class="col-7[^"]*">(.*?)</dd>', html, re.S)
-    assert match, f"no fact {label!r}"
-    return match.group(1)
-
-
-def _timeline(html: str) -> list[str]:
-    """Each history row as its visible text, whitespace collapsed."""
-    body = html[html.index('<table class="table table-sm align-middle timeline">'):]
-    body = body[: body.index("</table>")]
-    rows = re.findall(r"<tr data-kind=.*?</tr>", body, re.S)
-    return [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows]
+def _timeline(page: Element) -> list[str]:
+    """Each history row as its visible text."""
+    table = page.find("table", css_class="timeline")
+    return [row.text() for row in table.find_all("tr") if "data-kind" in row.attrs]
 
 
 def test_the_timeline_renders_each_change_readably(estate, client_for, role_users):
@@ -300,10 +317,10 @@ def test_the_timeline_renders_each_change_readably(estate, client_for, role_user
     VMChangeFactory(vm=vm, kind=ChangeKind.REPURPOSED, at=at + datetime.timedelta(hours=1), scan_run=None,
                     user=role_users[Role.SECURITY_ADMIN], old={"purpose": ""}, new={"purpose": "Payments API"})
 
-    html = client_for(Role.AUDITOR).get(f"/inventory/vms/{vm.pk}/").content.decode()
+    page = read(client_for(Role.AUDITOR).get(f"/inventory/vms/{vm.pk}/").content.decode())
 
     scan = f"scan #{run.pk}"
-    assert _timeline(html) == [
+    assert _timeline(page) == [
         "2026-02-28 13:00 Repurposed purpose: — → Payments API security_admin —",
         f"2026-02-28 12:00 Power changed On → Off — {scan}",
         f"2026-02-27 12:00 Reconfigured CPUs: 2 → 4 advanced setting b: 2 → 20 advanced setting c: 3 → — "
@@ -313,9 +330,8 @@ def test_the_timeline_renders_each_change_readably(estate, client_for, role_user
         f"2026-02-25 12:00 Renamed app-old → app01 VSPHERE.LOCAL\\bob {scan}",
         f"2026-02-19 12:00 Discovered name: app01 power state: On host: esx-prod-01.example.com — {scan}",
     ]
-    assert f'<a href="/inventory/scans/{run.pk}/">{scan}</a>' in html
-    assert '<span class="badge text-bg-primary">Discovered</span>' in html
-    assert "(6 entries)" in html
+    assert links(page.find("table", css_class="timeline")).count((scan, f"/inventory/scans/{run.pk}/")) == 5
+    assert "History (6 entries)" in [heading.text() for heading in page.find_all("h2")]
 
 
 def test_the_timeline_is_paginated(estate, client_for):
@@ -344,10 +360,11 @@ def test_the_lineage_panel_shows_parent_siblings_children_and_template(estate, c
     assert [vm.name for vm in lineage.children] == ["grandchild"]
     assert lineage.template is None
 
-    html = client.get(f"/inventory/vms/{parent.pk}/").content.decode()
-    assert f'<dt>Deployed from template</dt><dd><a href="/inventory/vms/{template.pk}/">tmpl-rhel9</a></dd>' in html
-    assert "<dt>Clones of this VM (3)</dt>" in html
-    assert html.index(">app01-clone-a</a>") < html.index(">app01-clone-b</a>") < html.index(">app01-clone-c</a>")
+    panel = facts(read(client.get(f"/inventory/vms/{parent.pk}/").content.decode()).find("div", css_class="lineage"))
+    assert links(panel["Deployed from template"]) == [("tmpl-rhel9", f"/inventory/vms/{template.pk}/")]
+    assert [name for name, _ in links(panel["Clones of this VM (3)"])] == [
+        "app01-clone-a", "app01-clone-b", "app01-clone-c",
+    ]
 
     deployed = client.get(f"/inventory/vms/{template.pk}/").context["lineage"]
     assert [vm.name for vm in deployed.deployed] == ["app01"]
@@ -378,7 +395,6 @@ def test_the_vm_page_needs_a_bounded_number_of_queries(estate, client_for):
     many = _queries(client, f"/inventory/vms/{big.pk}/")
 
     assert few == many
-    assert many <= 12
 
 
 # --- sources and the scan button --------------------------------------------------------------------------------
@@ -391,18 +407,18 @@ def test_the_source_list_counts_vms_by_status_and_shows_the_latest_scan(estate, 
 
     response = client_for(Role.AUDITOR).get(SOURCES_URL)
 
-    html = response.content.decode()
-    rows = {source.name: source for source in response.context["sources"]}
-    assert list(rows) == ["rvtools-dc2", "vc-lab", "vc-prod"]
-    assert (rows["vc-prod"].vms_present, rows["vc-prod"].vms_missing, rows["vc-prod"].vms_removed,
-            rows["vc-prod"].vm_count) == (3, 1, 0, 4)
-    assert (rows["vc-lab"].vms_present, rows["vc-lab"].vms_removed, rows["vc-lab"].vm_count) == (1, 1, 2)
-    assert (rows["vc-prod"].latest_scan_id, rows["vc-prod"].latest_scan_status) == (latest.pk, "partial")
-    assert old.pk != latest.pk
-    assert rows["rvtools-dc2"].latest_scan_id is None
-    assert '<a href="/inventory/vms/?source=vc-prod&amp;status=missing">1</a>' in html
-    assert f'<a href="/inventory/scans/{latest.pk}/">#{latest.pk}</a>' in html
-    assert "never scanned" in html
+    table = read(response.content.decode()).find("table")
+    # name · kind · endpoint · present · missing · removed · all VMs · latest scan (the newest, not the older one)
+    assert rows(table) == [
+        ["rvtools-dc2", "RVTools import", "—", "0", "0", "0", "0", "never scanned"],
+        ["vc-lab", "vCenter / ESXi", "vc-lab.example.com:443", "1", "0", "1", "2", "never scanned"],
+        ["vc-prod", "vCenter / ESXi", "vc-prod.example.com:443", "3", "1", "0", "4",
+         f"#{latest.pk} Partial 2026-03-01 12:00"],
+    ]
+    prod_links = links(table.find("tr", data_source="vc-prod"))
+    assert ("1", "/inventory/vms/?source=vc-prod&status=missing") in prod_links
+    assert (f"#{latest.pk}", f"/inventory/scans/{latest.pk}/") in prod_links
+    assert f"/inventory/scans/{old.pk}/" not in [address for _, address in prod_links]
 
 
 def test_the_source_list_needs_the_same_queries_for_few_or_many_sources(db, client_for):
@@ -439,12 +455,16 @@ def test_the_source_page_never_shows_the_password(estate, client_for):
 
 def test_the_scan_button_is_for_security_admins_and_admins(estate, client_for):
     url = f"/inventory/sources/{estate['prod'].pk}/"
-    button = f'<form method="post" action="/inventory/sources/{estate["prod"].pk}/scan/">'
+    scan_url = f"/inventory/sources/{estate['prod'].pk}/scan/"
+
+    def scan_forms(role) -> list[list[tuple[str, bool]]]:
+        page = read(client_for(role).get(url).content.decode())
+        return [buttons(form) for form in page.find_all("form", method="post", action=scan_url)]
 
     for role in (Role.SECURITY_ADMIN, Role.ADMIN):
-        assert button in client_for(role).get(url).content.decode()
+        assert scan_forms(role) == [[("Scan now", True)]]
     for role in (Role.AUDITOR, Role.MANAGER, Role.COMPLIANCE_OFFICER):
-        assert button not in client_for(role).get(url).content.decode()
+        assert scan_forms(role) == []
 
 
 def _free_port() -> int:
@@ -481,10 +501,11 @@ def test_scan_now_opens_a_run_and_the_task_records_why_it_failed(db, client_for,
     assert list(AuditEvent.objects.order_by("sequence").values_list("action", "actor_label")) == [
         ("scan.requested", "security_admin"), ("scan.failed", "security_admin"),
     ]
-    page = client.get(response["Location"]).content.decode()
-    assert f"Scan #{run.pk} of vc-closed requested." in page
-    assert f"127.0.0.1:{port} refused" in page
-    assert '<span class="badge text-bg-danger" data-scan-status="failed">Failed</span>' in page
+    page = read(client.get(response["Location"]).content.decode())
+    assert f"Scan #{run.pk} of vc-closed requested." in page.find(role="alert").text()
+    progress = page.find("div", id="scan-progress").text()
+    assert progress.startswith(f"Latest scan: #{run.pk} Failed started ")
+    assert f"127.0.0.1:{port} refused" in progress
 
 
 def test_scan_now_while_a_scan_runs_says_so_and_opens_nothing(db, client_for, django_capture_on_commit_callbacks):
@@ -494,11 +515,11 @@ def test_scan_now_while_a_scan_runs_says_so_and_opens_nothing(db, client_for, dj
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = client_for(Role.ADMIN).post(f"/inventory/sources/{source.pk}/scan/", follow=True)
 
-    html = response.content.decode()
+    page = read(response.content.decode())
     assert callbacks == []
     assert list(ScanRun.objects.values_list("pk", flat=True)) == [running.pk]
-    assert f"A scan of vc-busy is already running (scan #{running.pk}, started " in html
-    assert 'class="alert alert-warning"' in html
+    (warning,) = page.find_all(role="alert", css_class="alert-warning")
+    assert warning.text().startswith(f"A scan of vc-busy is already running (scan #{running.pk}, started ")
     assert not AuditEvent.objects.exists()
 
 
@@ -528,10 +549,10 @@ def test_an_import_source_cannot_be_scanned(db, client_for):
 
 
 def test_the_scan_confirmation_page(estate, client_for):
-    html = client_for(Role.SECURITY_ADMIN).get(f"/inventory/sources/{estate['prod'].pk}/scan/").content.decode()
+    page = read(client_for(Role.SECURITY_ADMIN).get(f"/inventory/sources/{estate['prod'].pk}/scan/").content.decode())
 
-    assert "Scan vc-prod now?" in html
-    assert "<code>https://vc-prod.example.com:443/sdk</code>" in html
+    assert "Scan vc-prod now?" in page.text()
+    assert "https://vc-prod.example.com:443/sdk" in [code.text() for code in page.find_all("code")]
 
 
 def test_the_progress_block_polls_while_the_scan_runs_and_stops_when_it_ends(db, client_for):
@@ -540,30 +561,36 @@ def test_the_progress_block_polls_while_the_scan_runs_and_stops_when_it_ends(db,
     client = client_for(Role.AUDITOR)
     url = f"/inventory/sources/{source.pk}/progress/"
 
-    running = client.get(url, HTTP_HX_REQUEST="true").content.decode()
-    assert f'hx-get="{url}" hx-trigger="every 2s" hx-swap="outerHTML"' in running
-    assert "250 / 1000 VMs processed" in running
-    assert 'style="width: 25%"' in running
-    assert "Scan now" not in running  # an auditor has no button
-    assert 'hx-get="' in client.get(f"/inventory/sources/{source.pk}/").content.decode()
+    def progress_block(page_url: str, **headers) -> Element:
+        return read(client.get(page_url, **headers).content.decode()).find("div", id="scan-progress")
+
+    running = progress_block(url, HTTP_HX_REQUEST="true")
+    polling = {name: running.attrs.get(name) for name in ("hx-get", "hx-trigger", "hx-swap")}
+    assert polling == {"hx-get": url, "hx-trigger": "every 2s", "hx-swap": "outerHTML"}
+    assert "250 / 1000 VMs processed" in running.text()
+    bar = running.find(role="progressbar")
+    assert (bar.attrs["aria-valuenow"], bar.attrs["aria-valuemax"]) == ("250", "1000")
+    assert bar.find("div").attrs["style"] == "width: 25%"
+    assert buttons(running) == []  # an auditor has no button
+    assert progress_block(f"/inventory/sources/{source.pk}/").attrs.get("hx-get") == url  # the full page polls too
 
     run.status, run.vms_seen, run.discovered = ScanStatus.COMPLETE, 1000, 1000
     run.finished_at = run.started_at + datetime.timedelta(minutes=2)
     run.save()
-    done = client.get(url, HTTP_HX_REQUEST="true").content.decode()
-    assert "hx-trigger" not in done
-    assert "1000 VMs seen: 1000 discovered, 0 changed, 0 missing, 0 reappeared, 0 removed." in done
-    assert "Reload the page" in done
+    done = progress_block(url, HTTP_HX_REQUEST="true")
+    assert [name for name in done.attrs if name.startswith("hx-")] == []
+    assert "1000 VMs seen: 1000 discovered, 0 changed, 0 missing, 0 reappeared, 0 removed." in done.text()
+    assert ("Reload the page", f"/inventory/sources/{source.pk}/") in links(done)
 
 
 def test_the_progress_block_shows_a_disabled_button_to_admins_while_running(db, client_for):
     source = SourceFactory(name="vc-progress")
     ScanRunFactory(source=source, status=ScanStatus.RUNNING)
 
-    html = client_for(Role.ADMIN).get(f"/inventory/sources/{source.pk}/progress/").content.decode()
+    page = read(client_for(Role.ADMIN).get(f"/inventory/sources/{source.pk}/progress/").content.decode())
 
-    assert '<button class="btn btn-primary" type="submit" disabled>Scanning…</button>' in html
-    assert "0 VMs processed (counting…)" in html
+    assert buttons(page) == [("Scanning…", False)]
+    assert "0 VMs processed (counting…)" in page.text()
 
 
 # --- scan runs --------------------------------------------------------------------------------------------------
@@ -582,9 +609,12 @@ def test_the_scan_list_filters_by_source_and_status(estate, client_for):
     assert ids() == [prod_run.pk, lab_run.pk, failed.pk]
     assert ids({"source": "vc-lab"}) == [lab_run.pk, failed.pk]
     assert ids({"status": "failed"}) == [failed.pk]
-    html = client.get(SCANS_URL).content.decode()
-    assert '<td class="text-nowrap">1 min 23 s</td>' in html
-    assert "connection to vc-lab:443 refused" in html
+    table = read(client.get(SCANS_URL).content.decode()).find("table")
+    # # · source · status · started · duration · trigger · seen · new · changed · missing · back · removed · error
+    assert rows(table)[2] == [
+        str(failed.pk), "vc-lab", "Failed", "2026-03-01 10:00", "1 min 23 s", "Command line",
+        "0", "0", "0", "0", "0", "0", "connection to vc-lab:443 refused",
+    ]
 
 
 def test_the_scan_page_shows_counts_duration_error_and_the_changes_it_recorded(estate, client_for):
@@ -596,22 +626,24 @@ def test_the_scan_page_shows_counts_duration_error_and_the_changes_it_recorded(e
 
     response = client_for(Role.AUDITOR).get(f"/inventory/scans/{run.pk}/")
 
-    html = response.content.decode()
-    assert '<strong>Error:</strong> Writing the inventory failed: disk full' in html
-    assert '<dt class="col-5">Duration</dt><dd class="col-7">1 min 23 s</dd>' in html
-    assert '<dt class="col-5">Changed</dt><dd class="col-7">2</dd>' in html
-    assert [(change.vm.name, change.kind) for change in response.context["changes"]] == [
-        ("app01", ChangeKind.RENAMED), ("db01", ChangeKind.MISSING),
+    page = read(response.content.decode())
+    assert page.find(role="alert").text() == "Error: Writing the inventory failed: disk full"
+    shown = {label: value.text() for label, value in facts(page).items()}
+    assert (shown["Duration"], shown["VMs seen"], shown["Discovered"], shown["Changed"]) == (
+        "1 min 23 s", "4", "1", "2",
+    )
+    assert _timeline(page) == [
+        "2026-03-01 12:00 app01 Renamed app-1 → app01 —",
+        "2026-03-01 12:00 db01 Missing Present → Missing —",
     ]
-    assert _timeline(html)[1] == "2026-03-01 12:00 db01 Missing Present → Missing —"
     assert VMChange.objects.count() == 3
 
 
 def test_the_navigation_links_to_the_inventory_and_the_sources(db, client_for):
-    html = client_for(Role.AUDITOR).get("/").content.decode()
+    navigation = links(read(client_for(Role.AUDITOR).get("/").content.decode()).find("nav"))
 
-    assert '<a class="nav-link" href="/inventory/vms/">Inventory</a>' in html
-    assert '<a class="nav-link" href="/inventory/sources/">Sources</a>' in html
+    assert ("Inventory", "/inventory/vms/") in navigation
+    assert ("Sources", "/inventory/sources/") in navigation
 
 
 def test_the_scan_page_of_an_import_source_explains_how_to_refresh_it(client_for):

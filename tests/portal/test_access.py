@@ -11,6 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from portal.choices import Role
 from portal.services.audit import audit_log
 from questionnaires.choices import QuestionKind
+from tests.compliance.factories import RequirementFactory
 from tests.factories import (
     AreaMappingFactory,
     HostFactory,
@@ -66,6 +67,7 @@ def sample_kwargs(org, role_users):
     head = AssignmentFactory(campaign=campaign, person=head_person)
     part = AssignmentFactory(campaign=campaign, person=part_person, parent=head)
     SectionFactory(version=campaign.version)
+    requirement = RequirementFactory(version__framework__slug="hipaa")
     campaign_urls = ["campaign_detail", "campaign_launch", "campaign_close", "campaign_reopen", "export_vms_csv",
                      "export_answers_csv", "export_xlsx"]
     assignment_urls = ["assignment", "assignment_children", "assignment_delegate", "assignment_submit",
@@ -79,6 +81,7 @@ def sample_kwargs(org, role_users):
         "*": {"pk": org["vp_a"].pk, "sequence": event.sequence, "uidb64": "MQ", "token": "set-password"},
         "inventory:vm_detail": {"pk": vm.pk},
         "inventory:source_detail": {"pk": source.pk},
+        "inventory:source_edit": {"pk": source.pk},
         "inventory:source_scan": {"pk": source.pk},
         "inventory:source_progress": {"pk": source.pk},
         "inventory:scan_detail": {"pk": run.pk},
@@ -91,6 +94,9 @@ def sample_kwargs(org, role_users):
             "detail", "delegate", "submit", "review", "answer-for", "reassign", "answers", "declared-vms",
         )},
         "api:questionnairetemplate-detail": {"pk": campaign.version.template_id},
+        "compliance:framework_detail": {"slug": requirement.version.framework.slug},
+        "api:framework-detail": {"slug": requirement.version.framework.slug},
+        "api:requirement-detail": {"pk": requirement.pk},
     }
 
 
@@ -113,7 +119,9 @@ def test_the_walk_sees_the_portal_urls():
     names = all_url_names()
     assert {"dashboard", "people:org_chart", "audit:list", "api:person-list", "api:schema", "login"} <= set(names)
     assert {"inventory:vm_list", "inventory:source_scan", "api:vm-history", "api:source-list"} <= set(names)
+    assert {"inventory:source_add", "inventory:source_edit"} <= set(names)
     assert {"questionnaires:my", "questionnaires:assignment", "questionnaires:campaign_detail"} <= set(names)
+    assert {"compliance:framework_list", "compliance:framework_detail", "api:requirement-list"} <= set(names)
 
 
 @pytest.mark.parametrize("name", all_url_names())

@@ -1,0 +1,747 @@
+"""Reconciliation: what people declared in a campaign against what the scanners saw, every gap routed to the
+person who can close it.
+
+A run loads the campaign's declared VMs and the inventory once, joins them in memory by evidence in order of
+trust (``MatchKey``: the inventory VM the person confirmed, a link made by hand, a UUID, VM ID or MAC address
+they gave, the guest's host name or an IP address, then the normalised name: unique in the person's area
+first, then in the estate), and gives each declared VM that counts as declared one state: matched, mismatch
+(matched, facts disagree; each disagreement named), conflict (one VM declared by two people or with two
+owners), not_found (a platform we scan) or not_found_unscanned (a platform we do not). Inventory VMs in the
+campaign's scope that nobody declared are undeclared. A key that fits several VMs, or a name that only matches
+approximately, never matches silently: the item keeps the candidates for a person to pick.
+
+Accepted declarations write their governance facts (owner, purpose, data categories) back onto the VM, each
+change a ``repurposed`` entry of its timeline. The run then compares its outcome with the stored items and
+writes only what changed, so a second run changes nothing; each run is stored with its counts and the items it
+changed, and the people newly asked to close a gap get one digest e-mail each.
+"""
+
+import datetime
+import ipaddress
+import logging
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from inventory.choices import ChangeKind, Platform, PowerState, SourceKind, VMStatus
+from inventory.models import AreaMapping, VirtualMachine, VMChange
+from portal.choices import NotificationKind
+from portal.db import chunked
+from portal.models import Person, User
+from portal.services.audit import AuditEntry, audit_log, audit_log_many
+from portal.services.notifications import notification_new, notifications_notify
+from questionnaires.choices import (
+    DECLARED_DISPOSITIONS,
+    AssignmentStatus,
+    CampaignStatus,
+    DeclaredVMStatus,
+    MatchKey,
+    ReconciliationState,
+    Resolution,
+    VMPurpose,
+)
+from questionnaires.models import (
+    Campaign,
+    DeclaredVM,
+    ReconciliationChange,
+    ReconciliationItem,
+    ReconciliationRun,
+)
+
+logger = logging.getLogger(__name__)
+
+State = ReconciliationState
+# Rows per INSERT / UPDATE while storing a run: a 100,000-item campaign in a few hundred statements.
+WRITE_BATCH_SIZE = 500
+# Candidates an item keeps for a person to choose from: more than this and the name is no help anyway.
+CANDIDATES_KEPT = 20
+# Inventory VMs a declaration may match: the ones that exist (a removed VM matches only to say it is gone).
+LIVE_STATUSES = (VMStatus.PRESENT, VMStatus.MISSING)
+# Sources whose VMs run on vSphere: the collector and RVTools leave ``platform`` empty for them.
+VSPHERE_SOURCES = (SourceKind.VCENTER, SourceKind.RVTOOLS)
+# States whose item waits for somebody's answer; the routed person is told of them.
+OPEN_STATES = (State.UNDECLARED, State.NOT_FOUND, State.NOT_FOUND_UNSCANNED, State.CONFLICT, State.MISMATCH)
+# Closed campaigns are reconciled after scans for this long: their gaps stay current while they are followed up.
+CLOSED_CAMPAIGNS_FOLLOWED_DAYS = 365
+# Where a routed person answers their follow-ups (e-mails link here).
+FOLLOW_UPS_PATH = "/questionnaires/follow-ups/"
+# Declared statuses that say the VM should not be running.
+NOT_RUNNING_STATUSES = (DeclaredVMStatus.STOPPED, DeclaredVMStatus.DECOMMISSIONED)
+WORD = re.compile(r"[0-9a-z]{3,}")
+
+
+def created_tolerance_days() -> int:
+    """How far a declared creation date may be from vCenter's before it is a mismatch."""
+    return settings.RECONCILIATION_CREATED_TOLERANCE_DAYS
+
+
+# --- keys: how values are compared ---------------------------------------------------------------------------
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def name_key(text: str) -> str:
+    """A VM or host name compared in any case, without surrounding spaces or a domain suffix (web01.corp.com is
+    web01); an IP address stays whole."""
+    text = " ".join((text or "").split()).casefold()
+    if "." in text and not _is_ip(text):
+        text = text.split(".", 1)[0]
+    return text
+
+
+def loose_key(text: str) -> str:
+    """A name with only its letters and digits: web_01, web-01 and "web 01" are close, never the same VM."""
+    return re.sub(r"[^0-9a-z]", "", name_key(text))
+
+
+def mac_key(text: str) -> str:
+    digits = re.sub(r"[^0-9a-f]", "", (text or "").casefold())
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2)) if len(digits) == 12 else ""
+
+
+def account_key(text: str) -> str:
+    """A vCenter or directory account without its domain: VSPHERE.LOCAL\\alice, alice@corp.com and Alice match."""
+    text = (text or "").strip().casefold()
+    return text.rsplit("\\", 1)[-1].split("@", 1)[0]
+
+
+# --- what a run works on ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _VM:
+    id: int
+    name: str
+    status: str
+    is_template: bool
+    power_state: str
+    instance_uuid: str
+    bios_uuid: str
+    moref: str
+    dns_name: str
+    ips: list[str]
+    macs: list[str]
+    created_at: datetime.datetime | None
+    created_by: str
+    owner_id: int | None
+    purpose: str
+    data_categories: list[str]
+    platform: str
+    datacenter: str
+    cluster: str
+    host: str
+    folder: str
+    resource_pool: str
+    area: set[int] = field(default_factory=set)
+
+
+@dataclass
+class _Declared:
+    id: int
+    person_id: int
+    assignment_status: str
+    row: int
+    name: str
+    address: str
+    platform: str
+    created_on: datetime.date | None
+    created_by: str
+    status: str
+    owner: str
+    purpose: str
+    purpose_other: str
+    data_categories: list[str]
+    location: str
+    uuid: str
+    vm_id: str
+    mac_address: str
+    inventory_vm_id: int | None
+    disposition: str
+
+
+@dataclass
+class _Outcome:
+    """What a run finds for one item; compared field by field with the stored item."""
+
+    key: str
+    state: str
+    declared_vm_id: int | None = None
+    declarer_id: int | None = None
+    vm_id: int | None = None
+    match_key: str = ""
+    match_value: str = ""
+    reasons: list[dict] = field(default_factory=list)
+    candidates: list[int] = field(default_factory=list)
+    routed_to_id: int | None = None
+
+    FIELDS = ("state", "declared_vm_id", "declarer_id", "vm_id", "match_key", "match_value", "reasons",
+              "candidates", "routed_to_id")
+
+    def values(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.FIELDS)
+
+
+def _reason(code: str, message: str) -> dict:
+    return {"code": code, "message": message}
+
+
+class _People:
+    """The org chart in memory: managers, who is active, logins and e-mails, subtrees."""
+
+    def __init__(self) -> None:
+        rows = Person.objects.values_list("id", "parent_id", "active", "user_id", "email", "name")
+        self.parent: dict[int, int | None] = {}
+        self.active: dict[int, bool] = {}
+        self.name: dict[int, str] = {}
+        self.by_email: dict[str, int] = {}
+        self.by_name: dict[str, list[int]] = defaultdict(list)
+        self.by_account: dict[str, int] = {}
+        user_of: dict[int, int] = {}
+        for person_id, parent_id, active, user_id, email, name in rows:
+            self.parent[person_id] = parent_id
+            self.active[person_id] = active
+            self.name[person_id] = name
+            self.by_email[email.casefold()] = person_id
+            if active:
+                self.by_name[" ".join(name.split()).casefold()].append(person_id)
+                self.by_account.setdefault(account_key(email), person_id)
+            if user_id:
+                user_of[user_id] = person_id
+        for user_id, username in User.objects.filter(pk__in=list(user_of)).values_list("id", "username"):
+            self.by_account[account_key(username)] = user_of[user_id]
+        self._chains: dict[int, list[int]] = {}
+
+    def chain(self, person_id: int) -> list[int]:
+        """The person and their managers up to the top, nearest first."""
+        if person_id not in self._chains:
+            chain, current, seen = [], person_id, set()
+            while current is not None and current not in seen:
+                seen.add(current)
+                chain.append(current)
+                current = self.parent.get(current)
+            self._chains[person_id] = chain
+        return self._chains[person_id]
+
+    def within(self, person_id: int, head_id: int) -> bool:
+        return head_id in self.chain(person_id)
+
+    def active_in_chain(self, person_id: int) -> int | None:
+        """The person if active, else their nearest active manager."""
+        return next((p for p in self.chain(person_id) if self.active.get(p)), None)
+
+    def common_manager(self, people: Iterable[int]) -> int | None:
+        """The lowest manager whom all of ``people`` report to (one of them, if the others report to them)."""
+        chains = [self.chain(p) for p in people]
+        if not chains:
+            return None
+        shared = set(chains[0]).intersection(*chains[1:])
+        return next((p for p in chains[0] if p in shared), None)
+
+    def from_text(self, text: str) -> int | None:
+        """A person from a declared owner: an e-mail, "Name <e-mail>", or a full name only one active person has."""
+        text = " ".join((text or "").split())
+        match = re.search(r"<([^<>]+)>$", text)
+        if match or "@" in text:
+            return self.by_email.get((match.group(1) if match else text).strip().casefold())
+        namesakes = self.by_name.get(text.casefold(), [])
+        return namesakes[0] if len(namesakes) == 1 else None
+
+    def from_account(self, text: str) -> int | None:
+        person_id = self.by_account.get(account_key(text)) if text else None
+        return person_id if person_id and self.active.get(person_id) else None
+
+
+class _Estate:
+    """The inventory in memory, indexed by every key a declaration may match on."""
+
+    def __init__(self, people: _People) -> None:
+        vms = VirtualMachine.objects.values_list(
+            "id", "name", "status", "is_template", "power_state", "instance_uuid", "bios_uuid", "moref", "dns_name",
+            "ip_addresses", "mac_addresses", "created_at", "created_by", "owner_id", "purpose", "data_categories",
+            "platform", "source__kind", "datacenter__name", "cluster__name", "host__name", "folder", "resource_pool",
+        )
+        self.vms: dict[int, _VM] = {}
+        self.index: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        self.scanned_platforms: set[str] = set()
+        for row in vms.iterator(chunk_size=5000):
+            (vm_id, name, status, is_template, power, instance_uuid, bios_uuid, moref, dns, ips, macs, created_at,
+             created_by, owner_id, purpose, categories, platform, source_kind, datacenter, cluster, host, folder,
+             pool) = row
+            platform = Platform.VMWARE_ESXI.value if source_kind in VSPHERE_SOURCES else platform
+            vm = _VM(vm_id, name, status, is_template, power, instance_uuid.casefold(), bios_uuid.casefold(),
+                     moref.casefold(), dns or "", ips or [], macs or [], created_at, created_by, owner_id,
+                     purpose, categories or [], platform or "", datacenter or "", cluster or "", host or "",
+                     folder or "", pool or "")
+            self.vms[vm_id] = vm
+            if platform:
+                self.scanned_platforms.add(platform)
+            self._add(vm)
+        self._areas(people)
+        self.cluster_owner = self._cluster_owners()
+
+    def _cluster_owners(self) -> dict[str, int]:
+        """The person who owns most VMs of each cluster: the cluster's de facto area, for routing."""
+        counts: dict[str, Counter] = defaultdict(Counter)
+        for vm in self.vms.values():
+            if vm.cluster and vm.owner_id:
+                counts[vm.cluster][vm.owner_id] += 1
+        return {cluster: owners.most_common(1)[0][0] for cluster, owners in counts.items()}
+
+    def _add(self, vm: _VM) -> None:
+        index = self.index
+        for value in {vm.instance_uuid, vm.bios_uuid} - {""}:
+            index["uuid"][value].append(vm.id)
+        if vm.moref:
+            index["moref"][vm.moref].append(vm.id)
+        for mac in {mac_key(mac) for mac in vm.macs} - {""}:
+            index["mac"][mac].append(vm.id)
+        if vm.dns_name:
+            index["dns"][vm.dns_name.casefold()].append(vm.id)
+            if name_key(vm.dns_name) != vm.dns_name.casefold():
+                index["dns_short"][name_key(vm.dns_name)].append(vm.id)
+        for ip in set(vm.ips):
+            index["ip"][ip.casefold()].append(vm.id)
+        index["name"][name_key(vm.name)].append(vm.id)
+        index["loose"][loose_key(vm.name)].append(vm.id)
+
+    def _areas(self, people: _People) -> None:
+        """Whose area each VM is in: its owner, and the people a cluster, folder or resource pool is mapped to."""
+        mappings = list(AreaMapping.objects.values_list("scope", "pattern", "person_id"))
+        cache: dict[tuple[str, str], set[int]] = {}
+        fields = {
+            AreaMapping.Scope.CLUSTER: "cluster", AreaMapping.Scope.FOLDER: "folder",
+            AreaMapping.Scope.RESOURCE_POOL: "resource_pool",
+        }
+        self.mapped: dict[int, list[tuple[int, int]]] = {}  # vm → [(pattern length, person)], for routing
+        for vm in self.vms.values():
+            found: list[tuple[int, int]] = []
+            for scope, attribute in fields.items():
+                value = getattr(vm, attribute).casefold()
+                if not value:
+                    continue
+                if (scope, value) not in cache:
+                    cache[(scope, value)] = {
+                        (len(pattern), person_id) for kind, pattern, person_id in mappings
+                        if kind == scope and value.startswith(pattern.casefold())
+                    }
+                found.extend(cache[(scope, value)])
+            self.mapped[vm.id] = sorted(found, reverse=True)
+            vm.area = {person_id for _, person_id in found}
+            if vm.owner_id:
+                vm.area.add(vm.owner_id)
+
+    def live(self, ids: Iterable[int]) -> list[int]:
+        return [vm_id for vm_id in ids if self.vms[vm_id].status in LIVE_STATUSES]
+
+
+# --- matching -----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Match:
+    vm_id: int | None = None
+    key: str = ""
+    value: str = ""
+    candidates: list[int] = field(default_factory=list)
+    reasons: list[dict] = field(default_factory=list)
+
+
+def _match(declared: _Declared, estate: _Estate, people: _People, linked: dict[int, int]) -> _Match:
+    """The inventory VM a declaration is, by the most trusted evidence that points at exactly one VM."""
+    vms = estate.vms
+    for key, vm_id in ((MatchKey.LINKED, linked.get(declared.id)), (MatchKey.CONFIRMED, declared.inventory_vm_id)):
+        if vm_id in vms:
+            return _Match(vm_id, key, vms[vm_id].name)
+    ambiguous: set[int] = set()
+    uuid = declared.uuid.strip().casefold()
+    keyed = [
+        ("uuid", uuid, None),
+        ("moref", declared.vm_id.strip().casefold(), MatchKey.MOREF),
+        ("mac", mac_key(declared.mac_address), MatchKey.MAC),
+    ]
+    address = declared.address.strip().casefold()
+    if address:
+        if _is_ip(address):
+            keyed.append(("ip", address, MatchKey.IP))
+        else:
+            keyed += [("dns", address, MatchKey.DNS_NAME), ("dns_short", name_key(address), MatchKey.DNS_NAME),
+                      ("name", name_key(address), MatchKey.DNS_NAME)]
+    for index, value, key in keyed:
+        if not value:
+            continue
+        found = estate.live(estate.index[index].get(value, ()))
+        if len(found) == 1:
+            vm = vms[found[0]]
+            if index == "uuid":
+                key = MatchKey.INSTANCE_UUID if vm.instance_uuid == value else MatchKey.BIOS_UUID
+            return _Match(vm.id, key, value)
+        ambiguous.update(found)
+    named = estate.live(estate.index["name"].get(name_key(declared.name), ()))
+    in_area = [vm_id for vm_id in named if any(people.within(p, declared.person_id) for p in vms[vm_id].area)]
+    if len(in_area) == 1:
+        return _Match(in_area[0], MatchKey.NAME_AREA, declared.name)
+    if len(named) == 1:
+        return _Match(named[0], MatchKey.NAME_ESTATE, declared.name)
+    ambiguous.update(named)
+    reasons = []
+    if len(named) > 1:
+        reasons.append(_reason("ambiguous_name", f"{len(named)} VMs are named {declared.name!r}: pick the one it is"))
+    close = [vm_id for vm_id in estate.live(estate.index["loose"].get(loose_key(declared.name), ()))
+             if vm_id not in ambiguous]
+    if close:
+        names = ", ".join(sorted({vms[vm_id].name for vm_id in close})[:3])
+        reasons.append(_reason("similar_name", f"no VM is named {declared.name!r}; similar: {names}"))
+        ambiguous.update(close)
+    gone = [vm_id for vm_id in estate.index["name"].get(name_key(declared.name), ()) if vm_id not in named]
+    if gone and not ambiguous:
+        reasons.append(_reason("removed", f"inventory saw {declared.name!r} removed"))
+        return _Match(gone[0], "", "", [], reasons)
+    candidates = sorted(ambiguous, key=lambda vm_id: (vms[vm_id].name, vm_id))[:CANDIDATES_KEPT]
+    return _Match(None, "", "", candidates, reasons)
+
+
+def _platform_label(value: str) -> str:
+    return Platform(value).label if value in Platform.values else value
+
+
+def _differences(declared: _Declared, vm: _VM, people: _People) -> list[dict]:
+    """Every way the declaration and what the scanner saw disagree, named."""
+    reasons = []
+    if declared.status in NOT_RUNNING_STATUSES and vm.power_state == PowerState.ON:
+        status = DeclaredVMStatus(declared.status).label.lower()
+        code = "running_but_decommissioned" if declared.status == DeclaredVMStatus.DECOMMISSIONED else "running"
+        reasons.append(_reason(code, f"declared {status}, but it is powered on"))
+    if declared.created_by and vm.created_by and account_key(declared.created_by) != account_key(vm.created_by):
+        reasons.append(_reason(
+            "created_by", f"declared created by {declared.created_by}; vCenter's creation event says {vm.created_by}"
+        ))
+    if declared.created_on and vm.created_at:
+        seen = timezone.localdate(vm.created_at)
+        apart = abs((declared.created_on - seen).days)
+        if apart > created_tolerance_days():
+            reasons.append(_reason(
+                "created_on", f"declared created on {declared.created_on:%Y-%m-%d}; vCenter says {seen:%Y-%m-%d} "
+                f"({apart} days apart)"
+            ))
+    if declared.platform and vm.platform and declared.platform != vm.platform:
+        reasons.append(_reason(
+            "platform", f"declared {_platform_label(declared.platform)}; inventory sees {_platform_label(vm.platform)}"
+        ))
+    owner = people.from_text(declared.owner) if declared.owner else None
+    if owner and vm.owner_id and owner != vm.owner_id:
+        reasons.append(_reason(
+            "owner", f"declared owner {people.name[owner]}; inventory's owner is {people.name.get(vm.owner_id, '?')}"
+        ))
+    if declared.location:
+        places = " ".join((vm.datacenter, vm.cluster, vm.host)).casefold()
+        words = WORD.findall(declared.location.casefold())
+        if places.strip() and words and not any(word in places for word in words):
+            where = " / ".join(part for part in (vm.datacenter, vm.cluster, vm.host) if part)
+            reasons.append(_reason("location", f"declared at {declared.location!r}; it runs in {where}"))
+    return reasons
+
+
+# --- a run ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    outcomes: dict[str, _Outcome]
+    write_backs: dict[int, dict[str, Any]]  # vm → {field: value} from accepted declarations
+
+
+def _declared_rows(campaign: Campaign) -> list[_Declared]:
+    rows = (
+        DeclaredVM.objects.filter(assignment__campaign=campaign, disposition__in=DECLARED_DISPOSITIONS)
+        .values_list(
+            "id", "assignment__person_id", "assignment__status", "row", "name", "address", "platform", "created_on",
+            "created_by", "status", "owner", "purpose", "purpose_other", "data_categories", "location", "uuid",
+            "vm_id", "mac_address", "inventory_vm_id", "disposition",
+        )
+        .order_by("id")
+    )
+    return [_Declared(*row[:13], row[13] or [], *row[14:]) for row in rows.iterator(chunk_size=5000)]
+
+
+def _purpose_text(declared: _Declared) -> str:
+    if declared.purpose == VMPurpose.OTHER:
+        return declared.purpose_other or VMPurpose.OTHER.label
+    return VMPurpose(declared.purpose).label if declared.purpose else ""
+
+
+def _route_undeclared(vm: _VM, estate: _Estate, people: _People, scope: set[int] | None, head: int) -> int:
+    """The most likely owner of a VM nobody declared: its most specific area mapping, the account that created it,
+    the person who owns most VMs of its cluster, else the head of the campaign's scope."""
+    guesses = [person_id for _, person_id in estate.mapped.get(vm.id, [])]
+    guesses.append(people.from_account(vm.created_by))
+    guesses.append(estate.cluster_owner.get(vm.cluster) if vm.cluster else None)
+    for guess in guesses:
+        person_id = people.active_in_chain(guess) if guess else None
+        if person_id and (scope is None or person_id in scope):
+            return person_id
+    return head
+
+
+def _plan(campaign: Campaign, estate: _Estate, people: _People, linked: dict[int, int]) -> _Plan:
+    head = people.active_in_chain(campaign.scope_id) or campaign.scope_id
+    # The whole estate is in the scope of a campaign sent to the top of the organisation.
+    whole_estate = people.parent.get(campaign.scope_id) is None
+    scope = None if whole_estate else {p for p in people.parent if people.within(p, campaign.scope_id)}
+    declared_rows = _declared_rows(campaign)
+    matches = {row.id: _match(row, estate, people, linked) for row in declared_rows}
+    by_vm: dict[int, list[_Declared]] = defaultdict(list)
+    for row in declared_rows:
+        match = matches[row.id]
+        if match.vm_id is not None and match.key:
+            by_vm[match.vm_id].append(row)
+
+    outcomes: dict[str, _Outcome] = {}
+    write_backs: dict[int, dict[str, Any]] = {}
+    for row in declared_rows:
+        match = matches[row.id]
+        outcome = _Outcome(key=f"d{row.id}", state=State.NOT_FOUND, declared_vm_id=row.id, declarer_id=row.person_id,
+                           vm_id=match.vm_id, routed_to_id=people.active_in_chain(row.person_id))
+        outcomes[outcome.key] = outcome
+        if match.vm_id is None or not match.key:
+            scanned = not row.platform or row.platform in estate.scanned_platforms
+            outcome.state = State.NOT_FOUND if scanned else State.NOT_FOUND_UNSCANNED
+            outcome.candidates = match.candidates
+            outcome.reasons = match.reasons or [_reason(
+                "not_seen", "no scanner sees it" + ("" if scanned else
+                                                   f": nothing of {_platform_label(row.platform)} is scanned"),
+            )]
+            continue
+        outcome.match_key, outcome.match_value = match.key, match.value[:255]
+        vm = estate.vms[match.vm_id]
+        if vm.status == VMStatus.REMOVED:  # confirmed or linked once, gone since
+            outcome.state = State.NOT_FOUND
+            outcome.reasons = [_reason("removed", f"inventory saw {vm.name!r} removed")]
+            continue
+        others = [other for other in by_vm[match.vm_id] if other.id != row.id]
+        declarers = {row.person_id} | {other.person_id for other in others}
+        owners = {" ".join(d.owner.split()).casefold() for d in [row, *others] if d.owner.strip()}
+        if len(declarers) > 1 or len(owners) > 1:
+            outcome.state = State.CONFLICT
+            outcome.reasons = [_reason(
+                "declared_twice", f"also declared by {people.name.get(other.person_id, '?')} (row {other.row})"
+                + (f", owner {other.owner}" if other.owner else ""),
+            ) for other in others]
+            outcome.routed_to_id = people.active_in_chain(people.common_manager(declarers) or head)
+            continue
+        if row.assignment_status == AssignmentStatus.ACCEPTED and not others:
+            owner = people.from_text(row.owner) if row.owner else None
+            write_backs[vm.id] = {
+                "owner_id": owner or row.person_id, "purpose": _purpose_text(row)[:200] or vm.purpose,
+                "data_categories": row.data_categories or vm.data_categories,
+            }
+        outcome.reasons = _differences(row, vm, people)
+        outcome.state = State.MISMATCH if outcome.reasons else State.MATCHED
+
+    declared_vm_ids = set(by_vm)
+    for vm in estate.vms.values():
+        if vm.status != VMStatus.PRESENT or vm.is_template or vm.id in declared_vm_ids:
+            continue
+        if scope is not None and not vm.area & scope:
+            continue
+        outcomes[f"u{vm.id}"] = _Outcome(
+            key=f"u{vm.id}", state=State.UNDECLARED, vm_id=vm.id,
+            routed_to_id=_route_undeclared(vm, estate, people, scope, head),
+            reasons=[_reason("undeclared", "a scanner sees it in the campaign's scope; nobody declared it")],
+        )
+    return _Plan(outcomes, write_backs)
+
+
+def _write_back(plan: _Plan, estate: _Estate, campaign: Campaign, run: ReconciliationRun) -> int:
+    """Owner, purpose and data categories of accepted declarations onto their VMs; returns how many VMs changed.
+    The in-memory estate is updated too, so the states computed after agree with what is stored."""
+    now = timezone.now()
+    changed: list[tuple[_VM, dict, dict]] = []
+    for vm_id, wanted in plan.write_backs.items():
+        vm = estate.vms[vm_id]
+        old = {name: getattr(vm, name) for name in wanted if getattr(vm, name) != wanted[name]}
+        if old:
+            new = {name: wanted[name] for name in old}
+            changed.append((vm, old, new))
+            for name, value in new.items():
+                setattr(vm, name, value)
+            if "owner_id" in new:
+                vm.area.discard(old["owner_id"])
+                vm.area.add(new["owner_id"])
+    if not changed:
+        return 0
+    models_by_id = VirtualMachine.objects.in_bulk([vm.id for vm, _, _ in changed])
+    updated = []
+    for vm, _, new in changed:
+        model = models_by_id[vm.id]
+        for name, value in new.items():
+            setattr(model, name, value)
+        updated.append(model)
+    VirtualMachine.objects.bulk_update(updated, ["owner_id", "purpose", "data_categories"], batch_size=WRITE_BATCH_SIZE)
+    actor = f"reconciliation of {campaign}"[:200]
+    VMChange.objects.bulk_create(
+        [VMChange(vm_id=vm.id, kind=ChangeKind.REPURPOSED, at=now, actor=actor, old=old, new=new)
+         for vm, old, new in changed],
+        batch_size=WRITE_BATCH_SIZE,
+    )
+    audit_log_many(
+        entries=[AuditEntry("vm.repurposed", models_by_id[vm.id], {"old": old, "new": new, "run": run.pk})
+                 for vm, old, new in changed],
+        actor_label="system: reconciliation",
+    )
+    return len(changed)
+
+
+def _store(campaign: Campaign, run: ReconciliationRun, outcomes: dict[str, _Outcome]) -> list[ReconciliationItem]:
+    """Write what changed since the stored items; returns the items newly waiting for a person's answer."""
+    stored = ReconciliationItem.objects.filter(campaign=campaign).iterator(chunk_size=5000)
+    existing = {item.key: item for item in stored}
+    created, updated, changes, to_tell = [], [], [], []
+    for key, outcome in outcomes.items():
+        item = existing.get(key)
+        if item is None:
+            item = ReconciliationItem(campaign=campaign, key=key, changed_run=run)
+            for name in _Outcome.FIELDS:
+                setattr(item, name, getattr(outcome, name))
+            created.append(item)
+            changes.append(ReconciliationChange(run=run, key=key, new_state=outcome.state))
+            if outcome.state in OPEN_STATES:
+                to_tell.append(item)
+            continue
+        if tuple(getattr(item, name) for name in _Outcome.FIELDS) == outcome.values():
+            continue
+        state_changed = item.state != outcome.state
+        rerouted = item.routed_to_id != outcome.routed_to_id
+        if state_changed:
+            changes.append(ReconciliationChange(run=run, key=key, item=item, old_state=item.state,
+                                                new_state=outcome.state))
+            item.changed_run = run
+            if not (item.resolution == Resolution.LINKED and outcome.match_key == MatchKey.LINKED):
+                item.resolution, item.resolution_note, item.resolved_by, item.resolved_at = "", "", None, None
+        for name in _Outcome.FIELDS:
+            setattr(item, name, getattr(outcome, name))
+        updated.append(item)
+        if outcome.state in OPEN_STATES and (state_changed or rerouted) and not item.resolution:
+            to_tell.append(item)
+    gone = [item for key, item in existing.items() if key not in outcomes]
+    changes += [ReconciliationChange(run=run, key=item.key, old_state=item.state) for item in gone]
+    ReconciliationItem.objects.bulk_create(created, batch_size=WRITE_BATCH_SIZE)
+    fields = [*(name.removesuffix("_id") if name.endswith("_id") else name for name in _Outcome.FIELDS),
+              "changed_run", "resolution", "resolution_note", "resolved_by", "resolved_at"]
+    ReconciliationItem.objects.bulk_update(updated, fields, batch_size=WRITE_BATCH_SIZE)
+    for ids in chunked([item.pk for item in gone]):
+        ReconciliationItem.objects.filter(pk__in=ids).delete()
+    ReconciliationChange.objects.bulk_create(changes, batch_size=WRITE_BATCH_SIZE)
+    run.changed = len(changes)
+    return to_tell
+
+
+def _tell(campaign: Campaign, run: ReconciliationRun, items: list[ReconciliationItem]) -> None:
+    """One digest e-mail per person newly asked to close gaps; each gap is a row of their inbox."""
+    per_person: dict[int, int] = Counter(item.routed_to_id for item in items if item.routed_to_id)
+    questions = {
+        State.UNDECLARED: "a scanner sees {name} in your area and nobody declared it: is it yours? what is it for?",
+        State.NOT_FOUND: "you declared {name}, no scanner sees it: where does it run? is it retired?",
+        State.NOT_FOUND_UNSCANNED: "you declared {name}, on a platform nobody scans: confirm where it runs",
+        State.CONFLICT: "{name} is declared by two people: say whose it is",
+        State.MISMATCH: "{name}: what you declared and what the scanner sees disagree",
+    }
+    names = dict(
+        ReconciliationItem.objects.filter(pk__in=[item.pk for item in items])
+        .values_list("pk", "vm__name")
+    )
+    declared_names = dict(
+        DeclaredVM.objects.filter(pk__in=[item.declared_vm_id for item in items if item.declared_vm_id])
+        .values_list("pk", "name")
+    )
+    rows = []
+    for item in items:
+        if not item.routed_to_id:
+            continue
+        name = declared_names.get(item.declared_vm_id) or names.get(item.pk) or "a VM"
+        count = per_person[item.routed_to_id]
+        rows.append(notification_new(
+            person_id=item.routed_to_id, kind=NotificationKind.RECONCILIATION,
+            subject=f"{campaign.name}: {questions[item.state].format(name=name)}",
+            body=questions[item.state].format(name=name).capitalize() + ".",
+            dedupe_key=f"reconciliation:{item.pk}:{item.state}:{item.routed_to_id}:{run.pk}",
+            link=FOLLOW_UPS_PATH, about=item,
+            digest=f"{campaign.name}: {count} VM{'s' * (count != 1)} to check after reconciliation",
+        ))
+    notifications_notify(rows)
+
+
+def _counts(outcomes: Iterable[_Outcome]) -> dict[str, int]:
+    counts = {state.value: 0 for state in State}
+    for outcome in outcomes:
+        counts[outcome.state] += 1
+    return counts
+
+
+@transaction.atomic
+def reconciliation_run(*, campaign: Campaign, trigger: str, user: User | None = None) -> ReconciliationRun:
+    """Reconcile one launched campaign against the whole inventory, writing only what changed; idempotent."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)  # one run of a campaign at a time
+    if campaign.status == CampaignStatus.DRAFT:
+        raise ValueError(f"“{campaign}” is a draft: nothing was declared yet")
+    run = ReconciliationRun.objects.create(
+        campaign=campaign, trigger=trigger, requested_by=user, started_at=timezone.now()
+    )
+    people = _People()
+    estate = _Estate(people)
+    linked = dict(
+        ReconciliationItem.objects.filter(campaign=campaign, linked_vm__isnull=False, declared_vm__isnull=False)
+        .values_list("declared_vm_id", "linked_vm_id")
+    )
+    plan = _plan(campaign, estate, people, linked)
+    run.written_back = _write_back(plan, estate, campaign, run)
+    if run.written_back:  # owners moved: areas and differences are judged again on the facts as stored now
+        plan = _plan(campaign, estate, people, linked)
+    to_tell = _store(campaign, run, plan.outcomes)
+    run.counts = _counts(plan.outcomes.values())
+    run.finished_at = timezone.now()
+    run.save(update_fields=["changed", "written_back", "counts", "finished_at"])
+    audit_log(
+        action="reconciliation.run", actor=user, actor_label=f"system: reconciliation ({trigger})", obj=campaign,
+        details={"run": run.pk, "counts": run.counts, "changed": run.changed, "written_back": run.written_back},
+    )
+    _tell(campaign, run, to_tell)
+    return run
+
+
+def campaigns_to_reconcile() -> list[Campaign]:
+    """Active campaigns, and closed ones still followed up."""
+    since = timezone.now() - datetime.timedelta(days=CLOSED_CAMPAIGNS_FOLLOWED_DAYS)
+    return list(
+        Campaign.objects.filter(Q(status=CampaignStatus.ACTIVE) | Q(status=CampaignStatus.CLOSED, closed_at__gte=since))
+        .order_by("id")
+    )
+
+
+def reconciliation_run_all(*, trigger: str, user: User | None = None) -> list[ReconciliationRun]:
+    return [reconciliation_run(campaign=campaign, trigger=trigger, user=user) for campaign in campaigns_to_reconcile()]
+
+
+def reconciliation_counts_line(counts: dict[str, int]) -> str:
+    """``matched=N undeclared=N not_found=N not_found_unscanned=N conflict=N mismatch=N``, as commands print it."""
+    return " ".join(f"{state.value}={counts.get(state.value, 0)}" for state in State)
+
+
+def reconciliation_queue(*, campaign: Campaign, trigger: str) -> None:
+    """Reconcile a campaign in its own task once the caller's transaction commits (a submission accepted, a
+    campaign closed): the request that triggers it never waits for it."""
+    from questionnaires.tasks import reconciliation_run_task  # tasks import services, not the other way round
+
+    transaction.on_commit(lambda: reconciliation_run_task.delay(campaign.pk, trigger))
