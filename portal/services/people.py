@@ -86,7 +86,7 @@ def _read_rows(stream: IO[bytes], result: _Validation) -> bool:
         result.rows.append(row)
     if not result.rows:
         # Refused rather than read as "nobody": with deactivate_missing it would deactivate everybody.
-        result.add(0, "", "lists nobody below the header")
+        sheet.problem("", "lists nobody below the header")
         return False
     return True
 

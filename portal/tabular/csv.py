@@ -18,7 +18,7 @@ POWERSHELL_TYPE_LINE = "#TYPE"
 QUOTED_VALUE = re.compile(r'[^"]*(?:""[^"]*)*"')
 
 
-def decode(data: bytes, problems: Problems, *, windows_1252: bool = False) -> str | None:
+def decode(data: bytes, problems: Problems, *, windows_1252: bool = False, sheet: str = "") -> str | None:
     """The text of a file: UTF-8 with or without a BOM, or UTF-16 with its BOM; with ``windows_1252``
     (for writers known to use Windows' code page: RVTools) Windows-1252 when it is not UTF-8.
 
@@ -26,16 +26,16 @@ def decode(data: bytes, problems: Problems, *, windows_1252: bool = False) -> st
     another code page would be imported as "JosÃ©" or "Jos‚" without a word).
     """
     if data.startswith(b"PK\x03\x04"):
-        problems.add(0, "", "is a zip file (an xlsx workbook?), not CSV text")
+        problems.add(0, "", "is a zip file (an xlsx workbook?), not CSV text", sheet=sheet)
         return None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:
-            problems.add(0, "", "starts as UTF-16 text but is not UTF-16")
+            problems.add(0, "", "starts as UTF-16 text but is not UTF-16", sheet=sheet)
             return None
     if b"\x00" in data:
-        problems.add(0, "", "is a binary file, not CSV text")
+        problems.add(0, "", "is a binary file, not CSV text", sheet=sheet)
         return None
     try:
         return data.decode("utf-8-sig")
@@ -45,9 +45,9 @@ def decode(data: bytes, problems: Problems, *, windows_1252: bool = False) -> st
         try:
             return data.decode("cp1252")
         except UnicodeDecodeError:
-            problems.add(0, "", "is neither UTF-8 nor Windows-1252 text")
+            problems.add(0, "", "is neither UTF-8 nor Windows-1252 text", sheet=sheet)
             return None
-    problems.add(0, "", 'is not UTF-8 text: save it as "CSV UTF-8"')
+    problems.add(0, "", 'is not UTF-8 text: save it as "CSV UTF-8"', sheet=sheet)
     return None
 
 

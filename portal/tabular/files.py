@@ -14,7 +14,7 @@ def size_text(size: int) -> str:
     return f"{size / 1_048_576:.1f} MB"
 
 
-def read_limited(stream: IO[bytes], problems: Problems, *, max_bytes: int) -> bytes | None:
+def read_limited(stream: IO[bytes], problems: Problems, *, max_bytes: int, sheet: str = "") -> bytes | None:
     """The stream's bytes, or None (a problem added) when it is larger than ``max_bytes``.
 
     A size the stream declares (a Django upload's ``size``) is checked before anything is read; otherwise at
@@ -27,6 +27,6 @@ def read_limited(stream: IO[bytes], problems: Problems, *, max_bytes: int) -> by
         data = stream.read(max_bytes + 1)
         size = len(data)
     if size > max_bytes:
-        problems.add(0, "", f"is too large ({size_text(size)}); at most {size_text(max_bytes)}")
+        problems.add(0, "", f"is too large ({size_text(size)}); at most {size_text(max_bytes)}", sheet=sheet)
         return None
     return data

@@ -6,8 +6,9 @@ holding a request for seconds, before the work is done rather than during it:
 
 - the zip's directory says how large each part unzips to: a workbook larger in all than the caller allows, or
   a part that swells more than ``ZIP_BOMB_RATIO`` times, is refused before anything is inflated;
-- openpyxl reads every text of the workbook (its shared strings) before any cell, slowly: a caller that reads
-  a few thousand cells gives the most texts it takes (``max_texts``), counted before openpyxl reads them;
+- openpyxl spends some 40 µs on each cell holding a text and on each of the workbook's shared texts (all read
+  before the first cell): a caller that reads a few thousand cells says how many it takes (``max_cells``), and
+  both are counted before openpyxl reads them, in C, in milliseconds;
 - openpyxl reads a sheet's size from its ``<dimension>``, and reads the whole sheet to find it when there is
   none: a sheet without one is refused unless it is small (``UNSIZED_SHEET_MAX``);
 - reading stops after ``EMPTY_ROWS_STOP`` empty rows in a row (reported: rows below may hold data), at Excel's
@@ -47,9 +48,9 @@ EMPTY_ROWS_MESSAGE = (
     "(delete the empty rows if more follow)"
 )
 OLD_EXCEL_MAGIC = b"\xd0\xcf\x11\xe0"
-WORKSHEET_ROOT = re.compile(rb"<(?:\w+:)?worksheet[\s>]")
+WORKSHEET_ROOT = re.compile(rb"<(\w+:)?worksheet[\s>]")
 SHEET_DATA = re.compile(rb"<(?:\w+:)?sheetData[\s>/]")
-SHARED_TEXT = re.compile(rb"<(?:\w+:)?si[\s>/]")
+SHARED_TEXTS_ROOT = re.compile(rb"<(\w+:)?sst[\s>]")
 DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s[^>]*\bref=")
 
 
@@ -65,6 +66,10 @@ class Workbook:
     def sheet(self, title: str) -> Any | None:
         return self.worksheets.get(title.strip().casefold())
 
+    def titles(self) -> list[str]:
+        """The titles of its worksheets, as spelt in it."""
+        return [worksheet.title for worksheet in self._workbook.worksheets]
+
     def first_sheet(self) -> Any | None:
         return self._workbook.worksheets[0] if self._workbook.worksheets else None
 
@@ -73,11 +78,11 @@ class Workbook:
 
 
 def workbook_open(
-    data: bytes, problems: Problems, *, max_expanded: int, max_texts: int | None = None
+    data: bytes, problems: Problems, *, max_expanded: int, max_cells: int | None = None
 ) -> Workbook | None:
     """The workbook in ``data``, or None (a problem added) when it is not one, or not one to open (see the module
-    docstring). ``max_expanded`` is the most its parts may unzip to, in all; ``max_texts`` the most different
-    texts it may hold (None: any number). Close what it returns."""
+    docstring). ``max_expanded`` is the most its parts may unzip to, in all; ``max_cells`` the most cells with a
+    value, and different texts, it may hold (None: any number). Close what it returns."""
     if data.startswith(OLD_EXCEL_MAGIC):
         problems.add(0, "", "is an old Excel .xls workbook: save it as .xlsx or CSV")
         return None
@@ -87,7 +92,7 @@ def workbook_open(
         return None
     try:
         with zipfile.ZipFile(stream) as archive:
-            refusal = _archive_refusal(archive, max_expanded) or _texts_refusal(archive, max_texts)
+            refusal = _archive_refusal(archive, max_expanded, max_cells)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, NotImplementedError) as exc:  # damaged
         refusal = f"is not an xlsx workbook ({exc})"
     if refusal:
@@ -100,8 +105,8 @@ def workbook_open(
         return None
 
 
-def _archive_refusal(archive: zipfile.ZipFile, max_expanded: int) -> str:
-    """Why the zip is not a workbook to open, from its directory and its sheets' first bytes; "" when it is."""
+def _archive_refusal(archive: zipfile.ZipFile, max_expanded: int, max_cells: int | None) -> str:
+    """Why the zip is not a workbook to open, from its directory; "" when it is."""
     parts = archive.infolist()
     names = {part.filename for part in parts}
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
@@ -115,33 +120,36 @@ def _archive_refusal(archive: zipfile.ZipFile, max_expanded: int) -> str:
                 f"has a part that unzips to {size_text(part.file_size)} from {size_text(part.compress_size)}: "
                 "a zip bomb, not a workbook a spreadsheet wrote"
             )
-    for part in parts:
-        if part.file_size <= UNSIZED_SHEET_MAX or not part.filename.endswith(".xml"):
+    return _parts_refusal(archive, max_cells)
+
+
+def _parts_refusal(archive: zipfile.ZipFile, max_cells: int | None) -> str:
+    """Why its sheets or its texts make the workbook one not to open: a large sheet without a dimension, more cells
+    with a value or more different texts than ``max_cells``; "" when none does."""
+    cells = texts = 0
+    for part in archive.infolist():
+        if not part.filename.endswith(".xml"):
             continue
         with archive.open(part) as source:
             head = source.read(SHEET_HEAD_BYTES)
-        if not WORKSHEET_ROOT.search(head):
-            continue
-        data_start = SHEET_DATA.search(head)
-        if not DIMENSION.search(head, 0, data_start.start() if data_start else len(head)):
-            return (
-                "has a sheet that does not say how large it is (no dimension): "
-                "open the workbook in Excel or LibreOffice and save it again"
-            )
-    return ""
-
-
-def _texts_refusal(archive: zipfile.ZipFile, max_texts: int | None) -> str:
-    """Why the workbook holds too many different texts to read; "" when it does not."""
-    if max_texts is None:
-        return ""
-    types = archive.read("[Content_Types].xml")
-    for declaration in re.findall(rb"<(?:\w+:)?Override\b[^>]*>", types):
-        part = re.search(rb'PartName="/?([^"]+)"', declaration)
-        if part and b"sharedStrings+xml" in declaration:
-            texts = len(SHARED_TEXT.findall(archive.read(part[1].decode())))
-            if texts > max_texts:
-                return f"holds {texts:,} different texts, more than the {max_texts:,} it may: save a smaller one"
+        # A cell with a value ends with </c> (<c r="A1" s="1"/> only carries a format, and costs openpyxl little),
+        # a text with </si>; a writer may put the namespace's prefix on every tag.
+        if sheet := WORKSHEET_ROOT.search(head):
+            data_start = SHEET_DATA.search(head)
+            declared = DIMENSION.search(head, 0, data_start.start() if data_start else len(head))
+            if part.file_size > UNSIZED_SHEET_MAX and not declared:
+                return (
+                    "has a sheet that does not say how large it is (no dimension): "
+                    "open the workbook in Excel or LibreOffice and save it again"
+                )
+            if max_cells is not None:
+                cells += archive.read(part).count(b"</" + (sheet[1] or b"") + b"c>")
+        elif max_cells is not None and (table := SHARED_TEXTS_ROOT.search(head)):
+            texts += archive.read(part).count(b"</" + (table[1] or b"") + b"si>")
+    if max_cells is not None and cells > max_cells:
+        return f"holds {cells:,} cells with a value, more than the {max_cells:,} it may: save a smaller one"
+    if max_cells is not None and texts > max_cells:
+        return f"holds {texts:,} different texts, more than the {max_cells:,} it may: save a smaller one"
     return ""
 
 

@@ -69,7 +69,7 @@ Inputs and their limits
   ``parse.MAX_COLUMNS``, guarded as ``docs/tabular.md`` says.
 - Uploads and pasted text may be at most ``settings.QUESTIONNAIRE_UPLOAD_MAX_BYTES``
   (2 MB by default); an xlsx may unzip to at most ``parse.XLSX_MAX_EXPANSION``
-  times that and hold at most ``parse.XLSX_MAX_TEXTS`` different texts. One
+  times that and hold at most ``parse.XLSX_MAX_CELLS`` cells with a value. One
   input holds at most ``parse.MAX_ROWS`` rows; more is refused whole (split the list).
 
 Row numbers in problems (``Problem.row``, read out by ``ParsedRows.problem_texts``):

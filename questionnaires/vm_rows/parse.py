@@ -37,9 +37,9 @@ MAX_COLUMNS = 50
 # An xlsx is a zip: its parts may unzip to at most this many times the upload limit (text XML compresses
 # about 10:1), which stops a zip bomb before openpyxl inflates it.
 XLSX_MAX_EXPANSION = 30
-# Different texts an xlsx may hold: twice those of a full list. openpyxl reads every one (about 15 µs each)
-# before the first cell, so a small workbook of a million texts would hold the request for seconds.
-XLSX_MAX_TEXTS = 2 * MAX_ROWS * len(COLUMNS)
+# Cells with a value (and different texts) an xlsx may hold: twice a full list's. openpyxl spends some 40 µs on
+# each, so a small workbook of a million would hold the request for a minute; a full list takes about 1.5 s.
+XLSX_MAX_CELLS = 2 * MAX_ROWS * len(COLUMNS)
 
 
 @dataclass
@@ -353,7 +353,7 @@ def _upload_read(upload: IO[bytes], result: ParsedRows) -> bytes | None:
 
 
 def _xlsx_read(data: bytes, result: ParsedRows) -> None:
-    limits = {"max_expanded": XLSX_MAX_EXPANSION * _upload_max_bytes(), "max_texts": XLSX_MAX_TEXTS}
+    limits = {"max_expanded": XLSX_MAX_EXPANSION * _upload_max_bytes(), "max_cells": XLSX_MAX_CELLS}
     book = xlsx.workbook_open(data, result.problems, **limits)
     if book is None:
         return

@@ -416,7 +416,7 @@ def test_a_file_with_a_header_and_nobody_is_refused(tmp_path, org):
 
     _, problems = run_refused_import(write_csv(tmp_path, HEADER + "\n,,,,\n"), "--deactivate-missing")
 
-    assert problems == ["people.csv: lists nobody below the header"]
+    assert problems == ["people.csv: line 1: lists nobody below the header"]
     assert snapshot() == before
 
 

@@ -12,6 +12,7 @@ from portal.tabular import cells, csv, xlsx
 from portal.tabular.files import read_limited
 from portal.tabular.problems import ImportRefused, Numbering, Problem, Problems
 from portal.tabular.sheets import Sheet
+from tests.xlsx_files import cell, crafted, xlsx_bytes
 
 UTC = datetime.UTC
 DATES_HELP = "YYYY-MM-DD (2024-03-05), YYYY/MM/DD, D.M.YYYY or 5 Mar 2024"
@@ -390,47 +391,7 @@ def test_a_sheet_without_a_header_is_empty():
 
 # --- xlsx workbooks ---------------------------------------------------------------------------------------------
 
-SHEET_OPEN = (
-    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-)
-SHEET_CLOSE = b"</sheetData></worksheet>"
 LIMIT = 60 * 1024 * 1024
-
-
-def xlsx_bytes(rows: list[list]) -> bytes:
-    workbook = Workbook()
-    for row in rows:
-        workbook.active.append(row)
-    stream = io.BytesIO()
-    workbook.save(stream)
-    return stream.getvalue()
-
-
-def cell(reference: str, value: str) -> bytes:
-    return f'<c r="{reference}" t="inlineStr"><is><t>{value}</t></is></c>'.encode()
-
-
-def crafted(*sheet_data: bytes, dimension: str | None = "A1:B2") -> bytes:
-    """A workbook whose one sheet is written by hand: ``dimension`` (None: no <dimension>), then rows of XML."""
-    base = zipfile.ZipFile(io.BytesIO(xlsx_bytes([["name"]])))
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as written:
-        for part in base.infolist():
-            if part.filename != "xl/worksheets/sheet1.xml":
-                written.writestr(part.filename, base.read(part))
-                continue
-            with written.open(part.filename, "w") as sheet:
-                sheet.write(SHEET_OPEN)
-                if dimension:
-                    sheet.write(f'<dimension ref="{dimension}"/>'.encode())
-                sheet.write(b"<sheetData>")
-                for chunk in sheet_data:
-                    sheet.write(chunk)
-                sheet.write(SHEET_CLOSE)
-    return archive.getvalue()
-
-
 HEADER_AND_ONE_VM = b'<row r="1">' + cell("A1", "name") + b'</row><row r="2">' + cell("A2", "vm1") + b"</row>"
 
 
@@ -647,11 +608,25 @@ def shared_strings_workbook(texts: list[bytes]) -> bytes:
     return archive.getvalue()
 
 
+def test_more_cells_than_the_caller_takes_are_refused_before_openpyxl_reads_them():
+    header = b'<row r="1">' + cell("A1", "name") + b'</row><row r="2">'
+    one_wide_row = header + b"".join(cell("B2", f"x{number}") for number in range(2_001)) + b"</row>"
+    formatting = header + b'<c r="B2" s="1"/>' * 5_000 + b"</row>"
+
+    _, refused = read(crafted(one_wide_row), max_cells=2_000)
+    _, formatted = read(crafted(formatting), max_cells=2_000)
+
+    assert [problem.message for problem in refused] == [
+        "holds 2,002 cells with a value, more than the 2,000 it may: save a smaller one"
+    ]
+    assert formatted == []  # empty cells that only carry a format are not counted
+
+
 def test_more_different_texts_than_the_caller_takes_are_refused_before_openpyxl_reads_them():
     texts = [b"vm%d" % number for number in range(2_001)]
 
-    _, refused = read(shared_strings_workbook(texts), max_texts=2_000)
-    _, read_all = read(shared_strings_workbook(texts), max_texts=None)
+    _, refused = read(shared_strings_workbook(texts), max_cells=2_000)
+    _, read_all = read(shared_strings_workbook(texts), max_cells=None)
 
     assert [problem.message for problem in refused] == [
         "holds 2,001 different texts, more than the 2,000 it may: save a smaller one"

@@ -16,7 +16,7 @@ from questionnaires.vm_rows import columns
 from questionnaires.vm_rows.columns import COLUMN_LABELS
 from questionnaires.vm_rows.export import vm_rows_export_cells
 from questionnaires.vm_rows.parse import MAX_ROWS, ParsedRows, VMRow, vm_rows_parse
-from tests.portal.test_tabular import cell, crafted
+from tests.xlsx_files import cell, crafted
 
 PLATFORMS_HELP = "VMware ESXi, VMware Workstation, Hyper-V, KVM, Xen, VirtualBox, Cloud or Other"
 DATES_HELP = "YYYY-MM-DD (2024-03-05), YYYY/MM/DD, D.M.YYYY or 5 Mar 2024"
