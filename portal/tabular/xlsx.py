@@ -31,7 +31,6 @@ from portal.tabular.files import size_text
 from portal.tabular.problems import Problems
 
 EXCEL_ROWS = 1_048_576
-EXCEL_COLUMNS = 16_384
 # Empty rows in a row after which a sheet is taken to hold nothing more: far more than anybody leaves between
 # rows, few enough to read in milliseconds.
 EMPTY_ROWS_STOP = 1_000
