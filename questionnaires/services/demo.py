@@ -41,14 +41,13 @@ from questionnaires.models import Answer, Assignment, Campaign, DeclaredVM, Ques
 from questionnaires.services.answers import answer_save
 from questionnaires.services.assignments import assignment_answer_for, assignment_review, assignment_submit
 from questionnaires.services.campaigns import campaign_close, campaign_create, campaign_launch
-from questionnaires.services.templates import DATA_DIR, template_load
-from questionnaires.services.vm_lists import (
-    VMRow,
+from questionnaires.services.declared_vms import (
     declared_vm_disposition_set,
     declared_vms_prefill,
     declared_vms_save,
-    vm_rows_parse,
 )
+from questionnaires.services.templates import DATA_DIR, template_load
+from questionnaires.vm_rows.parse import VMRow, vm_rows_parse
 
 TEMPLATE_FILE = DATA_DIR / "vm_discovery.json"
 LIVE_CAMPAIGN = "VM discovery 2026 — Infrastructure"
@@ -257,7 +256,7 @@ def _rows(grid: list[dict[str, Any]]) -> list[VMRow]:
     """The grid's rows, read as the VM list page reads them; the demo's own rows have no bad cell."""
     parsed = vm_rows_parse(grid=grid)
     if parsed.problems:
-        raise RuntimeError(f"demo VM rows are wrong: {'; '.join(map(str, parsed.problems))}")
+        raise RuntimeError(f"demo VM rows are wrong: {'; '.join(parsed.problem_texts())}")
     return parsed.rows
 
 
