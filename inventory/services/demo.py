@@ -224,6 +224,6 @@ def demo_load() -> list[str]:
                 folder.mkdir()
                 _write_export(folder, vcenter, moment)
                 rvtools_import(path=folder, source_name=vcenter.source_name)
-    vm_csv_import(stream=io.StringIO(_hyperv_csv(rng)), source_name=HYPERV_SOURCE, file_name="hyperv-lab.csv")
+    vm_csv_import(stream=io.BytesIO(_hyperv_csv(rng).encode()), source_name=HYPERV_SOURCE, file_name="hyperv-lab.csv")
     return [f"Inventory: {VirtualMachine.objects.count()} VMs from {Source.objects.count()} sources, "
             f"{VMChange.objects.count()} history entries."]

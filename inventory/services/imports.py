@@ -1,4 +1,5 @@
-"""File imports (RVTools exports, generic CSV): parse everything first, then write everything or nothing.
+"""File imports (RVTools exports, the VM CSV): parse everything first (``inventory.imports``), then write everything
+or nothing.
 
 They feed the same identity and history code as the vSphere scanner; an
 import is a complete observation of its source, so VMs absent from a new
@@ -6,15 +7,16 @@ export of the same source go missing like after a scan.
 """
 
 from pathlib import Path
-from typing import TextIO
+from typing import IO
 
 from django.db import transaction
 
 from inventory.choices import ScanStatus, ScanTrigger, SourceKind
+from inventory.imports.rvtools import parse_rvtools
+from inventory.imports.vm_csv import parse_vm_csv
 from inventory.models import ScanRun
 from inventory.observations import Inventory
 from inventory.services.identity import inventory_apply
-from inventory.services.import_parsers import parse_rvtools, parse_vm_csv
 from inventory.services.scan_runs import scan_run_finish, scan_run_start
 from inventory.services.sources import source_import_get_or_create
 from portal.models import User
@@ -37,7 +39,7 @@ def _inventory_import(
 
 
 def rvtools_import(*, path: Path, source_name: str, user: User | None = None) -> list[ScanRun]:
-    """Import an RVTools workbook or folder of tab CSVs; raises ``InventoryImportError`` naming every bad cell."""
+    """Import an RVTools workbook or folder of tab CSVs; raises ``ImportRefused`` naming every bad cell."""
     return _inventory_import(
         inventories=parse_rvtools(path), source_name=source_name, kind=SourceKind.RVTOOLS,
         file_name=path.name, user=user,
@@ -45,7 +47,7 @@ def rvtools_import(*, path: Path, source_name: str, user: User | None = None) ->
 
 
 def vm_csv_import(
-    *, stream: TextIO, source_name: str, file_name: str = "", platform: str = "", user: User | None = None
+    *, stream: IO[bytes], source_name: str, file_name: str = "", platform: str = "", user: User | None = None
 ) -> list[ScanRun]:
     """Import the generic VM CSV (docs/import-vms.md) for platforms without an API."""
     return _inventory_import(

@@ -103,8 +103,7 @@ def demo_people_load() -> list[DemoLogin]:
     writer = csv.DictWriter(stream, fieldnames=["email", "name", "title", "department", "manager_email"])
     writer.writeheader()
     writer.writerows(rows)
-    stream.seek(0)
-    people_import(stream=stream, source_name="demo organisation")
+    people_import(stream=io.BytesIO(stream.getvalue().encode()), source_name="demo organisation")
 
     logins = _demo_logins(rows)
     for login in logins:

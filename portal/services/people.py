@@ -1,9 +1,11 @@
-"""Import of the organisation chart from CSV: validate everything, then write everything or nothing."""
+"""Import of the organisation chart from CSV: validate everything, then write everything or nothing.
 
-import csv
+The file is read as every table is (``docs/tabular.md``); this module says only which columns it has.
+"""
+
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import IO
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -11,8 +13,14 @@ from django.db import transaction
 
 from portal.models import Person, User
 from portal.services.audit import audit_log
+from portal.tabular import csv
+from portal.tabular.files import read_limited
+from portal.tabular.problems import ImportRefused, Numbering, Problems
+from portal.tabular.sheets import Sheet
 
 COLUMNS = ("email", "name", "title", "department", "manager_email")
+# A 10,000-person organisation is about 1 MB of CSV; the file is read into memory whole.
+MAX_FILE_BYTES = 64 * 1024 * 1024
 REQUIRED_VALUES = ("email", "name")
 NUL_PROBLEM = "contains a NUL character (\\x00), which cannot be stored: remove it"
 # The columns an import compares and writes on a person already in the portal.
@@ -20,25 +28,6 @@ WRITTEN_FIELDS = ["name", "title", "department", "active", "parent_id"]
 # Rows per INSERT / UPDATE statement: large enough to keep 10,000 people to a few
 # dozen statements, small enough for SQLite's limit on bound parameters.
 WRITE_BATCH_SIZE = 500
-
-
-@dataclass(frozen=True, order=True)
-class ImportProblem:
-    """One reason a file was refused, pointing at the line and field to fix."""
-
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}" if self.line else "file"
-        return f"{where}, {self.field}: {self.message}"
-
-
-class PeopleImportError(Exception):
-    def __init__(self, problems: list[ImportProblem]):
-        self.problems = sorted(problems)
-        super().__init__(f"{len(self.problems)} problem(s); nothing was imported")
 
 
 @dataclass
@@ -62,52 +51,43 @@ class _Row:
 @dataclass
 class _Validation:
     rows: list[_Row] = field(default_factory=list)
-    problems: list[ImportProblem] = field(default_factory=list)
+    problems: Problems = field(default_factory=lambda: Problems(Numbering.LINE))
 
     def add(self, line: int, field_name: str, message: str) -> None:
-        self.problems.append(ImportProblem(line, field_name, message))
+        self.problems.add(line, field_name, message)
 
 
-def _read_rows(stream: TextIO, result: _Validation) -> bool:
+def _read_rows(stream: IO[bytes], result: _Validation) -> bool:
     """Read and check every row; True when the whole file could be read, so its chain of command can be checked."""
-    reader = csv.DictReader(stream)
-    try:
-        header = reader.fieldnames
-    except UnicodeDecodeError:
-        result.add(1, "file", "is not UTF-8 text")
+    data = read_limited(stream, result.problems, max_bytes=MAX_FILE_BYTES)
+    text = None if data is None else csv.decode(data, result.problems)
+    if text is None:
         return False
-    if not header:
-        result.add(1, "header", f"the file is empty; expected the columns {', '.join(COLUMNS)}")
+    sheet = Sheet(csv.records(text, result.problems, by_line=True), result.problems)
+    records = list(sheet.rows())
+    if result.problems:  # a quote never closed, a cell too long: the file was not read to the end
         return False
-    reader.fieldnames = [(name or "").strip().lower() for name in header]
-    missing = [column for column in COLUMNS if column not in reader.fieldnames]
+    if sheet.empty:
+        result.add(0, "", f"is empty; expected the columns {', '.join(COLUMNS)}")
+        return False
+    missing = [column for column in COLUMNS if not sheet.has(column)]
     for column in missing:
-        result.add(1, column, "missing column")
+        sheet.problem(column, "missing column")
     if missing:
         return False
     seen: dict[str, int] = {}
-    line = 1
-    try:
-        for raw in reader:
-            line += 1
-            line = max(line, reader.line_num)
-            values = {key: (raw.get(key) or "").strip() for key in COLUMNS}
-            if not any(values.values()):
-                continue
-            row = _Row(line=line, **values)
-            row.email = row.email.lower()
-            row.manager_email = row.manager_email.lower()
-            _check_row(row, seen, result)
-            result.rows.append(row)
-    except UnicodeDecodeError:
-        result.add(line + 1, "file", "is not UTF-8 text from this line on")
-        return False
-    except csv.Error as exc:
-        result.add(line + 1, "file", f"is not valid CSV: {exc}")
-        return False
+    for record in records:
+        values = {column: record.text(column) for column in COLUMNS}
+        if not any(values.values()):
+            continue
+        row = _Row(line=record.number, **values)
+        row.email = row.email.lower()
+        row.manager_email = row.manager_email.lower()
+        _check_row(row, seen, result)
+        result.rows.append(row)
     if not result.rows:
         # Refused rather than read as "nobody": with deactivate_missing it would deactivate everybody.
-        result.add(1, "file", "lists nobody below the header")
+        sheet.problem("", "lists nobody below the header")
         return False
     return True
 
@@ -149,7 +129,7 @@ def _check_graph(
     already refused (bad address, themselves) or unknown is left out of the chain, so it is
     neither reported again as a cycle nor counted as a root.
     """
-    refused_managers = {problem.line for problem in result.problems if problem.field == "manager_email"}
+    refused_managers = {problem.row for problem in result.problems if problem.column == "manager_email"}
     in_file: dict[str, _Row] = {}
     for row in rows:
         if row.email:
@@ -242,16 +222,16 @@ def _create_new_people(rows: list[_Row], id_by_email: dict[str, int]) -> int:
 @transaction.atomic
 def people_import(
     *,
-    stream: TextIO,
+    stream: IO[bytes],
     source_name: str = "",
     single_root: bool = False,
     deactivate_missing: bool = False,
     actor: User | None = None,
     dry_run: bool = False,
 ) -> PeopleImportResult:
-    """Upsert people by e-mail from a CSV with the columns ``COLUMNS``.
+    """Upsert people by e-mail from a CSV with the columns ``COLUMNS`` (any order; other columns are ignored).
 
-    Raises ``PeopleImportError`` listing every problem (line and field) and
+    Raises ``ImportRefused`` listing every problem (line and field) and
     writes nothing when any row is wrong. People missing from the file are
     deactivated only with ``deactivate_missing``; nobody is ever deleted.
     """
@@ -267,7 +247,7 @@ def people_import(
             result=validation,
         )
     if validation.problems:
-        raise PeopleImportError(validation.problems)
+        raise ImportRefused(validation.problems)
 
     result = PeopleImportResult()
     rows = validation.rows

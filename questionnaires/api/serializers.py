@@ -23,7 +23,7 @@ from questionnaires.models import (
     TemplateVersion,
 )
 from questionnaires.services.answers import OTHER_TEXT_MAX_LENGTH
-from questionnaires.services.vm_lists import MAX_ROWS
+from questionnaires.vm_rows.parse import MAX_ROWS
 
 # --- templates --------------------------------------------------------------------------------------------------
 

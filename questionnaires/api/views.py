@@ -53,7 +53,7 @@ from questionnaires.services.assignments import (
     assignment_submit,
 )
 from questionnaires.services.campaigns import campaign_close, campaign_create, campaign_launch, campaign_reopen
-from questionnaires.services.vm_lists import declared_vms_grid_save
+from questionnaires.services.declared_vms import declared_vms_grid_save
 
 # Roles that may send a write at all, as on the pages; the services then decide on the object (assignee,
 # reviewer, owner). Auditors are not among them: they read everything and change nothing.

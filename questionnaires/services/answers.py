@@ -12,7 +12,7 @@ single_choice   one choice value, or ``"other"`` when the question allows other
 multiple_choice a list of choice values (and ``"other"``), in the template's order
 date            an ISO date string, ``YYYY-MM-DD``
 number          a decimal as a string (``"12"``, ``"3.5"``): exact, no float rounding
-vm_list         no answer value: the rows are ``DeclaredVM`` (``services/vm_lists.py``)
+vm_list         no answer value: the rows are ``DeclaredVM`` (``vm_rows/``, ``services/declared_vms.py``)
 =============== ==================================================================
 
 An empty answer (``None``, ``""``, ``[]``) is stored as ``None``: it clears

@@ -30,25 +30,26 @@ from django.db.models import F
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from inventory.choices import PowerState
 from inventory.models import AreaMapping
 from inventory.services.area_mappings import area_mapping_create
 from portal.choices import Role
 from portal.models import Notification, Person, User
 from portal.services.demo import DEMO_PASSWORD
 from portal.services.roles import user_grant_role
-from questionnaires.choices import AssignmentStatus, Disposition, QuestionKind
+from questionnaires.choices import AssignmentStatus, Disposition, QuestionKind, ReconciliationTrigger
 from questionnaires.models import Answer, Assignment, Campaign, DeclaredVM, Question, TemplateVersion
 from questionnaires.services.answers import answer_save
 from questionnaires.services.assignments import assignment_answer_for, assignment_review, assignment_submit
 from questionnaires.services.campaigns import campaign_close, campaign_create, campaign_launch
-from questionnaires.services.templates import DATA_DIR, template_load
-from questionnaires.services.vm_lists import (
-    VMRow,
+from questionnaires.services.declared_vms import (
     declared_vm_disposition_set,
     declared_vms_prefill,
     declared_vms_save,
-    vm_rows_parse,
 )
+from questionnaires.services.reconciliation import reconciliation_counts_line, reconciliation_run
+from questionnaires.services.templates import DATA_DIR, template_load
+from questionnaires.vm_rows.parse import VMRow, vm_rows_parse
 
 TEMPLATE_FILE = DATA_DIR / "vm_discovery.json"
 LIVE_CAMPAIGN = "VM discovery 2026 — Infrastructure"
@@ -187,6 +188,12 @@ class _Campaign:
             assignment=self.part(person), question=self.vm_list, rows=_rows(grid), user=None, replace=False
         )
 
+    def declare(self, person: Person, rows: list[dict[str, Any]]) -> None:
+        """Rows typed into the person's list, as the page would save them."""
+        declared_vms_save(
+            assignment=self.part(person), question=self.vm_list, rows=_rows(rows), user=None, replace=False
+        )
+
     def prefill(self, person: Person, *, confirm: int = 0, correct: int = 0, disown: int = 0) -> int:
         """Pre-fill the person's list from inventory; check the first rows as the person would."""
         part = self.part(person)
@@ -257,7 +264,7 @@ def _rows(grid: list[dict[str, Any]]) -> list[VMRow]:
     """The grid's rows, read as the VM list page reads them; the demo's own rows have no bad cell."""
     parsed = vm_rows_parse(grid=grid)
     if parsed.problems:
-        raise RuntimeError(f"demo VM rows are wrong: {'; '.join(map(str, parsed.problems))}")
+        raise RuntimeError(f"demo VM rows are wrong: {'; '.join(parsed.problem_texts())}")
     return parsed.rows
 
 
@@ -330,6 +337,21 @@ def _live_campaign(division: _Division, version: TemplateVersion, owner: User) -
 
     act.answer(division.vp, runs_vms="yes", vm_platforms=["vmware-esxi", "hyperv", "cloud"], desktop_vms="no",
                data_handled=["ephi", "financial_reporting", "customer_financial"])
+
+    # For reconciliation: a VM the checking manager confirmed is also typed in by the quiet director's manager (a
+    # conflict), and one the busy manager confirmed is said to be decommissioned while it runs (a mismatch).
+    confirmed = DeclaredVM.objects.filter(assignment=act.part(checking), disposition=Disposition.CONFIRMED)
+    shared = confirmed.select_related("inventory_vm").order_by("row").first()
+    if shared is not None:  # without the inventory's demo nothing is pre-filled, so nothing is shared
+        act.declare(quiet_manager, [{"name": shared.inventory_vm.name, "purpose": "test", "owner": quiet_manager.name}])
+    running = (
+        DeclaredVM.objects.filter(assignment=act.part(busy), disposition=Disposition.CONFIRMED,
+                                  inventory_vm__power_state=PowerState.ON)
+        .order_by("row").first()
+    )
+    if running is not None:
+        act.declare(busy, [{"id": running.pk, **_cells(running), "status": "decommissioned",
+                            "notes": "Replaced by the new cluster in March."}])
     return campaign, prefilled
 
 
@@ -395,6 +417,7 @@ def demo_load() -> list[str]:
         _mappings_create(division, owner)
         live, prefilled = _live_campaign(division, version, owner)
         pilot = _pilot_campaign(division, version, owner)
+    reconciled = reconciliation_run(campaign=live, trigger=ReconciliationTrigger.COMMAND)
     declared = DeclaredVM.objects.filter(assignment__campaign=live).count()
     manager = division.directors["manager"]
     return [
@@ -403,6 +426,7 @@ def demo_load() -> list[str]:
         f"{live.due_date:%d %b %Y}: {_counts(live)}; {declared} declared VMs ({prefilled} pre-filled from "
         f"inventory through {len(CLUSTER_MAPPINGS)} cluster mappings).",
         f"Campaign “{pilot}”: closed, {pilot.assignments.count()} assignments: {_counts(pilot)}.",
+        f"Reconciliation of “{live}”: {reconciliation_counts_line(reconciled.counts)}.",
         f"  {logins} logins for the division's people: the name of their e-mail address (e.g. "
         f"{division.vp.user.username}, the VP), same password; {MANAGER_USERNAME} is {manager.name}, a "
         "director with a part to review, one returned and one in progress below.",

@@ -795,11 +795,26 @@ def reconciliation_counts_line(counts: dict[str, int]) -> str:
     return " ".join(f"{state.value}={counts.get(state.value, 0)}" for state in State)
 
 
+@dataclass(frozen=True)
+class _QueuedRun:
+    """A reconciliation to queue once the transaction commits; equal ones pending in one transaction are one."""
+
+    campaign_id: int
+    trigger: str
+    user_id: int | None = None
+
+    def __call__(self) -> None:
+        from questionnaires.tasks import reconciliation_run_task  # tasks import services, not the other way round
+
+        reconciliation_run_task.delay(self.campaign_id, self.trigger, self.user_id)
+
+
 def reconciliation_queue(*, campaign: Campaign, trigger: str, user: User | None = None) -> None:
     """Reconcile a campaign in its own task once the caller's transaction commits (a submission accepted, a
     campaign closed, a person pressed "Reconcile now": ``user``, recorded on the run): the request that triggers
-    it never waits for it."""
-    from questionnaires.tasks import reconciliation_run_task  # tasks import services, not the other way round
-
-    user_id = user.pk if user is not None else None
-    transaction.on_commit(lambda: reconciliation_run_task.delay(campaign.pk, trigger, user_id))
+    it never waits for it, and twenty acceptances in one transaction (a bulk review, the demo) queue one run."""
+    queued = _QueuedRun(campaign.pk, trigger, user.pk if user is not None else None)
+    connection = transaction.get_connection()
+    if any(callback == queued for _, callback, _ in connection.run_on_commit):
+        return
+    transaction.on_commit(queued)

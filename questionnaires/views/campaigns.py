@@ -42,12 +42,8 @@ from questionnaires.services.campaigns import (
     campaign_launch,
     campaign_reopen,
 )
-from questionnaires.services.vm_lists import (
-    EXPORT_COLUMNS,
-    declared_vm_export_cells,
-    vm_rows_export_cells,
-)
 from questionnaires.views.common import BADGES, error_text, progress_segments
+from questionnaires.vm_rows.export import EXPORT_COLUMNS, declared_vm_export_cells, vm_rows_export_cells
 
 
 class CampaignListView(RoleRequiredMixin, ListView):

@@ -1,7 +1,5 @@
 """The VM list of a question: the grid with autosave, paste, upload, pre-filled rows to confirm."""
 
-from typing import Any
-
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404
@@ -11,8 +9,7 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 from django_htmx.http import trigger_client_event
 
-from inventory.choices import Platform
-from questionnaires.choices import DECLARED_DISPOSITIONS, DeclaredVMStatus, Disposition, QuestionKind, VMPurpose
+from questionnaires.choices import Disposition, QuestionKind
 from questionnaires.models import Assignment, DeclaredVM, Question
 from questionnaires.permissions import (
     assignment_is_assignee,
@@ -21,43 +18,19 @@ from questionnaires.selectors import (
     SectionState,
     declared_vm_list,
 )
-from questionnaires.services.vm_lists import (
-    COLUMN_LABELS,
-    COLUMNS,
-    DATA_CATEGORIES_HELP,
-    DATA_CATEGORY_NAMES,
-    ParsedRows,
+from questionnaires.services.declared_vms import (
     SaveResult,
     declared_vm_disposition_set,
     declared_vms_disposition_bulk_set,
     declared_vms_grid_save,
     declared_vms_prefill,
     declared_vms_save,
-    vm_rows_parse,
 )
 from questionnaires.views.common import BADGES, AssignmentMixin, error_text, posted_id, status_oob
+from questionnaires.vm_rows.columns import DATA_CATEGORIES_HELP
+from questionnaires.vm_rows.grid import GRID_COLUMNS, grid_from_post, grid_row, vm_counts
+from questionnaires.vm_rows.parse import ParsedRows, vm_rows_parse
 
-# The VM grid's cells: (label, choices or None, input type) by column. Built from the list's COLUMNS, so the grid
-# always posts every column (a column left out would be saved as empty).
-# Headings are the list's COLUMN_LABELS, which problems use too ("Created on"); the name is required (*).
-GRID_CELLS = {
-    "name": (None, "text"),
-    "address": (None, "text"),
-    "platform": (Platform.choices, "select"),
-    "software": (None, "text"),
-    "location": (None, "text"),
-    "created_on": (None, "date"),
-    "created_by": (None, "text"),
-    "purpose": (VMPurpose.choices, "select"),
-    "purpose_other": (None, "text"),
-    "status": (DeclaredVMStatus.choices, "select"),
-    "owner": (None, "text"),
-    "data_categories": (None, "text"),
-    "notes": (None, "text"),
-}
-GRID_COLUMNS = tuple(
-    (column, COLUMN_LABELS[column] + (" *" if column == "name" else ""), *GRID_CELLS[column]) for column in COLUMNS
-)
 UPLOAD_TYPES = {".csv": "csv_file", ".xlsx": "xlsx_file"}
 
 
@@ -85,31 +58,6 @@ def with_vm_rows(sections: list[SectionState]) -> list[SectionState]:
                 question_state.grid_rows = [grid_row(declared) for declared in question_state.vm_rows]
                 question_state.counts = vm_counts(question_state.vm_rows)
     return sections
-
-
-def _grid_from_post(post) -> list[dict[str, str]]:
-    """The grid's rows as posted: inputs named ``rows-<n>-<column>`` (and ``rows-<n>-id``), in ``n`` order."""
-    rows: dict[int, dict[str, str]] = {}
-    for key in post:
-        parts = key.split("-", 2)
-        if len(parts) != 3 or parts[0] != "rows" or not parts[1].isdigit():
-            continue
-        if parts[2] in COLUMNS or parts[2] == "id":
-            rows.setdefault(int(parts[1]), {})[parts[2]] = post.get(key, "")
-    return [rows[number] for number in sorted(rows)]
-
-
-def grid_row(declared: DeclaredVM) -> dict[str, Any]:
-    """A saved row as the grid shows it."""
-    cells = {}
-    for column in COLUMNS:
-        value = getattr(declared, column)
-        if column == "created_on":
-            value = value.isoformat() if value else ""
-        elif column == "data_categories":
-            value = "; ".join(DATA_CATEGORY_NAMES.get(code, code) for code in value or [])
-        cells[column] = value
-    return {"id": declared.pk, "cells": cells, "declared": declared}
 
 
 class VMListPartial(AssignmentMixin, TemplateView):
@@ -174,7 +122,7 @@ class VMListPartial(AssignmentMixin, TemplateView):
         names the bad cells in an ``HX-Trigger`` event the page uses to mark them."""
         try:
             result = declared_vms_grid_save(
-                assignment=assignment, question=question, grid=_grid_from_post(self.request.POST),
+                assignment=assignment, question=question, grid=grid_from_post(self.request.POST),
                 user=self.request.user,
             )
         except ValidationError as invalid:  # the list is frozen (submitted, campaign closed): say so by the grid
@@ -185,7 +133,7 @@ class VMListPartial(AssignmentMixin, TemplateView):
         parsed = result.parsed
         saved = list(declared_vm_list(assignment=assignment, question=question))
         context = {"counts": vm_counts(saved), "saved_at": timezone.localtime(),
-                   "problems": [str(problem) for problem in parsed.problems]}
+                   "problems": parsed.problem_texts()}
         if parsed.problems:
             context["notice"] = (f"{len(parsed.rows)} good row{'s' * (len(parsed.rows) != 1)} saved "
                                  f"({result.saved.total if result.saved else len(saved)} in the list); "
@@ -203,7 +151,7 @@ class VMListPartial(AssignmentMixin, TemplateView):
         if not parsed.problems:
             return self._render(assignment, question, notice=f"{added}.")
         return self._render(
-            assignment, question, problems=[str(p) for p in parsed.problems], paste_text=text,
+            assignment, question, problems=parsed.problem_texts(), paste_text=text,
             notice=f"{added}. The rows with problems were not added: fix them in the box and add again "
                    "(rows added already are not added twice).",
         )
@@ -220,8 +168,9 @@ class VMListPartial(AssignmentMixin, TemplateView):
             )
         parsed = vm_rows_parse(**{UPLOAD_TYPES[suffix]: upload})
         added = _added_text(self._save(assignment, question, parsed, replace=False) if parsed.rows else None)
-        problems = [f"“{upload.name}” {p.message}" if not p.row else str(p) for p in parsed.problems]
-        return self._render(assignment, question, problems=problems, notice=f"{added} from “{upload.name}”.")
+        return self._render(
+            assignment, question, problems=parsed.problem_texts(upload.name), notice=f"{added} from “{upload.name}”."
+        )
 
     def _disposition(self, assignment, question):
         declared = get_object_or_404(
@@ -262,12 +211,3 @@ def _added_text(result: SaveResult | None) -> str:
         return "No row added"
     added = f"{result.created} row{'s' * (result.created != 1)} added"
     return f"{added}, {result.updated} updated" if result.updated else added
-
-
-def vm_counts(rows: list[DeclaredVM]) -> dict[str, int]:
-    counts = {value: 0 for value in Disposition.values}
-    for declared in rows:
-        counts[declared.disposition] += 1
-    counts["total"] = len(rows)
-    counts["declared"] = sum(counts[disposition] for disposition in DECLARED_DISPOSITIONS)
-    return counts

@@ -167,9 +167,9 @@ def test_a_malformed_csv_names_the_line_and_column_and_changes_nothing(tmp_path,
         call_command("import_vms", str(path), "--source", "hyperv-lab")
 
     errors = capsys.readouterr().err
-    assert "bad.csv: csv line 3, name: is required" in errors
-    assert "bad.csv: csv line 3, cpu_count" in errors
-    assert "bad.csv: csv line 3, power_state" in errors
+    assert "bad.csv: line 3, name: is required" in errors
+    assert "bad.csv: line 3, cpu_count" in errors
+    assert "bad.csv: line 3, power_state" in errors
     assert snapshot() == before
 
 
@@ -179,14 +179,14 @@ def test_a_csv_that_is_not_utf8_is_refused_clearly(tmp_path, capsys):
 
     with pytest.raises(CommandError, match="nothing was imported"):
         call_command("import_vms", str(path), "--source", "hyperv-lab")
-    assert "latin1.csv: csv: the file is not UTF-8 text" in capsys.readouterr().err
+    assert 'latin1.csv: is not UTF-8 text: save it as "CSV UTF-8"' in capsys.readouterr().err
     assert not Source.objects.exists()
 
 
 def test_import_service_rejects_before_writing(tmp_path):
-    from inventory.services.import_parsers import InventoryImportError
     from inventory.services.imports import vm_csv_import
+    from portal.tabular.problems import ImportRefused
 
-    with pytest.raises(InventoryImportError):
-        vm_csv_import(stream=io.StringIO("vm_id\n1\n"), source_name="x")
+    with pytest.raises(ImportRefused):
+        vm_csv_import(stream=io.BytesIO(b"vm_id\n1\n"), source_name="x")
     assert not Source.objects.exists()

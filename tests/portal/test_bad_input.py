@@ -11,15 +11,16 @@ from axes.models import AccessAttempt
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from inventory.imports.rvtools import parse_rvtools
 from inventory.models import VirtualMachine
-from inventory.services.import_parsers import ImportProblem, InventoryImportError, parse_rvtools
 from portal.choices import Role
 from portal.models import Person
-from portal.services.people import ImportProblem as PeopleProblem
-from portal.services.people import PeopleImportError, people_import
+from portal.services.people import people_import
+from portal.tabular.csv import NUL_PROBLEM
+from portal.tabular.problems import ImportRefused
 from tests.factories import UserFactory
 from tests.inventory.rvtools_files import vinfo_row, write_csv_folder
-from tests.inventory.test_imports_parse import HYPERV_ROW, VM_CSV_HEADER, csv_problems
+from tests.inventory.test_vm_csv_parse import HYPERV_ROW, VM_CSV_HEADER, csv_problems
 
 NUL_MESSAGE = "contains a NUL character (\\x00), which cannot be stored: remove it"
 
@@ -95,16 +96,16 @@ def test_an_overlong_user_name_at_the_login_form_is_a_form_error(db, length):
     assert "_auth_user_id" not in client.session
 
 
-# --- NUL characters in imported files ----------------------------------------------------------------------------
+# --- NUL characters in imported files: the line is named, nothing is imported ------------------------------------
 
 
-def test_people_import_names_the_line_and_field_holding_a_nul_and_imports_nobody(db):
+def test_people_import_names_the_line_holding_a_nul_and_imports_nobody(db):
     text = "email,name,title,department,manager_email\nceo@example.com,Carol\x00 CEO,CEO,,\n"
 
-    with pytest.raises(PeopleImportError) as refusal:
-        people_import(stream=io.StringIO(text))
+    with pytest.raises(ImportRefused) as refusal:
+        people_import(stream=io.BytesIO(text.encode()))
 
-    assert refusal.value.problems == [PeopleProblem(2, "name", NUL_MESSAGE)]
+    assert [(problem.row, problem.message) for problem in refusal.value.problems] == [(2, NUL_PROBLEM)]
     assert Person.objects.count() == 0
 
 
@@ -112,19 +113,21 @@ def test_import_people_command_refuses_a_nul_without_a_traceback(db, tmp_path):
     path = tmp_path / "org.csv"
     path.write_text("email,name,title,department,manager_email\nceo@example.com,Carol CEO,C\x00EO,,\n")
 
-    with pytest.raises(CommandError):
-        call_command("import_people", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    errors = io.StringIO()
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("import_people", str(path), stdout=io.StringIO(), stderr=errors)
 
+    assert f"org.csv: line 2: {NUL_PROBLEM}" in errors.getvalue()
     assert Person.objects.count() == 0
 
 
-def test_the_vm_csv_import_names_the_cell_holding_a_nul():
+def test_the_vm_csv_import_names_the_line_holding_a_nul():
     row = HYPERV_ROW.replace("sql01", "sql\x0001", 1)
     assert row != HYPERV_ROW
 
     problems = csv_problems(VM_CSV_HEADER + row)
 
-    assert ImportProblem("csv", 2, "name", NUL_MESSAGE) in problems
+    assert [(problem.row, problem.message) for problem in problems] == [(2, NUL_PROBLEM)]
 
 
 def test_the_import_vms_command_refuses_a_nul_and_imports_nothing(db, tmp_path):
@@ -138,10 +141,10 @@ def test_the_import_vms_command_refuses_a_nul_and_imports_nothing(db, tmp_path):
     assert VirtualMachine.objects.count() == 0
 
 
-def test_an_rvtools_csv_folder_names_the_cell_holding_a_nul(tmp_path):
+def test_an_rvtools_csv_folder_names_the_tab_and_line_holding_a_nul(tmp_path):
     folder = write_csv_folder(tmp_path / "csv", {"vInfo": [vinfo_row(Annotation="owner: a\x00b")]})
 
-    with pytest.raises(InventoryImportError) as refusal:
+    with pytest.raises(ImportRefused) as refusal:
         parse_rvtools(folder)
 
-    assert ImportProblem("vInfo", 2, "Annotation", NUL_MESSAGE) in refusal.value.problems
+    assert ("vInfo", 2, NUL_PROBLEM) in [(p.sheet, p.row, p.message) for p in refusal.value.problems]

@@ -10,7 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from portal.models import AuditEvent, Person
-from portal.services.people import ImportProblem, PeopleImportError, people_import
+from portal.services.people import people_import
+from portal.tabular.problems import ImportRefused, Numbering, Problem
 from tests.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db
@@ -399,17 +400,14 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path):
 
     _, problems = run_refused_import(path)
 
-    assert problems == ["people.csv: line 1, file: is not UTF-8 text"]
+    assert problems == ['people.csv: is not UTF-8 text: save it as "CSV UTF-8"']
     assert Person.objects.count() == 0
 
 
 def test_an_empty_file_is_refused(tmp_path):
     _, problems = run_refused_import(write_csv(tmp_path, ""))
 
-    assert problems == [
-        "people.csv: line 1, header: the file is empty; expected the columns "
-        "email, name, title, department, manager_email"
-    ]
+    assert problems == ["people.csv: is empty; expected the columns email, name, title, department, manager_email"]
 
 
 def test_a_file_with_a_header_and_nobody_is_refused(tmp_path, org):
@@ -418,7 +416,7 @@ def test_a_file_with_a_header_and_nobody_is_refused(tmp_path, org):
 
     _, problems = run_refused_import(write_csv(tmp_path, HEADER + "\n,,,,\n"), "--deactivate-missing")
 
-    assert problems == ["people.csv: line 1, file: lists nobody below the header"]
+    assert problems == ["people.csv: line 1: lists nobody below the header"]
     assert snapshot() == before
 
 
@@ -475,6 +473,39 @@ def test_columns_may_come_in_any_order_with_extra_ones_ignored(tmp_path):
     }
 
 
+def test_a_file_saved_by_excel_with_semicolons_and_quotes_is_read(tmp_path):
+    # Excel in much of Europe separates with ";"; a title holding the separator is quoted over two lines
+    text = ORG_CSV.replace(",", ";").replace("Ann Lead;Lead;", 'Ann Lead;"Lead; Infra\nplatform";')
+
+    printed = run_import(write_csv(tmp_path, text, encoding="utf-8-sig"))
+
+    assert printed == "created 4, updated 0, unchanged 0, deactivated 0.\n"
+    assert people()["lead.a1@example.com"][1] == "Lead; Infra\nplatform"
+
+
+def test_a_row_is_named_by_the_line_where_it_begins(tmp_path):
+    text = HEADER + 'a@example.com,Ann,"Chief\nExecutive",,nobody@example.com\n' + "b@example.com,Bo,,,x@example.com\n"
+
+    _, problems = run_refused_import(write_csv(tmp_path, text))
+
+    assert problems == [
+        "people.csv: line 2, manager_email: unknown manager nobody@example.com",
+        "people.csv: line 4, manager_email: unknown manager x@example.com",
+    ]
+
+
+def test_a_quote_never_closed_refuses_the_file_naming_its_line(tmp_path, org):
+    before = snapshot()
+    text = HEADER + 'ceo@example.com,"Carol CEO,CEO,Board,\n' + "vp.a@example.com,Alice VP,VP,Infra,ceo@example.com\n"
+
+    _, problems = run_refused_import(write_csv(tmp_path, text))
+
+    assert problems == [
+        "people.csv: a quote opened on line 2 is never closed: close it (or remove it); nothing was read"
+    ]
+    assert snapshot() == before
+
+
 # --- Dry run and audit ----------------------------------------------------------------------------------------
 
 
@@ -510,7 +541,7 @@ def test_a_refused_import_writes_no_audit_event(tmp_path, org):
 
 
 def test_the_service_raises_every_problem_sorted_by_line(org):
-    stream = io.StringIO(
+    text = (
         HEADER
         + "b@example.com,Bea,,,a@example.com\n"
         + "a@example.com,Abe,,,b@example.com\n"
@@ -518,15 +549,16 @@ def test_the_service_raises_every_problem_sorted_by_line(org):
         + "c@example.com,Cy,,,c@example.com\n"
     )
 
-    with pytest.raises(PeopleImportError) as refused:
-        people_import(stream=stream)
+    with pytest.raises(ImportRefused) as refused:
+        people_import(stream=io.BytesIO(text.encode()))
 
     assert refused.value.problems == [
-        ImportProblem(
-            2, "manager_email", "cycle in the chain of command: b@example.com → a@example.com → b@example.com"
+        Problem(
+            "", 2, "manager_email", "cycle in the chain of command: b@example.com → a@example.com → b@example.com",
+            Numbering.LINE,
         ),
-        ImportProblem(4, "email", "a@example.com is already on line 3"),
-        ImportProblem(5, "manager_email", "c@example.com cannot be their own manager"),
+        Problem("", 4, "email", "a@example.com is already on line 3", Numbering.LINE),
+        Problem("", 5, "manager_email", "c@example.com cannot be their own manager", Numbering.LINE),
     ]
     assert Person.objects.count() == 6
 
@@ -534,7 +566,7 @@ def test_the_service_raises_every_problem_sorted_by_line(org):
 def test_the_service_records_the_acting_user(role_users):
     admin = role_users["admin"]
 
-    result = people_import(stream=io.StringIO(ORG_CSV), source_name="upload.csv", actor=admin)
+    result = people_import(stream=io.BytesIO(ORG_CSV.encode()), source_name="upload.csv", actor=admin)
 
     assert (result.created, result.updated, result.unchanged, result.deactivated) == (4, 0, 0, 0)
     event = AuditEvent.objects.get()

@@ -103,6 +103,8 @@ def test_the_output_and_a_second_run_that_changes_nothing(loaded):
         "8 in progress, 3 submitted, 1 returned, 15 accepted; 20 declared VMs (0 pre-filled from inventory through "
         "3 cluster mappings).",
         f"Campaign “{PILOT_CAMPAIGN}”: closed, 10 assignments: 1 not started, 2 in progress, 7 accepted.",
+        f"Reconciliation of “{LIVE_CAMPAIGN}”: matched=0 undeclared=0 not_found=0 not_found_unscanned=20 "
+        "conflict=0 mismatch=0.",  # nothing is scanned without the inventory's demo
         f"  40 logins for the division's people: the name of their e-mail address (e.g. {vp.user.username}, the VP), "
         f"same password; manager is {manager.name}, a director with a part to review, one returned and one in "
         "progress below.",
@@ -116,3 +118,24 @@ def test_the_output_and_a_second_run_that_changes_nothing(loaded):
         "Questionnaires: demo campaigns already loaded.",
     ]
     assert db_state() == before
+
+
+def test_with_the_inventory_the_reconciled_campaign_has_every_state_and_the_manager_follow_ups(db):
+    from inventory.services.demo import demo_load as inventory_demo_load
+    from questionnaires.choices import ReconciliationState
+    from questionnaires.models import ReconciliationItem
+    from questionnaires.selectors import follow_ups_for_user
+
+    portal_demo_load()
+    inventory_demo_load()
+    demo_load()
+
+    live = Campaign.objects.get(name=LIVE_CAMPAIGN)
+    states = set(ReconciliationItem.objects.filter(campaign=live).values_list("state", flat=True))
+    assert states == set(ReconciliationState.values)
+    manager = User.objects.get(username="manager")
+    waiting = follow_ups_for_user(manager).filter(resolution="")
+    assert waiting.exists()
+    assert {item.state for item in waiting} <= {ReconciliationState.NOT_FOUND, ReconciliationState.NOT_FOUND_UNSCANNED,
+                                                 ReconciliationState.UNDECLARED, ReconciliationState.CONFLICT,
+                                                 ReconciliationState.MISMATCH}

@@ -449,7 +449,9 @@ def test_pasting_20_rows_with_2_bad_cells_names_both_and_keeps_the_18_good_rows(
     assert response.status_code == 200
     assert "<strong>2 problems:</strong>" in html
     assert "<li>row 4, Platform: &#x27;Parallels&#x27; is not one of VMware ESXi, VMware Workstation" in html
-    assert "<li>row 11, Created on: &#x27;31/02/2024&#x27; is not a date: write it as" in html
+    assert "<li>row 11, Created on: &#x27;31/02/2024&#x27; is not a date that exists (February 2024 has 29 days)" in (
+        html
+    )
     assert "18 rows added. The rows with problems were not added" in html
     assert '<strong data-figure="vm-rows">18</strong>' in html
     names = list(DeclaredVM.objects.filter(assignment=chain.part).order_by("row").values_list("name", flat=True))

@@ -522,3 +522,14 @@ def test_a_manager_reads_the_items_of_their_part_and_an_officer_all(parts, org, 
     summary = reconciliation_summary(campaign=parts["rex"].campaign, user=logins["dana"])
     assert (summary["counts"]["total"], summary["counts"]["not_found"], summary["counts"]["undeclared"]) == (2, 1, 1)
     assert [(row["name"], row["counts"]["total"]) for row in summary["people"]] == [("Rex Report", 2)]
+
+
+def test_runs_asked_for_in_one_transaction_are_queued_once(campaign, django_capture_on_commit_callbacks):
+    from questionnaires.services.reconciliation import reconciliation_queue
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        for _ in range(3):
+            reconciliation_queue(campaign=campaign, trigger=ReconciliationTrigger.SUBMISSION)
+        reconciliation_queue(campaign=campaign, trigger=ReconciliationTrigger.CLOSE)
+
+    assert len(callbacks) == 2

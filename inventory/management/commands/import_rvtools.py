@@ -3,8 +3,8 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.services.import_parsers import InventoryImportError
 from inventory.services.imports import rvtools_import
+from portal.tabular.problems import ImportRefused
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: no such file or folder")
         try:
             runs = rvtools_import(path=file, source_name=source)
-        except InventoryImportError as error:
+        except ImportRefused as error:
             for problem in error.problems:
                 self.stderr.write(f"{file.name}: {problem}")
             raise CommandError(f"{file.name}: {len(error.problems)} problem(s); nothing was imported.") from None

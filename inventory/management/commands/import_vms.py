@@ -3,8 +3,8 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.services.import_parsers import InventoryImportError
 from inventory.services.imports import vm_csv_import
+from portal.tabular.problems import ImportRefused
 
 
 class Command(BaseCommand):
@@ -22,9 +22,9 @@ class Command(BaseCommand):
         if not file.is_file():
             raise CommandError(f"{file}: no such file")
         try:
-            with file.open(encoding="utf-8-sig", newline="") as stream:
+            with file.open("rb") as stream:
                 (run,) = vm_csv_import(stream=stream, source_name=source, file_name=file.name, platform=platform)
-        except InventoryImportError as error:
+        except ImportRefused as error:
             for problem in error.problems:
                 self.stderr.write(f"{file.name}: {problem}")
             raise CommandError(f"{file.name}: {len(error.problems)} problem(s); nothing was imported.") from None

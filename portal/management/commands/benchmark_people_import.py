@@ -75,7 +75,7 @@ class Command(BaseCommand):
                 transaction.set_rollback(True)
 
     def _timed_import(self, path: Path) -> tuple[float, PeopleImportResult]:
-        with path.open(encoding="utf-8-sig", newline="") as stream:
+        with path.open("rb") as stream:
             start = time.perf_counter()
             result = people_import(stream=stream, source_name=path.name)
             return time.perf_counter() - start, result

@@ -2,7 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.services.people import PeopleImportError, people_import
+from portal.services.people import people_import
+from portal.tabular.problems import ImportRefused
 
 
 class Command(BaseCommand):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, file: Path, single_root: bool, deactivate_missing: bool, dry_run: bool, **options):
         if not file.is_file():
             raise CommandError(f"{file}: no such file")
-        with file.open(encoding="utf-8-sig", newline="") as stream:
+        with file.open("rb") as stream:
             try:
                 result = people_import(
                     stream=stream,
@@ -31,7 +32,7 @@ class Command(BaseCommand):
                     deactivate_missing=deactivate_missing,
                     dry_run=dry_run,
                 )
-            except PeopleImportError as error:
+            except ImportRefused as error:
                 for problem in error.problems:
                     self.stderr.write(f"{file.name}: {problem}")
                 raise CommandError(f"{file.name}: {error}") from None

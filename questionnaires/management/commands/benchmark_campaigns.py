@@ -67,7 +67,7 @@ class Command(BaseCommand):
 
     def _run(self, path: Path, count: int) -> None:
         tag = uuid.uuid4().hex[:8]
-        with path.open(encoding="utf-8", newline="") as stream:
+        with path.open("rb") as stream:
             start = time.perf_counter()
             people_import(stream=stream, source_name=path.name)
         self.stdout.write(f"setup: imported {count} people in {time.perf_counter() - start:.2f} s")

@@ -65,7 +65,7 @@ class Command(BaseCommand):
         with tempfile.TemporaryDirectory() as directory:
             path = Path(directory) / "people.csv"
             write_org_csv(path, people)
-            with path.open(encoding="utf-8", newline="") as stream:
+            with path.open("rb") as stream:
                 people_import(stream=stream, source_name=path.name)
         root = Person.objects.get(email=f"person0@{BENCHMARK_DOMAIN}")
         owner = User.objects.create(username=f"benchmark-officer-{tag}")

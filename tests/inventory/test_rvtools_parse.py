@@ -1,27 +1,20 @@
-"""Parsing of RVTools exports and of the VM CSV into ``Inventory``: exact values, joins by identity, every problem."""
+"""Parsing of RVTools exports into ``Inventory``: exact values, joins by identity, every problem named."""
 
 import datetime
-import io
 import os
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from inventory.imports.rvtools import SRM_PLACEHOLDER_ATTRIBUTE, parse_rvtools
 from inventory.observations import (
-    Inventory,
     ObservedCluster,
     ObservedDatacenter,
     ObservedHost,
     ObservedVM,
 )
-from inventory.services.import_parsers import (
-    SRM_PLACEHOLDER_ATTRIBUTE,
-    ImportProblem,
-    InventoryImportError,
-    parse_rvtools,
-    parse_vm_csv,
-)
+from portal.tabular.problems import ImportRefused, Problem
 from tests.inventory.rvtools_files import (
     VCENTER_SERVER,
     VCENTER_UUID,
@@ -35,8 +28,11 @@ from tests.inventory.rvtools_files import (
     write_csv_folder,
     write_xlsx,
 )
+from tests.xlsx_files import cell, crafted
 
 UTC = datetime.UTC
+DATES_HELP = "YYYY-MM-DD (2024-03-05), YYYY/MM/DD, D.M.YYYY or 5 Mar 2024"
+TIME_HELP = "then the time if any (14:30, 14:30:15 or 2:30 PM)"
 EXPORTED = datetime.datetime(2024, 3, 2, 12, 0, 0)
 
 APP01 = vinfo_row(
@@ -174,8 +170,8 @@ EXPECTED_HOSTS = [
 ]
 
 
-def problems_of(path: Path) -> list[ImportProblem]:
-    with pytest.raises(InventoryImportError) as raised:
+def problems_of(path: Path) -> list[Problem]:
+    with pytest.raises(ImportRefused) as raised:
         parse_rvtools(path)
     return raised.value.problems
 
@@ -382,24 +378,20 @@ def test_rvtools_memory_header_of_every_version(tmp_path, header):
         ("2024-03-01T20:30:15+02:00", datetime.datetime(2024, 3, 1, 18, 30, 15, tzinfo=UTC)),
         ("2024-03-01 20:30:15", datetime.datetime(2024, 3, 1, 20, 30, 15, tzinfo=UTC)),
         ("2024-03-01", datetime.datetime(2024, 3, 1, tzinfo=UTC)),
+        ("13/1/2024 08:30:15", datetime.datetime(2024, 1, 13, 8, 30, 15, tzinfo=UTC)),  # only D/M can be a date
+        ("1 March 2024", datetime.datetime(2024, 3, 1, tzinfo=UTC)),
     ],
 )
 def test_rvtools_csv_dates_in_every_locale_format_are_utc(tmp_path, cell, expected):
     assert one_vm(tmp_path, csv_folder=True, **{"Creation date": cell}).created_at == expected
 
 
-@pytest.mark.parametrize("cell", ["3/1/2024", "3/1/2024 20:30:15", "13/1/2024 08:30:15", "1 March 2024"])
-def test_rvtools_csv_dates_that_could_be_misread_are_refused(tmp_path, cell):
+@pytest.mark.parametrize("cell", ["3/1/2024", "3/1/2024 20:30:15"])
+def test_rvtools_csv_dates_that_could_be_two_dates_are_refused(tmp_path, cell):
     folder = write_csv_folder(tmp_path / "csv", {"vInfo": [vinfo_row(**{"Creation date": cell})]})
 
     assert problems_of(folder) == [
-        ImportProblem(
-            "vInfo",
-            2,
-            "Creation date",
-            f"{cell!r} is not a date and time (ISO 8601, M/D/YYYY h:mm:ss AM/PM, D.M.YYYY HH:MM:SS or "
-            "YYYY/MM/DD HH:MM:SS)",
-        )
+        Problem("vInfo", 2, "Creation date", f"{cell!r} is ambiguous (D/M/YYYY or M/D/YYYY?): write it as {DATES_HELP}")
     ]
 
 
@@ -460,7 +452,7 @@ def test_rvtools_reports_every_bad_cell_of_every_tab_at_once(tmp_path):
             vinfo_row(
                 VM="copy",
                 Powerstate="on",
-                PowerOn="31/12/2023 10:00",
+                PowerOn="12/11/2023 10:00",
                 **{"VM ID": "vm-101", "HW version": "x13", "SMBIOS UUID": "zzz", "Primary IP Address": "10.0.0.300"},
             ),
             {"VM": "nobody", "Template": False, "VI SDK Server": VCENTER_SERVER, "VI SDK UUID": VCENTER_UUID},
@@ -477,46 +469,43 @@ def test_rvtools_reports_every_bad_cell_of_every_tab_at_once(tmp_path):
     problems = problems_of(write_xlsx(tmp_path / "export.xlsx", sheets))
 
     assert problems == [
-        ImportProblem("vHost", 2, "UUID", "'not-a-uuid' is not a UUID"),
-        ImportProblem("vHost", 3, "Host", "is required"),
-        ImportProblem("vInfo", 3, "CPUs", "'four' is not a whole number (0 or more)"),
-        ImportProblem("vInfo", 3, "Memory", "'-1' is not a whole number (0 or more)"),
-        ImportProblem("vInfo", 3, "Template", "'maybe' is not True or False"),
-        ImportProblem("vInfo", 3, "VM", "is required"),
-        ImportProblem("vInfo", 3, "VM UUID", "'not-a-uuid' is not a UUID"),
-        ImportProblem("vInfo", 5, "HW version", "'x13' is not a hardware version (vmx-13 or 13)"),
-        ImportProblem(
+        Problem("vHost", 2, "UUID", "'not-a-uuid' is not a UUID"),
+        Problem("vHost", 3, "Host", "is required"),
+        Problem("vInfo", 3, "CPUs", "'four' is not a whole number (0 or more)"),
+        Problem("vInfo", 3, "Memory", "'-1' is not a whole number (0 or more)"),
+        Problem("vInfo", 3, "Template", "'maybe' is not True or False"),
+        Problem("vInfo", 3, "VM", "is required"),
+        Problem("vInfo", 3, "VM UUID", "'not-a-uuid' is not a UUID"),
+        Problem("vInfo", 5, "HW version", "'x13' is not a hardware version (vmx-13 or 13)"),
+        Problem(
             "vInfo",
             5,
             "PowerOn",
-            "'31/12/2023 10:00' is not a date and time (ISO 8601, M/D/YYYY h:mm:ss AM/PM, "
-            "D.M.YYYY HH:MM:SS or YYYY/MM/DD HH:MM:SS)",
+            f"'12/11/2023 10:00' is ambiguous (D/M/YYYY or M/D/YYYY?): write it as {DATES_HELP}",
         ),
-        ImportProblem("vInfo", 5, "Powerstate", "'on' is not a power state (poweredOn, poweredOff, suspended)"),
-        ImportProblem("vInfo", 5, "Primary IP Address", "'10.0.0.300' is not an IP address"),
-        ImportProblem("vInfo", 5, "SMBIOS UUID", "'zzz' is not a UUID"),
-        ImportProblem("vInfo", 5, "VM ID", "vm-101 is already on row 2"),
-        ImportProblem("vInfo", 5, "VM UUID", "5003a1b2-c3d4-e5f6-0718-293a4b5c6d7e is already on row 2"),
-        ImportProblem("vInfo", 6, "VM UUID", "no identity: VM UUID, SMBIOS UUID and VM ID are all empty"),
-        ImportProblem(
+        Problem("vInfo", 5, "Powerstate", "'on' is not a power state (poweredOn, poweredOff, suspended)"),
+        Problem("vInfo", 5, "Primary IP Address", "'10.0.0.300' is not an IP address"),
+        Problem("vInfo", 5, "SMBIOS UUID", "'zzz' is not a UUID"),
+        Problem("vInfo", 5, "VM ID", "vm-101 is already on row 2"),
+        Problem("vInfo", 5, "VM UUID", "5003a1b2-c3d4-e5f6-0718-293a4b5c6d7e is already on row 2"),
+        Problem("vInfo", 6, "VM UUID", "no identity: VM UUID, SMBIOS UUID and VM ID are all empty"),
+        Problem(
             "vInfo",
             7,
             "Creation date",
-            "'yesterday' is not a date and time (ISO 8601, M/D/YYYY h:mm:ss AM/PM, "
-            "D.M.YYYY HH:MM:SS or YYYY/MM/DD HH:MM:SS)",
+            f"'yesterday' is not a date and time: write it as {DATES_HELP}, {TIME_HELP}",
         ),
-        ImportProblem("vInfo", 7, "SRM Placeholder", "'perhaps' is not True or False"),
-        ImportProblem("vInfo", 7, "VM UUID", "5003a1b2-c3d4-e5f6-0718-293a4b5c6d7e is already on row 2"),
-        ImportProblem(
+        Problem("vInfo", 7, "SRM Placeholder", "'perhaps' is not True or False"),
+        Problem("vInfo", 7, "VM UUID", "5003a1b2-c3d4-e5f6-0718-293a4b5c6d7e is already on row 2"),
+        Problem(
             "vMetaData",
             2,
             "xlsx creation datetime",
-            "'yesterday' is not a date and time (ISO 8601, M/D/YYYY h:mm:ss AM/PM, "
-            "D.M.YYYY HH:MM:SS or YYYY/MM/DD HH:MM:SS)",
+            f"'yesterday' is not a date and time: write it as {DATES_HELP}, {TIME_HELP}",
         ),
-        ImportProblem("vNetwork", 2, "IPv4 Address", "'1.2.3' is not an IP address"),
-        ImportProblem("vNetwork", 2, "Mac Address", "'00:50:56:zz:00:01' is not a MAC address"),
-        ImportProblem("vNetwork", 3, "VM UUID", "no identity: VM UUID and VM ID are both empty"),
+        Problem("vNetwork", 2, "IPv4 Address", "'1.2.3' is not an IP address"),
+        Problem("vNetwork", 2, "Mac Address", "'00:50:56:zz:00:01' is not a MAC address"),
+        Problem("vNetwork", 3, "VM UUID", "no identity: VM UUID and VM ID are both empty"),
     ]
 
 
@@ -530,7 +519,7 @@ def test_rvtools_csv_rows_are_counted_as_records_when_a_value_spans_lines(tmp_pa
 
     problems = problems_of(write_csv_folder(tmp_path / "csv", sheets))
 
-    assert problems == [ImportProblem("vInfo", 3, "CPUs", "'x' is not a whole number (0 or more)")]
+    assert problems == [Problem("vInfo", 3, "CPUs", "'x' is not a whole number (0 or more)")]
 
 
 def test_rvtools_csv_row_cut_off_in_any_tab_is_refused_naming_the_row(tmp_path):
@@ -538,8 +527,10 @@ def test_rvtools_csv_row_cut_off_in_any_tab_is_refused_naming_the_row(tmp_path):
     cut_off_last_row(folder, "vNetwork", inside_column="Mac Address")
 
     assert problems_of(folder) == [
-        ImportProblem(
-            "vNetwork", 5, "Mac Address",
+        Problem(
+            "vNetwork",
+            5,
+            "Mac Address",
             "the row stops in this column, after 9 of the header's 16 values (an interrupted or trimmed export); "
             "export again, or delete the row",
         )
@@ -560,16 +551,20 @@ def test_rvtools_csv_blank_lines_and_empty_trailing_header_cells_are_not_cut_off
 def test_rvtools_problem_names_the_header_as_spelt_in_the_file(tmp_path):
     sheets = {"vInfo": [{"vm": "a", "vm uuid": "nope"}]}
     assert problems_of(write_xlsx(tmp_path / "export.xlsx", sheets)) == [
-        ImportProblem("vInfo", 2, "vm uuid", "'nope' is not a UUID")
+        Problem("vInfo", 2, "vm uuid", "'nope' is not a UUID")
     ]
 
 
 def test_rvtools_without_vinfo_is_refused_naming_the_tabs_it_has(tmp_path):
     sheets = {"vHost": [vhost_row()], "vMetaData": [vmetadata_row(EXPORTED)]}
-    expected = [ImportProblem(
-        "vInfo", 0, "",
-        "the export has no vInfo tab (sheet vInfo or RVTools_tabvInfo.csv). Found tabs: vHost, vMetaData",
-    )]
+    expected = [
+        Problem(
+            "vInfo",
+            0,
+            "",
+            "the export has no vInfo tab (sheet vInfo or RVTools_tabvInfo.csv). Found tabs: vHost, vMetaData",
+        )
+    ]
 
     assert problems_of(write_xlsx(tmp_path / "export.xlsx", sheets)) == expected
     assert problems_of(write_csv_folder(tmp_path / "csv", sheets)) == expected
@@ -581,9 +576,11 @@ def test_rvtools_without_the_vm_column_nor_an_identity_column_is_refused_saying_
         "vInfo": [{"Name": "app01", "UUID": "5003a1b2-c3d4-e5f6-0718-293a4b5c6d7e", "CPUs": 2}],
     }
     expected = [
-        ImportProblem("vInfo", 1, "VM", "missing column"),
-        ImportProblem(
-            "vInfo", 1, "VM UUID",
+        Problem("vInfo", 1, "VM", "missing column"),
+        Problem(
+            "vInfo",
+            1,
+            "VM UUID",
             "missing column: vInfo needs VM UUID, SMBIOS UUID or VM ID to tell its VMs apart (never by name). "
             "Found tabs: vHost, vInfo; vInfo columns: Name, UUID, CPUs. "
             "A full export from RVTools (File > Export all to Excel) has the VM UUID column",
@@ -600,8 +597,8 @@ def test_rvtools_empty_vinfo_is_refused(tmp_path):
     header_only.mkdir()
     (header_only / "RVTools_tabvInfo.csv").write_text("VM,VM UUID,VM ID\n", encoding="utf-8")
 
-    assert problems_of(empty) == [ImportProblem("vInfo", 1, "", "the vInfo tab is empty: no header, no VM")]
-    assert problems_of(header_only) == [ImportProblem("vInfo", 1, "", "lists no VM below the header")]
+    assert problems_of(empty) == [Problem("vInfo", 1, "", "the vInfo tab is empty: no header, no VM")]
+    assert problems_of(header_only) == [Problem("vInfo", 1, "", "lists no VM below the header")]
 
 
 def test_rvtools_tab_that_cannot_be_joined_is_refused_rather_than_joined_by_name(tmp_path):
@@ -609,7 +606,7 @@ def test_rvtools_tab_that_cannot_be_joined_is_refused_rather_than_joined_by_name
     sheets["vTools"] = [{"VM": row["VM"], "Tools": "toolsOk"} for row in sheets["vTools"]]
 
     assert problems_of(write_xlsx(tmp_path / "export.xlsx", sheets)) == [
-        ImportProblem(
+        Problem(
             "vTools",
             1,
             "VM UUID",
@@ -627,14 +624,14 @@ def test_rvtools_several_vcenters_need_their_uuids(tmp_path):
     tools = [{"VM": "a", "VM UUID": "5003a1b2-0000-0000-0000-00000000000a", "Tools": "toolsOk"}]
 
     assert problems_of(write_xlsx(tmp_path / "export.xlsx", {"vInfo": rows, "vTools": tools})) == [
-        ImportProblem(
+        Problem(
             "vInfo",
             1,
             "VI SDK UUID",
             "the export holds 2 vCenters (vc01, vc02) but not each with a VI SDK UUID, so their VMs cannot be told "
             "apart; export each vCenter on its own",
         ),
-        ImportProblem(
+        Problem(
             "vTools",
             1,
             "VI SDK UUID",
@@ -651,254 +648,37 @@ def test_rvtools_file_that_is_not_a_workbook_is_refused(tmp_path):
     with zipfile.ZipFile(other_zip, "w") as archive:
         archive.writestr("RVTools_tabvInfo.csv", "VM\n")
 
-    assert problems_of(text) == [
-        ImportProblem("", 0, "", "is not an xlsx workbook, nor a folder of RVTools_tab<Tab>.csv files")
+    one_tab = write_csv_folder(tmp_path / "csv", {"vInfo": [vinfo_row()]}) / "RVTools_tabvInfo.csv"
+
+    assert problems_of(text) == [Problem("", 0, "", "is not an xlsx workbook")]
+    assert problems_of(other_zip) == [Problem("", 0, "", "is a zip file but not an xlsx workbook")]
+    assert problems_of(one_tab) == [
+        Problem("", 0, "", "is one tab of a CSV export: import the folder that holds its RVTools_tab<Tab>.csv files")
     ]
-    (problem,) = problems_of(other_zip)
-    assert (problem.sheet, problem.row, problem.column) == ("", 0, "")
-    assert problem.message.startswith("is a zip file but not an xlsx workbook (")
-    assert problems_of(tmp_path / "nothing-here.xlsx") == [ImportProblem("", 0, "", "no such file or folder")]
+    assert problems_of(tmp_path / "nothing-here.xlsx") == [Problem("", 0, "", "no such file or folder")]
+
+
+def test_rvtools_workbook_reaching_xfd1048576_is_refused_where_reading_stopped(tmp_path):
+    rows = b'<row r="1">' + cell("A1", "VM") + cell("B1", "VM UUID") + b'</row><row r="2">' + cell("A2", "app01")
+    rows += cell("B2", "5003a1b2-c3d4-e5f6-0718-293a4b5c6d7e") + b"</row>"
+    far = b'<row r="1048576">' + cell("XFD1048576", "x") + b"</row>"
+    path = tmp_path / "export.xlsx"
+    path.write_bytes(crafted(rows, far, dimension="A1:XFD1048576", title="vInfo"))
+
+    assert problems_of(path) == [
+        Problem(
+            "vInfo",
+            1002,
+            "",
+            "1,000 empty rows in a row: reading stopped here, rows below are not read (delete the empty rows if "
+            "more follow)",
+        )
+    ]
 
 
 def test_rvtools_empty_folder_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("not an export")
 
     assert problems_of(tmp_path) == [
-        ImportProblem("", 0, "", "the folder holds no RVTools_tab<Tab>.csv files (an RVTools CSV export)")
+        Problem("", 0, "", "the folder holds no RVTools_tab<Tab>.csv files (an RVTools CSV export)")
     ]
-
-
-def test_import_error_lists_problems_sorted_and_readable():
-    error = InventoryImportError(
-        [
-            ImportProblem("vInfo", 3, "CPUs", "'four' is not a whole number (0 or more)"),
-            ImportProblem("", 0, "", "no such file or folder"),
-            ImportProblem("vInfo", 0, "", "the export has no vInfo tab"),
-            ImportProblem("csv", 4, "vm_id", "is required"),
-        ]
-    )
-
-    assert str(error) == "4 problem(s); nothing was imported"
-    assert [str(problem) for problem in error.problems] == [
-        "file: no such file or folder",
-        "csv line 4, vm_id: is required",
-        "vInfo: the export has no vInfo tab",
-        "vInfo row 3, CPUs: 'four' is not a whole number (0 or more)",
-    ]
-
-
-# --- The VM CSV -------------------------------------------------------------------------------------------------------
-
-VM_CSV_HEADER = (
-    "name,vm_id,bios_uuid,platform,host,cluster,datacenter,power_state,guest_os,ip_addresses,mac_addresses,"
-    "networks,cpu_count,memory_mb,created_at,created_by,annotation,folder\n"
-)
-HYPERV_ROW = (
-    "sql01,8F2C6A1E-3B4D-4E5F-8A9B-0C1D2E3F4A5B,4C4C4544-0031-3510-8058-B5C04F4B3132,hyperv,hv01,"
-    "HVCluster,Paris,on,Windows Server 2022 Datacenter,10.2.0.5; fe80::1 10.2.0.6,00-15-5D-01-02-03;00155D010204,"
-    'LAN;Backup Net,8,32768,2023-06-01T09:15:00+02:00,CORP\\jdoe,"SQL for billing, PCI",Production/SQL\n'
-)
-EXPECTED_SQL01 = ObservedVM(
-    moref="8F2C6A1E-3B4D-4E5F-8A9B-0C1D2E3F4A5B",
-    name="sql01",
-    instance_uuid="",
-    bios_uuid="4c4c4544-0031-3510-8058-b5c04f4b3132",
-    power_state="poweredOn",
-    is_template=False,
-    datacenter_key="dc:Paris",
-    cluster_key="cluster:Paris/HVCluster",
-    host_key="host:hv01",
-    resource_pool="",
-    folder="Production/SQL",
-    datastores=[],
-    networks=["LAN", "Backup Net"],
-    mac_addresses=["00:15:5d:01:02:03", "00:15:5d:01:02:04"],
-    ip_addresses=["10.2.0.5", "fe80::1", "10.2.0.6"],
-    guest_os="Windows Server 2022 Datacenter",
-    guest_os_tools="",
-    tools_status="",
-    tools_version="",
-    hardware_version="",
-    cpu_count=8,
-    memory_mb=32768,
-    created_at=datetime.datetime(2023, 6, 1, 7, 15, tzinfo=UTC),
-    created_by="CORP\\jdoe",
-    annotation="SQL for billing, PCI",
-    custom_attributes={},
-    advanced_settings={},
-    boot_time=None,
-    platform="hyperv",
-)
-SCANNED = datetime.datetime(2024, 4, 1, 6, 0, tzinfo=UTC)
-
-
-def csv_problems(text: str, **options) -> list[ImportProblem]:
-    with pytest.raises(InventoryImportError) as raised:
-        parse_vm_csv(io.StringIO(text), **options)
-    return raised.value.problems
-
-
-def test_vm_csv_gives_every_fact_of_a_vm_and_its_hierarchy():
-    inventory = parse_vm_csv(io.StringIO(VM_CSV_HEADER + HYPERV_ROW), observed_at=SCANNED)
-
-    assert inventory == Inventory(
-        observed_at=SCANNED,
-        vcenter_uuid="",
-        datacenters=[ObservedDatacenter(key="dc:Paris", name="Paris")],
-        clusters=[ObservedCluster(key="cluster:Paris/HVCluster", name="HVCluster", datacenter_key="dc:Paris")],
-        hosts=[
-            ObservedHost(key="host:hv01", name="hv01", cluster_key="cluster:Paris/HVCluster", datacenter_key="dc:Paris")
-        ],
-        vms=[EXPECTED_SQL01],
-    )
-
-
-def test_vm_csv_needs_only_name_and_vm_id_and_takes_the_default_platform():
-    before = datetime.datetime.now(tz=UTC)
-
-    inventory = parse_vm_csv(
-        io.StringIO("vm_id,name,platform\nvbox-1,dev-box,\n42,lab,virtualbox\n"), platform_default="KVM"
-    )
-
-    assert inventory.vms == [
-        ObservedVM(moref="vbox-1", name="dev-box", platform="kvm"),
-        ObservedVM(moref="42", name="lab", platform="virtualbox"),
-    ]
-    assert inventory.vms[0].power_state == "unknown"
-    assert before <= inventory.observed_at <= datetime.datetime.now(tz=UTC)
-    assert (inventory.vcenter_uuid, inventory.datacenters, inventory.clusters, inventory.hosts) == ("", [], [], [])
-
-
-def test_vm_csv_from_excel_or_powershell_reads_the_same():
-    # Semicolons (Excel in many locales), a BOM, header case and spaces, a #TYPE line, CRLF, a blank line.
-    powershell = (
-        "\ufeff#TYPE Selected.Microsoft.HyperV.PowerShell.VirtualMachine\r\n"
-        + VM_CSV_HEADER.upper().replace(",", " ; ").replace("\n", "\r\n")
-        + "\r\n"
-        + '"sql01";"8F2C6A1E-3B4D-4E5F-8A9B-0C1D2E3F4A5B";"4C4C4544-0031-3510-8058-B5C04F4B3132";"hyperv";"hv01";'
-        '"HVCluster";"Paris";"On";"Windows Server 2022 Datacenter";"10.2.0.5, fe80::1 10.2.0.6";'
-        '"00-15-5D-01-02-03 00155D010204";"LAN; Backup Net";"8";"32768";"2023-06-01 07:15:00";"CORP\\jdoe";'
-        '"SQL for billing, PCI";"Production/SQL"\r\n'
-    )
-
-    inventory = parse_vm_csv(io.StringIO(powershell), observed_at=SCANNED)
-
-    assert inventory.vms == [EXPECTED_SQL01]
-
-
-@pytest.mark.parametrize(
-    ("cell", "expected"),
-    [
-        ("2023-06-01", datetime.datetime(2023, 6, 1, tzinfo=UTC)),
-        ("2023-06-01T09:15:00Z", datetime.datetime(2023, 6, 1, 9, 15, tzinfo=UTC)),
-        ("2023-06-01 09:15", datetime.datetime(2023, 6, 1, 9, 15, tzinfo=UTC)),
-    ],
-)
-def test_vm_csv_created_at_in_iso_8601(cell, expected):
-    inventory = parse_vm_csv(io.StringIO(f"name,vm_id,created_at\na,1,{cell}\n"))
-    assert inventory.vms[0].created_at == expected
-
-
-@pytest.mark.parametrize(
-    ("cell", "expected"), [("off", "poweredOff"), ("SUSPENDED", "suspended"), ("poweredOn", "poweredOn")]
-)
-def test_vm_csv_power_states(cell, expected):
-    assert parse_vm_csv(io.StringIO(f"name,vm_id,power_state\na,1,{cell}\n")).vms[0].power_state == expected
-
-
-def test_vm_csv_reports_every_bad_cell_at_once():
-    text = (
-        "name,vm_id,bios_uuid,platform,power_state,ip_addresses,mac_addresses,cpu_count,memory_mb,created_at,host,cluster\n"
-        "ok,vm-1,,,,,,,,,hv01,C1\n"
-        ",vm-2,not-a-uuid,vmware,running,10.0.0.1;10.0.0.999,00:15:5d,two,1.5,01/06/2023,,\n"
-        "dup,vm-1,,,,,,,,,hv01,C2\n"
-        "\n"
-        'noid,,,,,"a b",,,,,,,extra\n'
-    )
-
-    assert csv_problems(text) == [
-        ImportProblem("csv", 3, "bios_uuid", "'not-a-uuid' is not a UUID"),
-        ImportProblem("csv", 3, "cpu_count", "'two' is not a whole number (0 or more)"),
-        ImportProblem(
-            "csv",
-            3,
-            "created_at",
-            "'01/06/2023' is not an ISO 8601 date or date and time (2024-03-01, 2024-03-01T08:30:00Z)",
-        ),
-        ImportProblem("csv", 3, "ip_addresses", "'10.0.0.999' is not an IP address"),
-        ImportProblem("csv", 3, "mac_addresses", "'00:15:5d' is not a MAC address"),
-        ImportProblem("csv", 3, "memory_mb", "'1.5' is not a whole number (0 or more)"),
-        ImportProblem("csv", 3, "name", "is required"),
-        ImportProblem(
-            "csv",
-            3,
-            "platform",
-            "'vmware' is not one of vmware-esxi, vmware-workstation, hyperv, kvm, xen, virtualbox, cloud, other",
-        ),
-        ImportProblem("csv", 3, "power_state", "'running' is not a power state (on, off, suspended)"),
-        ImportProblem("csv", 4, "host", "hv01 is in datacenter '', cluster 'C1' on line 2"),
-        ImportProblem("csv", 4, "vm_id", "vm-1 is already on line 2"),
-        ImportProblem("csv", 6, "", "has 13 values but the header has 12 columns"),
-        ImportProblem("csv", 6, "ip_addresses", "'a' is not an IP address; 'b' is not an IP address"),
-        ImportProblem("csv", 6, "vm_id", "is required"),
-    ]
-
-
-def test_vm_csv_lines_are_where_a_record_starts():
-    text = 'name,vm_id,annotation,cpu_count\na,1,"two\nlines",1\nb,2,,x\n'
-    assert csv_problems(text) == [ImportProblem("csv", 4, "cpu_count", "'x' is not a whole number (0 or more)")]
-
-
-def test_vm_csv_header_problems():
-    text = "Name,hostname,name,,memory\nweb,h,web,,1\n"
-    columns = ", ".join(
-        [
-            "name", "vm_id", "bios_uuid", "platform", "host", "cluster", "datacenter", "power_state", "guest_os",
-            "ip_addresses", "mac_addresses", "networks", "cpu_count", "memory_mb", "created_at", "created_by",
-            "annotation", "folder",
-        ]
-    )  # fmt: skip
-
-    assert csv_problems(text) == [
-        ImportProblem("csv", 1, "column 4", "has no name"),
-        ImportProblem("csv", 1, "hostname", f"unknown column; the columns are {columns}"),
-        ImportProblem("csv", 1, "memory", f"unknown column; the columns are {columns}"),
-        ImportProblem("csv", 1, "name", "appears twice in the header"),
-        ImportProblem("csv", 1, "vm_id", "missing column"),
-    ]
-
-
-def test_vm_csv_empty_file_header_only_and_bad_default_platform():
-    assert csv_problems("") == [
-        ImportProblem(
-            "csv",
-            1,
-            "",
-            "the file is empty; expected the columns name, vm_id, bios_uuid, platform, host, cluster, datacenter, "
-            "power_state, guest_os, ip_addresses, mac_addresses, networks, cpu_count, memory_mb, created_at, "
-            "created_by, annotation, folder",
-        )
-    ]
-    assert csv_problems("name,vm_id\n\n") == [ImportProblem("csv", 1, "", "lists no VM below the header")]
-    assert csv_problems("name,vm_id\na,1\n", platform_default="hyper-v") == [
-        ImportProblem(
-            "csv",
-            0,
-            "platform",
-            "default 'hyper-v' is not one of vmware-esxi, vmware-workstation, hyperv, kvm, xen, virtualbox, cloud, "
-            "other",
-        )
-    ]
-
-
-def test_vm_csv_same_host_name_under_one_cluster_is_one_host():
-    text = "name,vm_id,host,cluster\na,1,kvm01,\nb,2,kvm01,\nc,3,kvm02,Lab\n"
-
-    inventory = parse_vm_csv(io.StringIO(text))
-
-    assert inventory.hosts == [
-        ObservedHost(key="host:kvm01", name="kvm01"),
-        ObservedHost(key="host:kvm02", name="kvm02", cluster_key="cluster:/Lab"),
-    ]
-    assert inventory.clusters == [ObservedCluster(key="cluster:/Lab", name="Lab")]
-    assert [vm.host_key for vm in inventory.vms] == ["host:kvm01", "host:kvm01", "host:kvm02"]
