@@ -80,8 +80,9 @@ def test_the_manager_answers_a_follow_up_from_the_navigation(page, live_server, 
 
     page.get_by_role("link", name=f"Follow-ups {count}").click()
     settle(page)
-    first = page.locator("section.follow-up").first
-    first.get_by_role("textbox").last.fill("moved to the new cluster")
+    not_scanned = page.get_by_role("button", name="It runs on a platform nobody scans")
+    first = page.locator("section.follow-up", has=not_scanned).first
+    first.get_by_placeholder("where it runs, when it was retired").fill("moved to the new cluster")
     first.get_by_role("button", name="It runs on a platform nobody scans").click()
     settle(page)
 
