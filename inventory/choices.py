@@ -54,6 +54,11 @@ class ChangeKind(models.TextChoices):
     MISSING = "missing", "Missing"
     REAPPEARED = "reappeared", "Reappeared"
     REMOVED = "removed", "Removed"
+    REQUEST_LINKED = "request_linked", "Linked to a deployment request"
+    SANCTION_CHANGED = "sanction_changed", "Sanction changed"
+    FINDING_OPENED = "finding_opened", "Finding opened"
+    FINDING_CHANGED = "finding_changed", "Finding changed"
+    VCENTER_ACTION = "vcenter_action", "vCenter action"
 
 
 class Platform(models.TextChoices):
