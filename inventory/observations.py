@@ -84,6 +84,7 @@ class ObservedVM:
     dns_name: str = ""
     tools_status: str = ""
     tools_version: str = ""
+    tools_version_status: str = ""  # guest.toolsVersionStatus2: guestToolsCurrent, guestToolsNeedUpgrade...
     hardware_version: str = ""
     cpu_count: int | None = None
     memory_mb: int | None = None

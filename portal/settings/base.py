@@ -207,6 +207,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 CELERY_TASK_ROUTES = {
     "inventory.scan_run_execute": {"queue": "scans"},
     "inventory.scan_all_sources": {"queue": "scans"},
+    "inventory.policies_evaluate": {"queue": "policies"},
+    "inventory.policy_tags_apply": {"queue": "policies"},
+    "inventory.action_batch_execute": {"queue": "policies"},
     "portal.notifications_send": {"queue": "notifications"},
     "portal.audit_anchor_take": {"queue": "default"},
     "questionnaires.reminders_run": {"queue": "notifications"},

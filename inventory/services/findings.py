@@ -1,0 +1,237 @@
+"""Findings: opened and resolved by evaluating the policies, acknowledged, excepted and assigned by people.
+
+An evaluation compares what the evaluators find with the unresolved findings: a new breach opens a finding, a
+cleared one is resolved with the evidence that it cleared, an exception past its date reopens. Nothing else is
+written, so a second evaluation of an unchanged estate changes nothing. Every change is a timeline entry of the
+VM and an audit event, written in bulk.
+"""
+
+import datetime
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from inventory.choices import ChangeKind, FindingState, PolicyKind, VMStatus
+from inventory.models import Finding, Policy, Source, VirtualMachine, VMChange
+from inventory.services.policies import EstateFacts, estate_facts, policy_evaluate, vm_in_scope
+from portal.db import chunked, rows_update
+from portal.models import Person, User
+from portal.services.audit import AuditEntry, audit_log_many
+
+# Timeline rows per INSERT: a first evaluation of a large estate opens tens of thousands of findings.
+CHANGE_WRITE_BATCH_SIZE = 1000
+FINDING_WRITE_BATCH_SIZE = 1000
+UNRESOLVED = (FindingState.OPEN, FindingState.ACKNOWLEDGED, FindingState.EXCEPTED)
+EVALUATION_ACTOR = "system: policy evaluation"
+# Any fixed 64-bit number: the advisory lock that lets one evaluation at a time compare and write findings.
+EVALUATION_LOCK_KEY = 727_012
+
+
+@dataclass
+class EvaluationResult:
+    """What one evaluation did, per kind, and the findings it opened (for the actions that follow)."""
+
+    opened: Counter = field(default_factory=Counter)
+    resolved: Counter = field(default_factory=Counter)
+    reopened: Counter = field(default_factory=Counter)
+    open_by_kind: dict[str, int] = field(default_factory=dict)
+    opened_ids: list[int] = field(default_factory=list)
+    vms: int = 0
+
+    @property
+    def changed(self) -> int:
+        return sum(self.opened.values()) + sum(self.resolved.values()) + sum(self.reopened.values())
+
+
+def _stub(vm_id: int, names: dict[int, str]) -> VirtualMachine:
+    """An unsaved VM carrying its id and name: enough for ``str(finding)`` in the audit trail, without a query."""
+    return VirtualMachine(pk=vm_id, name=names.get(vm_id, f"VM #{vm_id}"))
+
+
+def _timeline(finding_vm: int, kind: str, at, old, new, user: User | None = None) -> VMChange:
+    return VMChange(vm_id=finding_vm, kind=kind, at=at, user=user, actor="" if user else EVALUATION_ACTOR,
+                    old=old, new=new)
+
+
+def _resolution(previous: dict[str, Any], why: str, now: datetime.datetime) -> dict[str, Any]:
+    return {"summary": why, "at": now.isoformat(), "was": previous.get("summary", "")}
+
+
+def _vm_gone_reason(status: str) -> str:
+    if status == VMStatus.PRESENT:
+        return "the VM became a template"
+    return f"the VM is {status}: its last scans did not see it"
+
+
+@transaction.atomic
+def findings_evaluate(*, source: Source | None = None, now: datetime.datetime | None = None,
+                      facts: EstateFacts | None = None) -> EvaluationResult:
+    """Evaluate every enabled policy over the live VMs of ``source`` (all sources when None) and bring the
+    findings in line: open, resolve, reopen. Idempotent: an unchanged estate changes nothing."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVALUATION_LOCK_KEY])
+    policies = list(Policy.objects.filter(enabled=True).order_by("id"))
+    facts = facts or estate_facts(source=source, now=now, kinds=frozenset(p.kind for p in policies))
+    result = EvaluationResult(vms=len(facts.vms))
+    live = {vm["id"]: vm for vm in facts.vms}
+    names = {vm["id"]: vm["name"] for vm in facts.vms}
+    unresolved = Finding.objects.filter(policy__in=policies, state__in=UNRESOLVED)
+    if source is not None:
+        unresolved = unresolved.filter(vm__source=source)
+    existing: dict[tuple[int, int], dict] = {
+        (row["policy_id"], row["vm_id"]): row for row in unresolved.values(
+            "id", "policy_id", "vm_id", "state", "excepted_until", "evidence", "vm__status", "vm__name", "kind")
+    }
+    for row in existing.values():
+        names.setdefault(row["vm_id"], row["vm__name"])
+    new: list[Finding] = []
+    resolve: list[tuple[dict, dict]] = []
+    reopen: list[dict] = []
+    evidence_updates: list[tuple[int, dict]] = []
+    for policy in policies:
+        found = policy_evaluate(policy, facts)
+        for vm_id, evidence in found.items():
+            row = existing.get((policy.pk, vm_id))
+            if row is None:
+                new.append(Finding(policy=policy, vm=_stub(vm_id, names), kind=policy.kind, evidence=evidence,
+                                   opened_at=now, state_changed_at=now))
+                continue
+            if row["state"] == FindingState.EXCEPTED and row["excepted_until"] and row["excepted_until"] < today:
+                reopen.append(row)
+            if row["evidence"] != evidence:
+                evidence_updates.append((row["id"], evidence))
+        for (policy_id, vm_id), row in existing.items():
+            if policy_id != policy.pk or vm_id in found:
+                continue
+            if vm_id not in live:
+                why = _vm_gone_reason(row["vm__status"])
+            elif not vm_in_scope(policy.scope, live[vm_id]):
+                why = "the VM is outside the policy's scope now"
+            else:
+                why = "the condition cleared at this evaluation"
+            resolve.append((row, _resolution(row["evidence"], why, now)))
+    changes: list[VMChange] = []
+    audit: list[AuditEntry] = []
+    if new:
+        Finding.objects.bulk_create(new, batch_size=FINDING_WRITE_BATCH_SIZE)
+        for finding in new:
+            result.opened[finding.kind] += 1
+            result.opened_ids.append(finding.pk)
+            changes.append(_timeline(finding.vm_id, ChangeKind.FINDING_OPENED, now, None, {
+                "finding": finding.pk, "kind": finding.kind, "summary": finding.evidence.get("summary", "")}))
+            audit.append(AuditEntry("finding.opened", finding, {"kind": finding.kind, "evidence": finding.evidence}))
+    if resolve:
+        rows_update(Finding, ["state", "resolution"], [(row["id"], FindingState.RESOLVED, resolution)
+                                                       for row, resolution in resolve])
+        for ids in chunked([row["id"] for row, _resolution in resolve]):
+            Finding.objects.filter(id__in=ids).update(resolved_at=now, state_changed_at=now)
+        for row, resolution in resolve:
+            result.resolved[row["kind"]] += 1
+            changes.append(_timeline(row["vm_id"], ChangeKind.FINDING_CHANGED, now, row["state"], {
+                "finding": row["id"], "kind": row["kind"], "state": FindingState.RESOLVED,
+                "summary": resolution["summary"]}))
+            audit.append(AuditEntry("finding.resolved", _finding_stub(row, names), resolution))
+    if reopen:
+        for ids in chunked([row["id"] for row in reopen]):
+            Finding.objects.filter(id__in=ids).update(
+                state=FindingState.OPEN, state_changed_at=now, excepted_until=None, exception_reason="",
+                exception_approver=None)
+        for row in reopen:
+            result.reopened[row["kind"]] += 1
+            changes.append(_timeline(row["vm_id"], ChangeKind.FINDING_CHANGED, now, FindingState.EXCEPTED, {
+                "finding": row["id"], "kind": row["kind"], "state": FindingState.OPEN,
+                "summary": f"exception expired on {row['excepted_until']:%Y-%m-%d}"}))
+            audit.append(AuditEntry("finding.reopened", _finding_stub(row, names),
+                                    {"exception_expired": row["excepted_until"].isoformat()}))
+    if evidence_updates:
+        rows_update(Finding, ["evidence"], evidence_updates)
+    VMChange.objects.bulk_create(changes, batch_size=CHANGE_WRITE_BATCH_SIZE)
+    if audit:
+        audit_log_many(entries=audit, actor_label=EVALUATION_ACTOR)
+    result.open_by_kind = open_counts_by_kind()
+    return result
+
+
+def _finding_stub(row: dict, names: dict[int, str]) -> Finding:
+    finding = Finding(pk=row["id"], kind=row["kind"], policy_id=row["policy_id"])
+    finding.vm = _stub(row["vm_id"], names)
+    return finding
+
+
+def open_counts_by_kind() -> dict[str, int]:
+    """Unresolved findings per kind, every kind listed (0 when none)."""
+    counts = dict(Finding.objects.filter(state__in=UNRESOLVED).order_by().values("kind")
+                  .annotate(n=Count("id")).values_list("kind", "n"))
+    return {kind: counts.get(kind, 0) for kind in PolicyKind.values}
+
+
+# -- what people do with findings ------------------------------------------------------------------------------
+
+def _people_change(findings: list[Finding], *, user: User, action: str, state: str | None,
+                   details: dict[str, Any], **fields: Any) -> int:
+    """Apply ``fields`` (and ``state``) to ``findings``; one timeline entry and one audit event per finding."""
+    now = timezone.now()
+    ids = [finding.pk for finding in findings]
+    update = dict(fields)
+    if state is not None:
+        update.update(state=state, state_changed_at=now)
+    for chunk in chunked(ids):
+        Finding.objects.filter(id__in=chunk).update(**update)
+    VMChange.objects.bulk_create([
+        VMChange(vm_id=finding.vm_id, kind=ChangeKind.FINDING_CHANGED, at=now, user=user, old=finding.state,
+                 new={"finding": finding.pk, "kind": finding.kind, "state": state or finding.state,
+                      "summary": details.get("summary", "")})
+        for finding in findings
+    ], batch_size=CHANGE_WRITE_BATCH_SIZE)
+    audit_log_many(entries=[AuditEntry(action, finding, {**details, "from": finding.state}) for finding in findings],
+                   actor=user)
+    return len(findings)
+
+
+def _unresolved(ids: list[int]) -> list[Finding]:
+    return list(Finding.objects.filter(id__in=ids, state__in=UNRESOLVED).select_related("vm").order_by("id"))
+
+
+@transaction.atomic
+def findings_acknowledge(*, ids: list[int], user: User) -> int:
+    """Open findings become acknowledged: someone is on it. Others of ``ids`` are left as they are."""
+    findings = [f for f in _unresolved(ids) if f.state == FindingState.OPEN]
+    return _people_change(findings, user=user, action="finding.acknowledged", state=FindingState.ACKNOWLEDGED,
+                          details={"summary": f"acknowledged by {user}"}, acknowledged_by=user)
+
+
+@transaction.atomic
+def findings_except(*, ids: list[int], user: User, until: datetime.date, reason: str) -> int:
+    """Unresolved findings are excepted until ``until`` (a future date) for ``reason``, approved by ``user``;
+    the evaluation after that date reopens them if the condition still holds."""
+    errors = {}
+    if until <= timezone.localdate():
+        errors["until"] = "must be a date after today"
+    if not reason.strip():
+        errors["reason"] = "say why the exception is granted"
+    if errors:
+        raise ValidationError(errors)
+    findings = _unresolved(ids)
+    return _people_change(
+        findings, user=user, action="finding.excepted", state=FindingState.EXCEPTED,
+        details={"summary": f"excepted until {until:%Y-%m-%d}: {reason.strip()}", "until": until.isoformat(),
+                 "reason": reason.strip()},
+        excepted_until=until, exception_reason=reason.strip(), exception_approver=user,
+    )
+
+
+@transaction.atomic
+def findings_assign(*, ids: list[int], user: User, person: Person | None) -> int:
+    """Unresolved findings are assigned to ``person`` (or unassigned)."""
+    findings = [f for f in _unresolved(ids) if f.assigned_to_id != (person.pk if person else None)]
+    return _people_change(findings, user=user, action="finding.assigned", state=None,
+                          details={"summary": f"assigned to {person.name if person else 'nobody'}",
+                                   "person": person.pk if person else None}, assigned_to=person)
