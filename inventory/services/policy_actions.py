@@ -12,7 +12,7 @@ from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -97,18 +97,16 @@ def findings_notify(*, finding_ids: list[int], now: datetime.datetime | None = N
 def tag_values(*, source: Source) -> dict[int, tuple[str, str]]:
     """VMs of ``source`` whose ``vmcensus.finding`` attribute should change: id → (moref, value), the value being
     the sorted kinds of their unresolved findings under policies that tag (empty to clear an old tag)."""
+    tagging = Finding.objects.filter(vm__source=source, vm__status=VMStatus.PRESENT,
+                                     state__in=(*ACTIONABLE, FindingState.EXCEPTED), policy__actions__tag=True)
     wanted: dict[int, set[str]] = defaultdict(set)
-    for vm_id, kind in (Finding.objects.filter(vm__source=source, vm__status=VMStatus.PRESENT,
-                                               state__in=(*ACTIONABLE, FindingState.EXCEPTED),
-                                               policy__actions__tag=True)
-                        .values_list("vm_id", "kind")):
+    for vm_id, kind in tagging.values_list("vm_id", "kind"):
         wanted[vm_id].add(kind)
-    changes = {}
-    tagged = VirtualMachine.objects.filter(source=source, status=VMStatus.PRESENT).filter(
-        custom_attributes__has_key=vcenter.FINDING_ATTRIBUTE)
     current = {vm_id: (moref, attrs) for vm_id, moref, attrs in
-               VirtualMachine.objects.filter(pk__in=list(wanted)).union(tagged).values_list(
-                   "id", "moref", "custom_attributes")}
+               VirtualMachine.objects.filter(source=source, status=VMStatus.PRESENT)
+               .filter(Q(pk__in=tagging.values("vm_id")) | Q(custom_attributes__has_key=vcenter.FINDING_ATTRIBUTE))
+               .values_list("id", "moref", "custom_attributes")}
+    changes = {}
     for vm_id, (moref, attributes) in current.items():
         value = ",".join(sorted(wanted.get(vm_id, ())))
         if (attributes or {}).get(vcenter.FINDING_ATTRIBUTE, "") != value:
@@ -169,10 +167,11 @@ def _require_security_admin(user: User) -> None:
 
 def batch_candidates(*, policy: Policy, action: str, now: datetime.datetime | None = None) -> list[Finding]:
     """The findings of ``policy`` an action may take: open or acknowledged (not excepted), on a live VM that is
-    not a template, of a vCenter source, opened at least the policy's grace period ago; for a Tools upgrade,
-    only VMs whose Tools are out of date."""
+    not a template, of a vCenter source, opened at least the policy's grace period ago (a rogue VM's grace is
+    spent before its finding opens: it is eligible at once); for a Tools upgrade, only VMs whose Tools are out
+    of date."""
     now = now or timezone.now()
-    grace = datetime.timedelta(days=policy.config.get("grace_days", 0))
+    grace = datetime.timedelta(days=0 if policy.kind == PolicyKind.ROGUE else policy.config.get("grace_days", 0))
     findings = (Finding.objects.filter(policy=policy, state__in=ACTIONABLE, opened_at__lte=now - grace,
                                        vm__status=VMStatus.PRESENT, vm__is_template=False,
                                        vm__source__kind=SourceKind.VCENTER)
