@@ -161,8 +161,12 @@ class FindingDetailView(GovernanceMixin, TemplateView):
     def get_context_data(self, **kwargs):
         finding = self.get_object()
         now = timezone.now()
+        history = list(finding_history(finding=finding)[:100])
+        for change in history:
+            change.text = change.new.get("summary") or change.new.get("result", "")
+            change.state = change.new.get("state") or change.new.get("outcome", "")
         return super().get_context_data(
-            finding=finding, history=list(finding_history(finding=finding)[:100]),
+            finding=finding, history=history,
             events=list(AuditEvent.objects.filter(object_type="inventory.finding", object_id=str(finding.pk))
                         .select_related("actor").order_by("-sequence")[:50]),
             age_days=(now - finding.opened_at).days, sla_days=FINDING_SLA_DAYS[finding.kind],

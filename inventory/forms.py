@@ -16,7 +16,7 @@ from inventory.services.sources import (
     USER_MAX_LENGTH,
     vcenter_host_problem,
 )
-from portal.forms import PersonField
+from portal.forms import PersonField, person_from_text
 
 
 class VCenterSourceForm(forms.Form):
@@ -102,7 +102,8 @@ class FindingBulkForm(forms.Form):
         "required": "Tick at least one finding."})
     until = forms.DateField(required=False, label="Excepted until", widget=forms.DateInput(attrs={"type": "date"}))
     reason = forms.CharField(required=False, max_length=1000, label="Reason for the exception")
-    person = PersonField(datalist="finding-people", required=False, label="Assign to")
+    person = forms.CharField(max_length=300, required=False, label="Assign to",
+                             help_text="A name or e-mail; empty to unassign.")
 
     def __init__(self, *args, ids: list[int], **kwargs):
         super().__init__(*args, **kwargs)
@@ -114,6 +115,14 @@ class FindingBulkForm(forms.Form):
             self.add_error("until", "Give the date the exception ends.")
         if data.get("action") == "except" and not (data.get("reason") or "").strip():
             self.add_error("reason", "Say why the exception is granted.")
+        if data.get("action") == "assign":
+            text = (data.get("person") or "").strip()
+            try:
+                data["person"] = person_from_text(text) if text else None
+            except forms.ValidationError as error:
+                self.add_error("person", error)
+        else:
+            data["person"] = None
         return data
 
 
