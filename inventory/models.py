@@ -463,3 +463,32 @@ class ActionAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch.get_action_display()} {self.vm.name}: {self.get_state_display()}"
+
+
+class VMExport(models.Model):
+    """A VM copied off, as vCenter's events tell it: an OVF / OVA export (the ``VirtualMachine.exportVm`` task)
+    or a clone, with where the copy went. The ``exported`` policy judges them against its scope."""
+
+    class Kind(models.TextChoices):
+        OVF_EXPORT = "ovf_export", "OVF / OVA export"
+        CLONE = "clone", "Clone"
+
+    vm = models.ForeignKey(VirtualMachine, on_delete=models.CASCADE, related_name="exports")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    at = models.DateTimeField()
+    user = models.CharField(max_length=200, blank=True, help_text="Who ran it, per vCenter.")
+    destination_host_moref = models.CharField(max_length=100, blank=True)
+    destination_datastore = models.CharField(max_length=255, blank=True)
+    clone_name = models.CharField(max_length=255, blank=True)
+    clone_moref = models.CharField(max_length=100, blank=True, help_text="The clone, to judge where it runs now.")
+    event_key = models.BigIntegerField()
+    scan_run = models.ForeignKey(ScanRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["source", "event_key"], name="vm_export_unique_event")]
+        indexes = [models.Index(fields=["vm", "-at"], name="vm_export_vm_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.vm.name} at {self.at:%Y-%m-%d %H:%M}"

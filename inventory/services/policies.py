@@ -17,8 +17,20 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from inventory.choices import ChangeKind, PolicyKind, PowerState, Sanction, VMStatus
-from inventory.models import Baseline, BaselineRule, Policy, PolicyVersion, Source, VirtualMachine, VMChange
+from inventory.choices import ChangeKind, PolicyKind, PowerState, Sanction, SourceKind, VMStatus
+from inventory.models import (
+    Baseline,
+    BaselineRule,
+    Host,
+    Policy,
+    PolicyVersion,
+    ScanRun,
+    Source,
+    VirtualMachine,
+    VMChange,
+    VMExport,
+)
+from inventory.observations import EXPORT_TASKS, ObservedEvent, VMEventKind
 from inventory.services.baselines import DEFAULT_BASELINE_NAME, baseline_failures, baselines_load_shipped
 from portal.models import User
 from portal.selectors import app_providers
@@ -28,14 +40,18 @@ from portal.services.audit import audit_log
 # (OS-packaged open-vm-tools, kept current by the guest's own updates) and guestToolsNotInstalled are not).
 TOOLS_OUT_OF_DATE = frozenset({"guestToolsNeedUpgrade", "guestToolsTooOld", "guestToolsSupportedOld",
                                "guestToolsBlacklisted", "guestToolsTooNew"})
-# guest.toolsStatus values that mean Tools are not running in the guest.
+# guest.toolsStatus values that mean Tools are not running in the guest (judged for powered-on VMs only: no Tools
+# run in a VM that is off), and the one that means they are out of date (RVTools' Tools column says the same).
 TOOLS_NOT_RUNNING = frozenset({"toolsNotRunning", "toolsNotInstalled", "guestToolsNotRunning"})
+TOOLS_STATUS_OLD = "toolsOld"
 NOTIFY_CHOICES = ("owner", "chain", "security_admins")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # The minimum ESXi build per version: the last update of each release line the policy still accepts
 # (6.5 U3, 6.7 U3, 7.0 U3, 8.0 U2). A host of a version not listed is not judged by its build.
 DEFAULT_MIN_ESXI_BUILD = {"6.5": 13932383, "6.7": 14320388, "7.0": 18644231, "8.0": 22380479}
+# The longest look back an exported policy may take: evaluations read exports of that period only.
+EXPORT_LOOKBACK_MAX_DAYS = 3650
 WINDOW_DEFAULT = {"days": ["sat", "sun"], "start": "22:00", "end": "04:00"}
 
 DEFAULT_POLICIES: list[dict[str, Any]] = [
@@ -52,7 +68,8 @@ DEFAULT_POLICIES: list[dict[str, Any]] = [
      "description": "Advanced settings that break the hardening baseline (a stricter one for ePHI VMs)."},
     {"name": "Copied VMs", "kind": PolicyKind.COPIED, "config": {"grace_days": 0},
      "description": "Two live VMs with one BIOS UUID: a copy that came back."},
-    {"name": "Exported VMs", "kind": PolicyKind.EXPORTED, "config": {"grace_days": 0},
+    {"name": "Exported VMs", "kind": PolicyKind.EXPORTED,
+     "config": {"grace_days": 0, "lookback_days": 90, "allowed_datastores": []},
      "description": "An OVF/OVA export, or a clone to a host or datastore outside the policy's scope."},
     {"name": "Expired VMs", "kind": PolicyKind.EXPIRED, "config": {"grace_days": 14},
      "description": "Running past the end date of its approved deployment request."},
@@ -80,6 +97,7 @@ def config_errors(kind: str, config: Any) -> dict[str, str]:
         PolicyKind.DORMANT: {"days"},
         PolicyKind.UNPATCHED: {"min_hardware_version", "min_esxi_build"},
         PolicyKind.OFF_BASELINE: {"baseline"},
+        PolicyKind.EXPORTED: {"lookback_days", "allowed_datastores"},
     }.get(kind, set())
     for name in sorted(set(config) - allowed):
         errors[name] = f"is not a setting of a {kind} policy (settings: {', '.join(sorted(allowed))})"
@@ -96,6 +114,11 @@ def config_errors(kind: str, config: Any) -> dict[str, str]:
             and not isinstance(build, bool) and build > 0 for version, build in builds.items()
         ):
             errors["min_esxi_build"] = 'must map "major.minor" versions to builds, e.g. {"8.0": 22380479}'
+    if kind == PolicyKind.EXPORTED:
+        _non_negative_int(config.get("lookback_days", 90), "lookback_days", errors, maximum=3650)
+        datastores = config.get("allowed_datastores", [])
+        if not isinstance(datastores, list) or not all(isinstance(name, str) for name in datastores):
+            errors["allowed_datastores"] = "must be a list of datastore names (empty: any)"
     if kind == PolicyKind.OFF_BASELINE:
         name = config.get("baseline", "")
         if not isinstance(name, str) or not Baseline.objects.filter(name=name).exists():
@@ -238,8 +261,8 @@ def policies_load() -> list[Policy]:
 # -- the facts evaluators read ---------------------------------------------------------------------------------
 
 VM_FACTS = (
-    "id", "name", "source_id", "source__name", "cluster__name", "folder", "custom_attributes", "sanction",
-    "first_seen", "power_state", "boot_time", "tools_status", "tools_version_status", "hardware_version",
+    "id", "name", "source_id", "source__name", "source__kind", "cluster__name", "folder", "custom_attributes",
+    "sanction", "first_seen", "power_state", "boot_time", "tools_status", "tools_version_status", "hardware_version",
     "host__version", "host__build", "host__name", "advanced_settings", "data_categories", "bios_uuid", "copied",
     "owner_id", "moref",
 )
@@ -256,6 +279,9 @@ class EstateFacts:
     copies: dict[str, list[str]]
     baselines: dict[str, tuple[Baseline, list[BaselineRule]]]
     provided: dict[str, dict[int, dict]] = field(default_factory=dict)
+    exports: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    host_clusters: dict[tuple[int, str], str] = field(default_factory=dict)
+    clones: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
 
 
 def estate_facts(*, source: Source | None = None, now: datetime.datetime | None = None,
@@ -282,6 +308,21 @@ def estate_facts(*, source: Source | None = None, now: datetime.datetime | None 
             rules_of[rule.baseline_id].append(rule)
         baselines = {b.name: (b, rules_of[b.pk]) for b in Baseline.objects.all()}
     facts = EstateFacts(now=now, vms=rows, last_power_change=last_power, copies=dict(copies), baselines=baselines)
+    if PolicyKind.EXPORTED in kinds:
+        exports = VMExport.objects.filter(at__gte=now - datetime.timedelta(days=EXPORT_LOOKBACK_MAX_DAYS))
+        if source is not None:
+            exports = exports.filter(source=source)
+        for export in exports.order_by("at", "id").values(
+                "vm_id", "source_id", "kind", "at", "user", "destination_host_moref", "destination_datastore",
+                "clone_name", "clone_moref"):
+            facts.exports.setdefault(export["vm_id"], []).append(export)
+        if facts.exports:
+            facts.host_clusters = {(source_id, moref): cluster or "" for source_id, moref, cluster in
+                                   Host.objects.values_list("source_id", "moref", "cluster__name")}
+            clones = {export["clone_moref"] for found in facts.exports.values() for export in found} - {""}
+            facts.clones = {(row["source_id"], row["moref"]): row for row in VirtualMachine.objects.filter(
+                moref__in=clones).exclude(status=VMStatus.REMOVED).values(
+                    "source_id", "moref", "cluster__name", "host_id", "datastores")}
     for provider in app_providers("vm_policy_facts"):
         for kind, found in provider(kinds=kinds).items():
             facts.provided.setdefault(kind, {}).update(found)
@@ -352,10 +393,11 @@ def evaluate_unpatched(policy: Policy, facts: EstateFacts, vms: list[dict]) -> E
     found = {}
     for vm in vms:
         reasons = []
-        if vm["tools_status"] in TOOLS_NOT_RUNNING:
+        if vm["tools_status"] in TOOLS_NOT_RUNNING and vm["power_state"] == PowerState.ON:
             reasons.append({"code": "tools_not_running", "message": f"VMware Tools: {vm['tools_status']}"})
-        if vm["tools_version_status"] in TOOLS_OUT_OF_DATE:
-            reasons.append({"code": "tools_out_of_date", "message": f"VMware Tools: {vm['tools_version_status']}"})
+        if vm["tools_version_status"] in TOOLS_OUT_OF_DATE or vm["tools_status"] == TOOLS_STATUS_OLD:
+            status = vm["tools_version_status"] or vm["tools_status"]
+            reasons.append({"code": "tools_out_of_date", "message": f"VMware Tools: {status}"})
         hardware = _hardware_number(vm["hardware_version"])
         if minimum_hw and hardware is not None and hardware < minimum_hw:
             reasons.append({"code": "hardware_version",
@@ -382,8 +424,12 @@ def baseline_for(policy: Policy, facts: EstateFacts, vm: dict) -> tuple[Baseline
 
 
 def evaluate_off_baseline(policy: Policy, facts: EstateFacts, vms: list[dict]) -> Evidence:
+    """VMs whose advanced settings break their baseline. Only scanned VMs are judged: RVTools and CSV imports
+    carry no advanced settings, and settings not collected are unknown, not absent."""
     found = {}
     for vm in vms:
+        if vm["source__kind"] != SourceKind.VCENTER:
+            continue
         chosen = baseline_for(policy, facts, vm)
         if chosen is None:
             continue
@@ -406,6 +452,44 @@ def evaluate_copied(policy: Policy, facts: EstateFacts, vms: list[dict]) -> Evid
     return found
 
 
+def _export_outside(policy: Policy, facts: EstateFacts, export: dict[str, Any]) -> str:
+    """Why an export or clone left the policy's scope ("" when it stayed inside)."""
+    if export["kind"] == VMExport.Kind.OVF_EXPORT:
+        return f"exported as OVF / OVA by {export['user'] or 'an unknown user'}"
+    where = f"clone {export['clone_name'] or ''} by {export['user'] or 'an unknown user'}".replace("  ", " ")
+    clone = facts.clones.get((export["source_id"], export["clone_moref"]))
+    if clone is not None:  # the clone is scanned: judged by where it runs now
+        cluster = clone["cluster__name"] if clone["host_id"] else None
+        datastores = clone["datastores"] or []
+    else:  # not (or no longer) in the inventory: judged by the host and datastore of the clone event
+        cluster = facts.host_clusters.get((export["source_id"], export["destination_host_moref"]))
+        datastores = [export["destination_datastore"]] if export["destination_datastore"] else []
+    if cluster is None:
+        return f"{where} to a host the inventory does not know ({export['destination_host_moref'] or 'unnamed'})"
+    if policy.scope.get("clusters") and cluster not in policy.scope["clusters"]:
+        return f"{where} to cluster {cluster}, outside the policy's clusters"
+    allowed = policy.config.get("allowed_datastores") or []
+    outside = [name for name in datastores if name not in allowed]
+    if allowed and (outside or not datastores):
+        return f"{where} to datastore {', '.join(outside) or 'unknown'}, not an allowed one"
+    return ""
+
+
+def evaluate_exported(policy: Policy, facts: EstateFacts, vms: list[dict]) -> Evidence:
+    since = facts.now - datetime.timedelta(days=policy.config.get("lookback_days", 90))
+    found = {}
+    for vm in vms:
+        copies = []
+        for export in facts.exports.get(vm["id"], []):
+            why = _export_outside(policy, facts, export) if export["at"] >= since else ""
+            if why:
+                copies.append({"at": export["at"].isoformat(), "kind": export["kind"], "why": why})
+        if copies:
+            found[vm["id"]] = {"summary": "; ".join(f"{c['at'][:16]}: {c['why']}" for c in copies),
+                               "exports": copies}
+    return found
+
+
 def _provided(kind: str) -> Callable[[Policy, EstateFacts, list[dict]], Evidence]:
     """An evaluator of facts another app provides (``vm_policy_facts``), cut to the policy's scope."""
 
@@ -423,7 +507,7 @@ EVALUATORS: dict[str, Callable[[Policy, EstateFacts, list[dict]], Evidence]] = {
     PolicyKind.UNPATCHED: evaluate_unpatched,
     PolicyKind.OFF_BASELINE: evaluate_off_baseline,
     PolicyKind.COPIED: evaluate_copied,
-    PolicyKind.EXPORTED: _provided(PolicyKind.EXPORTED),
+    PolicyKind.EXPORTED: evaluate_exported,
     PolicyKind.EXPIRED: _provided(PolicyKind.EXPIRED),
     PolicyKind.UNDECLARED: _provided(PolicyKind.UNDECLARED),
     PolicyKind.RUNNING_BUT_DECOMMISSIONED: _provided(PolicyKind.RUNNING_BUT_DECOMMISSIONED),
@@ -433,3 +517,32 @@ EVALUATORS: dict[str, Callable[[Policy, EstateFacts, list[dict]], Evidence]] = {
 def policy_evaluate(policy: Policy, facts: EstateFacts) -> Evidence:
     """The VMs in the policy's scope that break it, with the evidence."""
     return EVALUATORS[policy.kind](policy, facts, [vm for vm in facts.vms if vm_in_scope(policy.scope, vm)])
+
+
+# -- what the exported policy reads ----------------------------------------------------------------------------
+
+def vm_exports_record(*, run: ScanRun, events: list[ObservedEvent]) -> int:
+    """Keep the scan's export tasks and clones (each event once, by its key) for the ``exported`` policy: an
+    export on the exported VM, a clone on its source VM with where the clone went. Returns how many are new."""
+    wanted = [e for e in events if (e.kind == VMEventKind.TASK and e.task in EXPORT_TASKS)
+              or (e.kind == VMEventKind.CLONED and e.source_vm_moref)]
+    if not wanted:
+        return 0
+    copied_morefs = {e.source_vm_moref if e.kind == VMEventKind.CLONED else e.vm_moref for e in wanted}
+    by_moref = dict(VirtualMachine.objects.filter(source=run.source, moref__in=copied_morefs)
+                    .values_list("moref", "id"))
+    rows = []
+    for event in wanted:
+        clone = event.kind == VMEventKind.CLONED
+        vm_id = by_moref.get(event.source_vm_moref if clone else event.vm_moref)
+        if vm_id is None:
+            continue
+        rows.append(VMExport(
+            vm_id=vm_id, source=run.source, scan_run=run, at=event.at, user=event.user[:200], event_key=event.key,
+            kind=VMExport.Kind.CLONE if clone else VMExport.Kind.OVF_EXPORT,
+            destination_host_moref=event.host_moref if clone else "", destination_datastore=event.datastore[:255],
+            clone_name=event.vm_name[:255] if clone else "", clone_moref=event.vm_moref if clone else "",
+        ))
+    before = VMExport.objects.filter(source=run.source).count()
+    VMExport.objects.bulk_create(rows, ignore_conflicts=True)
+    return VMExport.objects.filter(source=run.source).count() - before

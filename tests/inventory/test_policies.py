@@ -8,13 +8,13 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.utils import timezone
 
-from inventory.choices import ChangeKind, FindingState, PolicyKind, PowerState, Sanction, VMStatus
+from inventory.choices import ChangeKind, FindingState, PolicyKind, PowerState, Sanction, SourceKind, VMStatus
 from inventory.models import Baseline, Finding, Policy, PolicyVersion, VMChange
 from inventory.services.findings import findings_acknowledge, findings_evaluate, findings_except
 from inventory.services.policies import policies_load, policy_update
 from portal.choices import Role
 from portal.models import AuditEvent
-from tests.factories import HostFactory, UserFactory, VirtualMachineFactory
+from tests.factories import HostFactory, SourceFactory, UserFactory, VirtualMachineFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +63,10 @@ def test_each_evaluator_finds_exactly_the_vm_that_breaks_it(policies):
                             old=PowerState.ON, new=PowerState.OFF)
     compliant(name="never-on", power_state=PowerState.OFF, first_seen=now - datetime.timedelta(days=120))
     compliant(name="old-tools", tools_version_status="guestToolsNeedUpgrade")
+    compliant(name="tools-stopped", tools_status="toolsNotRunning")
+    compliant(name="off-no-tools", tools_status="toolsNotRunning", power_state=PowerState.SUSPENDED)
+    compliant(name="imported-unknown-settings", advanced_settings={},
+              host=HostFactory(cluster__datacenter__source=SourceFactory(kind=SourceKind.RVTOOLS, host="")))
     compliant(name="old-hardware", hardware_version="vmx-13")
     compliant(name="old-host", host=HostFactory(version="7.0.3", build="17630552"))
     compliant(name="copy-allowed", advanced_settings={**HARDENED, "isolation.tools.copy.disable": "FALSE"})
@@ -77,6 +81,7 @@ def test_each_evaluator_finds_exactly_the_vm_that_breaks_it(policies):
 
     assert open_findings() == {
         ("rogue", "rogue"), ("dormant", "dormant"), ("dormant", "never-on"), ("unpatched", "old-tools"),
+        ("unpatched", "tools-stopped"),
         ("unpatched", "old-hardware"), ("unpatched", "old-host"), ("off_baseline", "copy-allowed"),
         ("off_baseline", "dvfilter"), ("off_baseline", "ephi-defaults"), ("copied", "twin-a"),
         ("copied", "twin-b"),

@@ -200,3 +200,77 @@ def test_a_confirmed_power_off_turns_the_vm_off_once_even_when_the_task_runs_twi
     assert VMChange.objects.filter(kind=ChangeKind.VCENTER_ACTION, vm__name="DC0_C0_RP0_VM0").count() == 1
     assert AuditEvent.objects.filter(action="vcenter.power_off").count() == 1
     assert Finding.objects.get(kind="rogue").state == FindingState.OPEN
+
+
+# -- exported: clones out of scope from the simulator's events; OVF exports from events built as vCenter sends them
+
+def export_task_event(*, key: int, vm, user: str, task: str = "VirtualMachine.exportVm"):
+    """A TaskEvent as vCenter delivers it for an "Export OVF template" task (the simulator implements no ExportVm
+    and logs no TaskEvent): the VM as its argument, the task's descriptionId in ``info``."""
+    return vim.event.TaskEvent(
+        key=key, chainId=key, createdTime=timezone.now(), userName=user,
+        vm=vim.event.VmEventArgument(vm=vim.VirtualMachine(vm._moId), name=vm.name),
+        info=vim.TaskInfo(key=f"task-{key}", task=vim.Task(f"task-{key}"), descriptionId=task,
+                          entity=vim.VirtualMachine(vm._moId), entityName=vm.name, state="success",
+                          cancelled=False, cancelable=False, reason=vim.TaskReasonUser(userName=user),
+                          queueTime=timezone.now(), eventChainId=key),
+    )
+
+
+def test_an_ovf_export_read_from_events_is_an_exported_finding(scan, si, policies):
+    from inventory.models import ScanRun
+    from inventory.services.policies import vm_exports_record
+    from inventory.vsphere.events import observe_event
+
+    Policy.objects.filter(kind=PolicyKind.EXPORTED).update(enabled=True)
+    Policy.objects.exclude(kind=PolicyKind.EXPORTED).update(enabled=False)
+    scan()
+    vm0 = harness.find_vm(si, "DC0_C0_RP0_VM0")
+    events = [observe_event(export_task_event(key=9001, vm=vm0, user="VSPHERE.LOCAL\\mallory")),
+              observe_event(export_task_event(key=9002, vm=vm0, user="x", task="VirtualMachine.powerOn"))]
+
+    assert events[1] is None
+    assert vm_exports_record(run=ScanRun.objects.get(), events=[events[0]]) == 1
+    assert vm_exports_record(run=ScanRun.objects.get(), events=[events[0]]) == 0
+    findings_evaluate()
+
+    finding = Finding.objects.get(kind="exported")
+    assert finding.vm.name == "DC0_C0_RP0_VM0"
+    assert finding.evidence["exports"][0]["why"] == "exported as OVF / OVA by VSPHERE.LOCAL\\mallory"
+
+
+@pytest.fixture
+def two_clusters(vsphere_simulator_available, django_capture_on_commit_callbacks):
+    with harness.Simulator(datacenters=1, clusters=2, cluster_hosts=1, hosts=0, vms=1) as simulator:
+        source = source_vcenter_save(name="lab2", host=simulator.host, port=simulator.port, username="user",
+                                     password="pass", use_http=True)
+        yield simulator.connect(), source
+
+
+def test_a_clone_to_a_cluster_outside_the_policy_scope_is_an_exported_finding(
+    two_clusters, policies, django_capture_on_commit_callbacks,
+):
+    si, source = two_clusters
+    admin = UserFactory(role=Role.SECURITY_ADMIN)
+    exported = Policy.objects.get(kind=PolicyKind.EXPORTED)
+    Policy.objects.exclude(kind=PolicyKind.EXPORTED).update(enabled=False)
+    from inventory.services.policies import policy_update
+
+    policy_update(policy=exported, user=admin, enabled=True, config=exported.config, scope={"clusters": ["DC0_C0"]},
+                  actions=exported.actions)
+    with django_capture_on_commit_callbacks(execute=True):
+        source_scan(source=source)
+    vm = harness.find_vm(si, "DC0_C0_RP0_VM0")
+    inside = harness.clone_vm(si, vm, "copy-inside")
+    # The simulator clones onto the source's host whatever the spec says: the copy is moved out after.
+    outside = harness.clone_vm(si, vm, "copy-outside")
+    harness.relocate_vm(si, outside, {h.name: h for h in harness.list_hosts(si)}["DC0_C1_H0"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        source_scan(source=source)
+
+    assert inside.runtime.host.parent.name == "DC0_C0"
+    (finding,) = Finding.objects.filter(kind="exported")
+    assert finding.vm.name == "DC0_C0_RP0_VM0"
+    assert [e["why"].split(" by ")[0] for e in finding.evidence["exports"]] == ["clone copy-outside"]
+    assert "to cluster DC0_C1, outside the policy's clusters" in finding.evidence["summary"]
