@@ -516,7 +516,8 @@ EVALUATORS: dict[str, Callable[[Policy, EstateFacts, list[dict]], Evidence]] = {
 
 def policy_evaluate(policy: Policy, facts: EstateFacts) -> Evidence:
     """The VMs in the policy's scope that break it, with the evidence."""
-    return EVALUATORS[policy.kind](policy, facts, [vm for vm in facts.vms if vm_in_scope(policy.scope, vm)])
+    scoped = [vm for vm in facts.vms if vm_in_scope(policy.scope, vm)] if any(policy.scope.values()) else facts.vms
+    return EVALUATORS[policy.kind](policy, facts, scoped)
 
 
 # -- what the exported policy reads ----------------------------------------------------------------------------
