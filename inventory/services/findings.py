@@ -29,6 +29,9 @@ UNRESOLVED = (FindingState.OPEN, FindingState.ACKNOWLEDGED, FindingState.EXCEPTE
 EVALUATION_ACTOR = "system: policy evaluation"
 # Any fixed 64-bit number: the advisory lock that lets one evaluation at a time compare and write findings.
 EVALUATION_LOCK_KEY = 727_012
+# Findings one audit event of an evaluation lists: events stay a readable size, and 10,000 findings opened at once
+# make 20 events.
+AUDIT_FINDINGS_PER_EVENT = 500
 
 
 @dataclass
@@ -47,21 +50,16 @@ class EvaluationResult:
         return sum(self.opened.values()) + sum(self.resolved.values()) + sum(self.reopened.values())
 
 
-class _FindingRef:
-    """What the audit trail reads of a finding (its model's ``_meta``, ``pk`` and text), for findings written in
-    bulk and never loaded: building a model instance per finding cost more than the whole evaluation."""
-
-    _meta = Finding._meta
-
-    def __init__(self, pk: int, kind: str, vm_name: str):
-        self.pk, self.text = pk, f"{PolicyKind(kind).label}: {vm_name}"
-
-    def __str__(self) -> str:
-        return self.text
-
-
-def _ref(finding_id: int, kind: str, vm_id: int, names: dict[int, str]) -> _FindingRef:
-    return _FindingRef(finding_id, kind, names.get(vm_id, f"VM #{vm_id}"))
+def _audit_entries(action: str, changed: list[tuple[int, int, int, dict]],
+                   policies: dict[int, Policy]) -> list[AuditEntry]:
+    """The trail of what an evaluation changed: per policy, one event per ``AUDIT_FINDINGS_PER_EVENT`` findings,
+    each listed with its VM and what was seen ((policy, finding, VM, details) in). The findings hold their
+    evidence; one event per finding made a first evaluation of a large estate spend most of its time here."""
+    by_policy: dict[int, list[dict]] = {}
+    for policy_id, finding_id, vm_id, details in changed:
+        by_policy.setdefault(policy_id, []).append({"finding": finding_id, "vm": vm_id, **details})
+    return [AuditEntry(action, policies[policy_id], {"kind": policies[policy_id].kind, "findings": chunk})
+            for policy_id, items in by_policy.items() for chunk in chunked(items, AUDIT_FINDINGS_PER_EVENT)]
 
 
 # The timeline columns an evaluation writes, with ``rows_insert``.
@@ -97,16 +95,13 @@ def findings_evaluate(*, source: Source | None = None, now: datetime.datetime | 
     facts = facts or estate_facts(source=source, now=now, kinds=frozenset(p.kind for p in policies))
     result = EvaluationResult(vms=len(facts.vms))
     live = {vm["id"]: vm for vm in facts.vms}
-    names = {vm["id"]: vm["name"] for vm in facts.vms}
     unresolved = Finding.objects.filter(policy__in=policies, state__in=UNRESOLVED)
     if source is not None:
         unresolved = unresolved.filter(vm__source=source)
     existing: dict[tuple[int, int], dict] = {
         (row["policy_id"], row["vm_id"]): row for row in unresolved.values(
-            "id", "policy_id", "vm_id", "state", "excepted_until", "evidence", "vm__status", "vm__name", "kind")
+            "id", "policy_id", "vm_id", "state", "excepted_until", "evidence", "vm__status", "kind")
     }
-    for row in existing.values():
-        names.setdefault(row["vm_id"], row["vm__name"])
     new: list[tuple[Policy, int, dict]] = []
     resolve: list[tuple[dict, dict]] = []
     reopen: list[dict] = []
@@ -133,15 +128,14 @@ def findings_evaluate(*, source: Source | None = None, now: datetime.datetime | 
                 why = "the condition cleared at this evaluation"
             resolve.append((row, _resolution(row["evidence"], why, now)))
     changes: list[tuple] = []
-    audit: list[AuditEntry] = []
+    audited: dict[str, list[tuple[int, int, int, dict]]] = {"opened": [], "resolved": [], "reopened": []}
     if new:
         for (policy, vm_id, evidence), finding_id in zip(new, _insert_findings(new, now), strict=True):
             result.opened[policy.kind] += 1
             result.opened_ids.append(finding_id)
             changes.append(_timeline(vm_id, ChangeKind.FINDING_OPENED, now, None, {
                 "finding": finding_id, "kind": policy.kind, "summary": evidence.get("summary", "")}))
-            audit.append(AuditEntry("finding.opened", _ref(finding_id, policy.kind, vm_id, names),
-                                    {"kind": policy.kind, "evidence": evidence}))
+            audited["opened"].append((policy.pk, finding_id, vm_id, {"summary": evidence.get("summary", "")}))
     if resolve:
         rows_update(Finding, ["state", "resolution"], [(row["id"], FindingState.RESOLVED, resolution)
                                                        for row, resolution in resolve])
@@ -152,7 +146,7 @@ def findings_evaluate(*, source: Source | None = None, now: datetime.datetime | 
             changes.append(_timeline(row["vm_id"], ChangeKind.FINDING_CHANGED, now, row["state"], {
                 "finding": row["id"], "kind": row["kind"], "state": FindingState.RESOLVED,
                 "summary": resolution["summary"]}))
-            audit.append(AuditEntry("finding.resolved", _ref(row["id"], row["kind"], row["vm_id"], names), resolution))
+            audited["resolved"].append((row["policy_id"], row["id"], row["vm_id"], {"summary": resolution["summary"]}))
     if reopen:
         for ids in chunked([row["id"] for row in reopen]):
             Finding.objects.filter(id__in=ids).update(
@@ -163,11 +157,14 @@ def findings_evaluate(*, source: Source | None = None, now: datetime.datetime | 
             changes.append(_timeline(row["vm_id"], ChangeKind.FINDING_CHANGED, now, FindingState.EXCEPTED, {
                 "finding": row["id"], "kind": row["kind"], "state": FindingState.OPEN,
                 "summary": f"exception expired on {row['excepted_until']:%Y-%m-%d}"}))
-            audit.append(AuditEntry("finding.reopened", _ref(row["id"], row["kind"], row["vm_id"], names),
-                                    {"exception_expired": row["excepted_until"].isoformat()}))
+            audited["reopened"].append((row["policy_id"], row["id"], row["vm_id"],
+                                        {"exception_expired": row["excepted_until"].isoformat()}))
     if evidence_updates:
         rows_update(Finding, ["evidence"], evidence_updates)
     rows_insert(VMChange, TIMELINE_COLUMNS, changes)
+    by_id = {policy.pk: policy for policy in policies}
+    audit = [entry for action, changed in audited.items()
+             for entry in _audit_entries(f"findings.{action}", changed, by_id)]
     if audit:
         audit_log_many(entries=audit, actor_label=EVALUATION_ACTOR)
     result.open_by_kind = open_counts_by_kind()

@@ -120,7 +120,9 @@ def test_a_cleared_condition_resolves_the_finding_with_the_evidence(policies):
     assert finding.resolution["was"].startswith("unapproved for 30 days")
     assert [c.kind for c in VMChange.objects.filter(vm=vm).order_by("id")] == [
         ChangeKind.FINDING_OPENED, ChangeKind.FINDING_CHANGED]
-    assert AuditEvent.objects.filter(action="finding.resolved", object_id=str(finding.pk)).count() == 1
+    (event,) = AuditEvent.objects.filter(action="findings.resolved")
+    assert (event.object_id, event.details["findings"]) == (str(finding.policy_id), [
+        {"finding": finding.pk, "vm": vm.pk, "summary": "the condition cleared at this evaluation"}])
 
 
 def test_the_condition_coming_back_opens_a_new_finding(policies):
@@ -150,7 +152,8 @@ def test_an_expired_exception_reopens_and_a_current_one_holds(policies):
 
     finding.refresh_from_db()
     assert (result.reopened["rogue"], finding.state, finding.excepted_until) == (1, FindingState.OPEN, None)
-    assert AuditEvent.objects.filter(action="finding.reopened", object_id=str(finding.pk)).count() == 1
+    (event,) = AuditEvent.objects.filter(action="findings.reopened")
+    assert [item["finding"] for item in event.details["findings"]] == [finding.pk]
 
 
 def test_an_exception_needs_a_future_date_and_a_reason_and_changes_nothing_otherwise(policies):
