@@ -311,3 +311,18 @@ def deployment_request_counts(*, user: User) -> dict[str, int]:
     if condition is not None:
         requests = requests.filter(condition)
     return dict(requests.order_by().values_list("state").annotate(n=Count("id")))
+
+
+def deployment_requests_to_review_count(user: User) -> int:
+    """Submitted requests waiting for this security admin's vote (not their own, not voted yet)."""
+    if not user.has_role(Role.SECURITY_ADMIN):
+        return 0
+    return (
+        DeploymentRequest.objects.filter(state=RequestState.SUBMITTED)
+        .exclude(requested_by=user).exclude(requester__user=user).exclude(approvals__approver=user).count()
+    )
+
+
+def navigation_badges(*, user: User) -> dict:
+    """The count beside "Requests" in the navigation (see ``portal.selectors.app_navigation_badges``)."""
+    return {"inventory:request_list": lambda: deployment_requests_to_review_count(user)}

@@ -22,12 +22,14 @@ from inventory.selectors import (
     source_latest_scan,
     source_list,
     source_names,
+    vm_deployment_requests,
     vm_detail,
     vm_filter_choices,
     vm_history,
     vm_lineage,
     vm_list,
 )
+from inventory.services.approvals import user_may_request_for_vm
 from inventory.services.area_mappings import MAPPING_ROLES, area_mapping_create, area_mapping_delete
 from inventory.services.scan import source_scan_request
 from inventory.services.scan_runs import ScanAlreadyRunning
@@ -205,6 +207,8 @@ class VMDetailView(InventoryMixin, DetailView):
             panels=app_vm_panels(vm=self.object, user=self.request.user),
             advanced_settings=sorted(self.object.advanced_settings.items()),
             custom_attributes=sorted(self.object.custom_attributes.items()),
+            deployment_requests=vm_deployment_requests(vm=self.object),
+            may_request_for_vm=user_may_request_for_vm(user=self.request.user, vm=self.object),
             **kwargs,
         )
 

@@ -41,6 +41,7 @@ from inventory.services.approvals import (
     request_quorum,
     user_may_request_for_vm,
 )
+from inventory.views import BADGES
 from portal.access import RoleRequiredMixin
 from portal.choices import ALL_ROLES
 from portal.exports import Export, ExportColumn, export_csv_response, export_filename, export_xlsx_response
@@ -58,6 +59,16 @@ STATE_BADGES = {
 }
 
 
+# How the request's page names each audit event of its history.
+HISTORY_LABELS = {
+    "deployment_request.created": "Filed", "deployment_request.submitted": "Submitted",
+    "deployment_request.vote_approve": "Voted to approve", "deployment_request.vote_reject": "Voted to reject",
+    "deployment_request.approved": "Approved", "deployment_request.rejected": "Rejected",
+    "deployment_request.withdrawn": "Withdrawn", "deployment_request.vm_linked": "VM linked",
+    "deployment_request.fulfilled": "Fulfilled", "deployment_request.expired": "Expired",
+}
+
+
 def _form_errors(form, error: ValidationError) -> None:
     """A service's refusal shown on the form: on the fields it names, else above the form."""
     if hasattr(error, "error_dict"):
@@ -72,7 +83,7 @@ class RequestMixin(RoleRequiredMixin):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
-            state_badge=STATE_BADGES, can_request=self.request.user.has_role(*REQUESTER_ROLES),
+            state_badge=STATE_BADGES, badge=BADGES, can_request=self.request.user.has_role(*REQUESTER_ROLES),
             can_review=self.request.user.has_role(*APPROVER_ROLES), **kwargs,
         )
 
@@ -204,8 +215,11 @@ class RequestDetailView(RequestMixin, DetailView):
         approvals = list(deployment_request_approvals(request=request))
         is_requester = user.pk == request.requested_by_id or request.requester.user_id == user.pk
         submitted = request.state == RequestState.SUBMITTED
+        history = list(deployment_request_history(request=request))
+        for event in history:
+            event.label = HISTORY_LABELS.get(event.action, event.action)
         return super().get_context_data(
-            approvals=approvals, history=deployment_request_history(request=request), quorum=request_quorum(request),
+            approvals=approvals, history=history, quorum=request_quorum(request),
             is_requester=is_requester,
             may_submit=is_requester and request.state == RequestState.DRAFT,
             may_withdraw=is_requester and request.state in (RequestState.DRAFT, RequestState.SUBMITTED)
