@@ -231,7 +231,7 @@ class RequestDetailView(RequestMixin, DetailView):
             decision_form=kwargs.pop("decision_form", None) or DecisionForm(),
             link_form=kwargs.pop("link_form", None) or LinkVMForm(),
             attribute=REQUEST_ATTRIBUTE,
-            support=[(team, getattr(request, f"{team}_engaged"), getattr(request, f"{team}_contact"))
+            support=[(team.capitalize(), getattr(request, f"{team}_engaged"), getattr(request, f"{team}_contact"))
                      for team in ("backup", "monitoring", "patching", "security")],
             data_categories=[DataCategory(value).label for value in request.data_categories
                              if value in DataCategory.values],
