@@ -16,7 +16,7 @@ from inventory.services.approvals import deployment_request_decide
 from portal.choices import NotificationKind, Role
 from portal.models import AuditEvent, Notification
 from tests.factories import DeploymentRequestFactory, PersonFactory, UserFactory, VirtualMachineFactory
-from tests.inventory.page_reading import facts, links, read, rows
+from tests.page_reading import facts, links, read, rows
 
 pytestmark = pytest.mark.django_db
 

@@ -4,12 +4,9 @@ runs as its own task after the scan, which never waits for it nor fails with it.
 
 import datetime
 import logging
-import threading
-import time
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from celery.signals import task_postrun
 from django.db import connections
 from django.utils import timezone
 
@@ -20,9 +17,11 @@ from inventory.services.scan import source_scan
 from inventory.services.sources import source_vcenter_save
 from portal.choices import Role
 from tests.factories import PersonFactory, UserFactory
+from tests.task_log import task_log
 from tests.vsphere_sim import harness
 
 pytestmark = [pytest.mark.simulator]
+LINK_TASK = "inventory.deployment_requests_link"
 
 
 def set_request_attribute(si, vm, value: str) -> None:
@@ -119,38 +118,20 @@ def test_a_broker_outage_after_the_scan_leaves_the_scan_complete(sim, unreachabl
 
 @pytest.mark.django_db(transaction=True)
 def test_on_a_real_worker_the_link_runs_as_its_own_task_after_the_scan(sim, worker_app):
-    finished = []
-    lock = threading.Lock()
-
-    def postrun(sender=None, retval=None, state=None, **kwargs):
-        connections.close_all()
-        with lock:
-            finished.append((sender.name, state, retval))
-
-    task_postrun.connect(postrun, weak=False)
+    si = sim.connect()
+    request = approved_request()
+    set_request_attribute(si, harness.find_vm(si, "DC0_C0_RP0_VM0"), request.number)
+    source = source_vcenter_save(name="lab", host=sim.host, port=sim.port, username="user", password="pass",
+                                 use_http=True)
     try:
-        si = sim.connect()
-        request = approved_request()
-        set_request_attribute(si, harness.find_vm(si, "DC0_C0_RP0_VM0"), request.number)
-        source = source_vcenter_save(name="lab", host=sim.host, port=sim.port, username="user", password="pass",
-                                     use_http=True)
-        with start_worker(worker_app, pool="threads", concurrency=1, perform_ping_check=False,
-                          shutdown_timeout=30, queues=["default"]):
+        with task_log() as log, start_worker(worker_app, pool="threads", concurrency=1, perform_ping_check=False,
+                                             shutdown_timeout=30, queues=["default"]):
             run = source_scan(source=source)
             # The scan has returned, complete; the link is the worker's to make.
             assert run.status == ScanStatus.COMPLETE
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                with lock:
-                    if any(name == "inventory.deployment_requests_link" for name, *_ in finished):
-                        break
-                time.sleep(0.2)
-        with lock:
-            links = [(state, retval) for name, state, retval in finished
-                     if name == "inventory.deployment_requests_link"]
-        assert links == [("SUCCESS", [request.number])]
+            log.wait_until(lambda: log.outcomes(LINK_TASK))
+        assert log.results(LINK_TASK) == [[request.number]]
         request.refresh_from_db()
         assert (request.state, request.vm.name) == (RequestState.FULFILLED, "DC0_C0_RP0_VM0")
     finally:
-        task_postrun.disconnect(postrun)
         connections.close_all()
