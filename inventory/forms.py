@@ -115,14 +115,17 @@ class DeploymentRequestForm(forms.Form):
     disk_gb = forms.IntegerField(min_value=1, max_value=SIZE_LIMITS["disk_gb"], label="Disk (GB)")
     os = forms.CharField(max_length=TEXT_LIMITS["os"], label="Operating system")
     backup_engaged = forms.BooleanField(required=False, label="Backup team engaged")
-    backup_contact = forms.CharField(max_length=TEXT_LIMITS["backup_contact"], required=False, label="Contact")
+    backup_contact = forms.CharField(max_length=TEXT_LIMITS["backup_contact"], required=False,
+                                 label="Backup contact")
     monitoring_engaged = forms.BooleanField(required=False, label="Monitoring team engaged")
     monitoring_contact = forms.CharField(max_length=TEXT_LIMITS["monitoring_contact"], required=False,
-                                         label="Contact")
+                                         label="Monitoring contact")
     patching_engaged = forms.BooleanField(required=False, label="Patching team engaged")
-    patching_contact = forms.CharField(max_length=TEXT_LIMITS["patching_contact"], required=False, label="Contact")
+    patching_contact = forms.CharField(max_length=TEXT_LIMITS["patching_contact"], required=False,
+                                 label="Patching contact")
     security_engaged = forms.BooleanField(required=False, label="Security team engaged")
-    security_contact = forms.CharField(max_length=TEXT_LIMITS["security_contact"], required=False, label="Contact")
+    security_contact = forms.CharField(max_length=TEXT_LIMITS["security_contact"], required=False,
+                                 label="Security contact")
     start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     end_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
                                help_text="When the VM is to be decommissioned; its owner is reminded before.")

@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from inventory.choices import (
     ChangeKind,
+    DataCategory,
     Decision,
     Environment,
     Platform,
@@ -362,6 +363,11 @@ class DeploymentRequest(models.Model):
     def number(self) -> str:
         """What people write and scans look for: ``REQ-000123``."""
         return f"{REQUEST_NUMBER_PREFIX}{self.pk:0{REQUEST_NUMBER_DIGITS}d}" if self.pk else "(new request)"
+
+    @property
+    def data_category_labels(self) -> list[str]:
+        labels = dict(DataCategory.choices)
+        return [labels[value] for value in self.data_categories if value in labels]
 
 
 class DeploymentApproval(models.Model):

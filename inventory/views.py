@@ -61,10 +61,13 @@ BADGES = {
     ChangeKind.DISCOVERED: "primary", ChangeKind.RENAMED: "info", ChangeKind.RELOCATED: "info",
     ChangeKind.NETWORK_CHANGED: "info", ChangeKind.POWER_CHANGED: "secondary", ChangeKind.RECONFIGURED: "info",
     ChangeKind.REPURPOSED: "primary", ChangeKind.CLONED: "primary", ChangeKind.REAPPEARED: "success",
+    ChangeKind.REQUEST_LINKED: "success", ChangeKind.SANCTION_CHANGED: "primary",
 }
 SORTABLE_COLUMNS = ("name", "power_state", "status", "cluster", "host", "last_seen", "first_seen", "created_at")
 # Labels for stored values shown in the timeline (a power change stores "poweredOff", a person reads "Off").
-VALUE_LABELS = {"power_state": dict(PowerState.choices), "status": dict(VMStatus.choices)}
+VALUE_LABELS = {
+    "power_state": dict(PowerState.choices), "status": dict(VMStatus.choices), "sanction": dict(Sanction.choices),
+}
 LABELLED_KINDS = {
     ChangeKind.POWER_CHANGED: "power_state", ChangeKind.MISSING: "status", ChangeKind.REAPPEARED: "status",
     ChangeKind.REMOVED: "status",
@@ -81,8 +84,8 @@ FIELD_ORDER = (
     "is_template", "annotation", "owner", "purpose", "cloned_from", "instance_uuid", "bios_uuid",
     "advanced_settings", "custom_attributes",
 )
-# Stored for links, not for reading: a clone entry keeps its parent's id next to its name.
-HIDDEN_FIELDS = {"cloned_from_id"}
+# Stored for links, not for reading: a clone entry keeps its parent's id next to its name, a link its request's.
+HIDDEN_FIELDS = {"cloned_from_id", "request_id"}
 EMPTY = "—"
 
 

@@ -233,8 +233,6 @@ class RequestDetailView(RequestMixin, DetailView):
             attribute=REQUEST_ATTRIBUTE,
             support=[(team.capitalize(), getattr(request, f"{team}_engaged"), getattr(request, f"{team}_contact"))
                      for team in ("backup", "monitoring", "patching", "security")],
-            data_categories=[DataCategory(value).label for value in request.data_categories
-                             if value in DataCategory.values],
             **kwargs,
         )
 
@@ -328,7 +326,7 @@ def _export_row(request: DeploymentRequest) -> list[Any]:
     return [
         request.number, request.get_state_display(), request.purpose, request.get_environment_display(),
         request.requester.name, request.requester.email, request.owner.name, request.owner.email,
-        ", ".join(DataCategory(value).label for value in request.data_categories if value in DataCategory.values),
+        ", ".join(request.data_category_labels),
         request.target_datacenter, request.target_cluster, request.vcpu, request.memory_gb, request.disk_gb,
         request.os, *(_team(request, team) for team in ("backup", "monitoring", "patching", "security")),
         request.start_date, request.end_date, request.approvals_count, request_quorum(request),
