@@ -230,7 +230,12 @@ def dashboard_cards(*, user) -> list[dict]:
         status__in=[ScanStatus.FAILED, ScanStatus.PARTIAL],
     ).count()
     vm_url = reverse("inventory:vm_list")
-    return [
+    cards = []
+    if user.has_role(Role.SECURITY_ADMIN):
+        waiting = deployment_requests_to_review_count(user)
+        cards.append({"label": "Requests to review", "value": waiting, "url": reverse("inventory:request_review"),
+                      "note": "deployment requests waiting for your vote", "priority": 0 if waiting else 1})
+    return cards + [
         {"label": "VMs present", "value": counts["present"], "url": vm_url + "?status=missing",
          "note": f"{counts['missing']} missing from their last scan"},
         {"label": "Unapproved VMs", "value": counts["unapproved"],

@@ -372,3 +372,30 @@ def test_past_the_end_date_the_request_expires_and_its_vm_loses_its_sanction(peo
     assert ending.vm.sanction == Sanction.UNAPPROVED
     assert Notification.objects.filter(kind=NotificationKind.DECOMMISSION_DUE).count() == 1
     assert AuditEvent.objects.filter(action="deployment_request.expired", object_id=str(ending.pk)).count() == 1
+
+
+def test_beat_runs_the_end_date_pass_daily_and_a_second_run_reminds_nobody(people, settings):
+    from inventory.tasks import deployment_requests_end_dates_task
+
+    schedule = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule["inventory.deployment_requests_end_dates"].hour == {6}
+    today = timezone.localdate()
+    end_date_request(people, end_date=today + datetime.timedelta(days=3))
+
+    first = deployment_requests_end_dates_task.apply().get()
+    second = deployment_requests_end_dates_task.apply().get()
+
+    assert first == {"checked": 1, "reminded": 1, "ends_today": 0, "expired": 0}
+    assert second == {"checked": 1, "reminded": 0, "ends_today": 0, "expired": 0}
+    assert Notification.objects.filter(kind=NotificationKind.DECOMMISSION_DUE).count() == 1
+
+
+def test_the_security_admins_dashboard_counts_the_requests_waiting_for_their_vote(people, client):
+    submitted(people)
+    submitted(people)
+    client.force_login(people["sec1"])
+
+    cards = {card["label"]: card for card in client.get("/").context["cards"]}
+
+    assert (cards["Requests to review"]["value"], cards["Requests to review"]["url"]) == (
+        2, "/inventory/requests/review/")
