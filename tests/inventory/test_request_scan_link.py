@@ -82,12 +82,17 @@ def test_a_scan_links_the_vm_carrying_the_number_in_its_custom_attribute(sim, dj
     assert VMChange.objects.filter(kind=ChangeKind.REQUEST_LINKED).count() == 1
 
 
+UNREACHABLE_BROKER = "redis://127.0.0.1:9/0"
+
+
 @pytest.fixture
-def unreachable_broker():
-    """The portal's Celery app sending to a port where no broker listens."""
+def unreachable_broker(monkeypatch):
+    """The portal's Celery app sending to a port where no broker listens (Celery reads the environment's
+    CELERY_BROKER_URL before its configuration, so both say so)."""
     from portal.celery import app
 
-    changed = {"broker_url": "redis://127.0.0.1:9/0", "task_always_eager": False,
+    monkeypatch.setenv("CELERY_BROKER_URL", UNREACHABLE_BROKER)
+    changed = {"broker_url": UNREACHABLE_BROKER, "broker_write_url": UNREACHABLE_BROKER, "task_always_eager": False,
                "broker_connection_timeout": 1, "broker_connection_retry": False}
     saved = {key: app.conf[key] for key in changed}
     app.conf.update(changed)
