@@ -399,3 +399,20 @@ def test_the_security_admins_dashboard_counts_the_requests_waiting_for_their_vot
 
     assert (cards["Requests to review"]["value"], cards["Requests to review"]["url"]) == (
         2, "/inventory/requests/review/")
+
+
+def test_a_csv_import_links_the_vm_whose_annotation_names_the_request(people, django_capture_on_commit_callbacks):
+    import io
+
+    from inventory.services.imports import vm_csv_import
+
+    request = submitted(people)
+    deployment_request_decide(request=request, user=people["sec1"], decision=Decision.APPROVE)
+    rows = f"name,vm_id,platform,annotation\npay01,hv-1,hyperv,built for {request.number}\nlab02,hv-2,hyperv,\n"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        vm_csv_import(stream=io.BytesIO(rows.encode()), source_name="hyperv (CSV)")
+
+    request.refresh_from_db()
+    assert (request.state, request.vm.name, request.vm.sanction) == (RequestState.FULFILLED, "pay01",
+                                                                     Sanction.PENDING)
