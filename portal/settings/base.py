@@ -212,6 +212,7 @@ CELERY_TASK_ROUTES = {
     "questionnaires.reminders_run": {"queue": "notifications"},
     "questionnaires.reconciliation_run": {"queue": "default"},
     "questionnaires.reconciliation_run_all": {"queue": "default"},
+    "compliance.controls_evaluate": {"queue": "policies"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Periodic work for `celery beat` (times in TIME_ZONE). Each task is safe to run twice.
@@ -231,6 +232,12 @@ CELERY_BEAT_SCHEDULE = {
     "portal-audit-anchor-daily": {
         "task": "portal.audit_anchor_take",
         "schedule": crontab(hour=env.int("AUDIT_ANCHOR_HOUR", default=0), minute=30),
+    },
+    # Evaluate every automated control once a day, whatever else triggered it (scans, reconciliations).
+    "compliance-controls-evaluate-daily": {
+        "task": "compliance.controls_evaluate",
+        "schedule": crontab(hour=env.int("CONTROLS_EVALUATE_HOUR", default=5), minute=0),
+        "args": ["daily"],
     },
     # Scan every enabled vCenter source.
     "inventory-scan-all-sources": {
