@@ -308,26 +308,25 @@ TREND_RUNS = 120
 
 
 def compliance_trend(*, runs: int = TREND_RUNS) -> dict[str, list[tuple]]:
-    """Per scope (estate, HIPAA, SOX, GLBA), the share of automated controls effective after each of the last
-    ``runs`` evaluation runs: ``[(run start, percent), ...]``. A framework counts a control's evaluation for its
+    """Per scope (estate, HIPAA, SOX, GLBA), the share of automated controls effective in each of the last
+    ``runs`` evaluation runs: ``[(evaluated at, percent), ...]``. A framework counts a control's evaluation for its
     scope, or the estate's for a metric that is not per scope. Two queries."""
     recent = list(EvaluationRun.objects.filter(finished_at__isnull=False).order_by("-started_at", "-id")
-                  .values_list("id", "started_at")[:runs])
-    started = dict(recent)
+                  .values_list("id", flat=True)[:runs])
     per_run: dict[int, dict[int, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
-    for run_id, control_id, scope, status in ControlEvaluation.objects.filter(run_id__in=started).values_list(
-        "run_id", "control_id", "scope", "status"
+    moments: dict[int, datetime.datetime] = {}
+    for run_id, control_id, scope, status, moment in ControlEvaluation.objects.filter(run_id__in=recent).values_list(
+        "run_id", "control_id", "scope", "status", "evaluated_at"
     ):
         per_run[run_id][control_id][scope] = status
+        moments[run_id] = moment
     trend: dict[str, list[tuple]] = {scope: [] for scope in (Scope.ESTATE, *SCOPE_CATEGORIES)}
-    for run_id, moment in sorted(recent, key=lambda pair: pair[1]):
-        controls = per_run.get(run_id)
-        if not controls:
-            continue
+    for run_id in sorted(per_run, key=lambda pk: (moments[pk], pk)):
+        controls = per_run[run_id]
         for scope, points in trend.items():
             statuses = [by_scope.get(scope) or by_scope.get(Scope.ESTATE) for by_scope in controls.values()]
             effective = sum(1 for status in statuses if status == EvaluationStatus.EFFECTIVE)
-            points.append((moment, round(100 * effective / len(statuses), 1)))
+            points.append((moments[run_id], round(100 * effective / len(statuses), 1)))
     return trend
 
 

@@ -270,6 +270,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     # The favicon too: its default is a CDN URL, and the portal must work offline.
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Choice sets that share a field name ("status") get a name of their own rather than a hashed one.
+    "ENUM_NAME_OVERRIDES": {"EvaluationStatusEnum": "compliance.choices.EvaluationStatus"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "portal.api.schema.document_error_responses",
