@@ -11,9 +11,17 @@ from dataclasses import dataclass
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 
-from compliance.choices import EvaluationStatus, FrameworkKind, Implementation, RequirementKind, Scope
+from compliance.choices import (
+    EvaluationBasis,
+    EvaluationStatus,
+    FrameworkKind,
+    Implementation,
+    RequirementKind,
+    Scope,
+)
 from compliance.evaluators.specs import SCOPE_CATEGORIES
 from compliance.models import (
     CatalogVersion,
@@ -26,6 +34,7 @@ from compliance.models import (
     Requirement,
 )
 from compliance.services.catalogs import HUB_SLUG
+from portal.choices import COMPLIANCE_ROLES
 
 
 def latest_versions() -> QuerySet[CatalogVersion]:
@@ -339,3 +348,16 @@ def framework_rollups(*, at: datetime.datetime | None = None) -> list[tuple[Fram
             rollup = framework_rollup(version=version, requirements=requirement_tree(version=version), at=at)
             rows.append((framework, version, rollup))
     return rows
+
+
+def dashboard_cards(*, user) -> list[dict]:
+    """The portal dashboard's compliance card, for those who read control status: automated controls deficient
+    across the estate and the frameworks' scopes, by their newest evaluations. One query."""
+    if not user.has_role(*COMPLIANCE_ROLES):
+        return []
+    latest = latest_evaluations().filter(basis=EvaluationBasis.METRIC).values_list("control_id", "status")
+    deficient = {control_id for control_id, status in latest if status == EvaluationStatus.DEFICIENT}
+    return [{
+        "label": "Deficient controls", "value": len(deficient), "url": reverse("compliance:dashboard"),
+        "note": "automated controls failing their threshold in the estate or a framework's scope",
+    }]

@@ -226,3 +226,17 @@ def test_the_exports_list_every_control_with_its_status(estate, client_for):
                                                                                  "Not evaluated")
     assert xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
     assert "8 of 10 live VMs approved." in b"".join(history.streaming_content).decode("utf-8-sig")
+
+
+@pytest.mark.parametrize(("role", "shown"), [(Role.AUDITOR, True), (Role.COMPLIANCE_OFFICER, True),
+                                             (Role.MANAGER, False)])
+def test_the_portal_dashboard_counts_deficient_controls_for_those_who_read_them(estate, client_for, role, shown):
+    html = client_for(role).get(reverse("dashboard")).content.decode()
+
+    deficient = ControlEvaluation.objects.filter(
+        run=EvaluationRun.objects.first(), status="deficient"
+    ).values("control").distinct().count()
+    assert ("Deficient controls" in html) is shown
+    if shown:
+        start = html.index("Deficient controls")
+        assert f">{deficient}<" in html[start - 400:start + 400]
