@@ -240,3 +240,17 @@ def test_the_portal_dashboard_counts_deficient_controls_for_those_who_read_them(
     if shown:
         start = html.index("Deficient controls")
         assert f">{deficient}<" in html[start - 400:start + 400]
+
+
+def test_an_attested_result_has_nothing_to_re_check(estate, client_for):
+    attested = ControlEvaluation.objects.create(
+        control=Control.objects.get(code="VMC-14"), basis="attestation", evaluated_at=timezone.now(),
+        status="effective", control_version=1, summary="Quarterly review done.",
+    )
+
+    response = client_for(Role.AUDITOR).get(reverse("compliance:evaluation_detail", args=[attested.pk]),
+                                            {"recheck": "1"})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Quarterly review done." in html and 'data-figure="recheck' not in html
