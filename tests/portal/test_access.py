@@ -13,7 +13,7 @@ from portal.services.audit import audit_log
 from questionnaires.choices import QuestionKind, ReconciliationTrigger
 from questionnaires.models import ReconciliationItem
 from questionnaires.services.reconciliation import reconciliation_run
-from tests.compliance.factories import RequirementFactory
+from tests.compliance.factories import ControlEvaluationFactory, ControlMappingFactory, RequirementFactory
 from tests.factories import (
     AreaMappingFactory,
     DeploymentRequestFactory,
@@ -71,6 +71,8 @@ def sample_kwargs(org, role_users):
     part = AssignmentFactory(campaign=campaign, person=part_person, parent=head)
     SectionFactory(version=campaign.version)
     requirement = RequirementFactory(version__framework__slug="hipaa")
+    evaluation = ControlEvaluationFactory()
+    control_urls = ["control_detail", "control_evaluations_csv", "control_evaluations_xlsx"]
     # The manager's submitted request for their VM: every role may read it, security admins decide it.
     deployment_request = DeploymentRequestFactory(
         requested_by=role_users[Role.MANAGER], requester=part_person, owner=part_person, state="submitted", vm=vm
@@ -115,6 +117,11 @@ def sample_kwargs(org, role_users):
         "compliance:framework_detail": {"slug": requirement.version.framework.slug},
         "api:framework-detail": {"slug": requirement.version.framework.slug},
         "api:requirement-detail": {"pk": requirement.pk},
+        **{f"compliance:{name}": {"code": evaluation.control.code} for name in control_urls},
+        "compliance:evaluation_detail": {"pk": evaluation.pk},
+        "api:control-detail": {"code": evaluation.control.code},
+        "api:controlmapping-detail": {"pk": ControlMappingFactory(control=evaluation.control).pk},
+        "api:controlevaluation-detail": {"pk": evaluation.pk},
     }
 
 
@@ -142,6 +149,8 @@ def test_the_walk_sees_the_portal_urls():
             "inventory:vm_request_add", "api:deploymentrequest-list", "api:deploymentrequest-approve"} <= set(names)
     assert {"questionnaires:my", "questionnaires:assignment", "questionnaires:campaign_detail"} <= set(names)
     assert {"compliance:framework_list", "compliance:framework_detail", "api:requirement-list"} <= set(names)
+    assert {"compliance:control_list", "compliance:control_detail", "compliance:dashboard",
+            "compliance:evaluation_detail", "api:control-list", "api:controlevaluation-list"} <= set(names)
 
 
 @pytest.mark.parametrize("name", all_url_names())
