@@ -9,17 +9,28 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, When
 from django.urls import reverse
 from django.utils import timezone
 
-from inventory.choices import ChangeKind, FindingState, PolicyKind, Sanction, ScanStatus, VMStatus
+from inventory.choices import (
+    ChangeKind,
+    Decision,
+    FindingState,
+    PolicyKind,
+    RequestState,
+    Sanction,
+    ScanStatus,
+    VMStatus,
+)
 from inventory.models import (
     ActionBatch,
     AreaMapping,
     Baseline,
     Cluster,
     Datacenter,
+    DeploymentApproval,
+    DeploymentRequest,
     Finding,
     Host,
     Policy,
@@ -30,7 +41,7 @@ from inventory.models import (
     VMChange,
 )
 from portal.choices import Role
-from portal.models import Person, User
+from portal.models import AuditEvent, Person, User
 from portal.selectors import person_for_user, person_subtree
 
 # Lineage lists are capped: a template may have deployed thousands of VMs, and the
@@ -236,7 +247,12 @@ def dashboard_cards(*, user) -> list[dict]:
         status__in=[ScanStatus.FAILED, ScanStatus.PARTIAL],
     ).count()
     vm_url = reverse("inventory:vm_list")
-    return [
+    cards = []
+    if user.has_role(Role.SECURITY_ADMIN):
+        waiting = deployment_requests_to_review_count(user)
+        cards.append({"label": "Requests to review", "value": waiting, "url": reverse("inventory:request_review"),
+                      "note": "deployment requests waiting for your vote", "priority": 0 if waiting else 1})
+    return cards + [
         {"label": "VMs present", "value": counts["present"], "url": vm_url + "?status=missing",
          "note": f"{counts['missing']} missing from their last scan"},
         {"label": "Unapproved VMs", "value": counts["unapproved"],
@@ -343,8 +359,88 @@ def vm_panels(*, vm, user: User) -> list[dict]:
     }]
 
 
-def navigation_badges(*, user: User) -> dict:
-    """Open findings beside "Findings" for security admins: their queue."""
+# --- deployment requests ------------------------------------------------------------------------------------------
+
+# Roles that read every deployment request; anybody else reads those filed by, or for, their part of the organisation.
+REQUEST_WIDE_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.SECURITY_ADMIN, Role.AUDITOR, Role.ADMIN})
+
+
+def deployment_request_scope_q(user: User) -> Q | None:
+    """None (all of them) for ``REQUEST_WIDE_ROLES``; otherwise the requests the user filed, and those whose
+    requester or owner is in their subtree."""
+    if user.has_role(*REQUEST_WIDE_ROLES):
+        return None
+    person = person_for_user(user=user)
+    if person is None:
+        return Q(requested_by=user)
+    subtree = person_subtree(person=person).values("pk")
+    return Q(requested_by=user) | Q(requester__in=subtree) | Q(owner__in=subtree)
+
+
+def deployment_request_list(*, user: User | None = None) -> QuerySet[DeploymentRequest]:
+    """Requests (those ``user`` may read, when given), newest first, with the people, the VM and the approvals
+    count a list shows: one query whatever the number of rows."""
+    requests = DeploymentRequest.objects.select_related("requester", "owner", "vm", "requested_by").annotate(
+        approvals_count=Count("approvals", filter=Q(approvals__decision=Decision.APPROVE)),
+    ).order_by("-created_at", "-id")
+    if user is None:
+        return requests
+    condition = deployment_request_scope_q(user)
+    return requests if condition is None else requests.filter(condition)
+
+
+def deployment_request_review_queue(*, user: User) -> QuerySet[DeploymentRequest]:
+    """Submitted requests waiting for security admins, oldest first, marked with whether ``user`` voted already."""
+    return (
+        deployment_request_list(user=user).filter(state=RequestState.SUBMITTED)
+        .annotate(voted=Exists(DeploymentApproval.objects.filter(request=OuterRef("pk"), approver=user)))
+        .order_by("submitted_at", "id")
+    )
+
+
+def deployment_request_approvals(*, request: DeploymentRequest) -> QuerySet[DeploymentApproval]:
+    return request.approvals.select_related("approver").order_by("at", "id")
+
+
+def deployment_request_history(*, request: DeploymentRequest) -> QuerySet[AuditEvent]:
+    """The request's audit events, oldest first: what happened to it, who did it, when."""
+    return AuditEvent.objects.filter(
+        object_type=DeploymentRequest._meta.label_lower, object_id=str(request.pk)
+    ).select_related("actor").order_by("sequence")
+
+
+def vm_deployment_requests(*, vm: VirtualMachine) -> list[DeploymentRequest]:
+    """The requests linked to a VM, the one that holds it first."""
+    return list(
+        DeploymentRequest.objects.filter(vm=vm).select_related("owner").order_by(
+            Case(When(state__in=[RequestState.APPROVED, RequestState.FULFILLED], then=0), default=1), "-id"
+        )
+    )
+
+
+def deployment_request_counts(*, user: User) -> dict[str, int]:
+    """Requests the user may read, by state."""
+    requests = DeploymentRequest.objects.all()
+    condition = deployment_request_scope_q(user)
+    if condition is not None:
+        requests = requests.filter(condition)
+    return dict(requests.order_by().values_list("state").annotate(n=Count("id")))
+
+
+def deployment_requests_to_review_count(user: User) -> int:
+    """Submitted requests waiting for this security admin's vote (not their own, not voted yet)."""
     if not user.has_role(Role.SECURITY_ADMIN):
-        return {}
-    return {"inventory:finding_list": lambda: Finding.objects.filter(state=FindingState.OPEN).count()}
+        return 0
+    return (
+        DeploymentRequest.objects.filter(state=RequestState.SUBMITTED)
+        .exclude(requested_by=user).exclude(requester__user=user).exclude(approvals__approver=user).count()
+    )
+
+
+def navigation_badges(*, user: User) -> dict:
+    """The counts beside "Requests" and, for security admins, "Findings" (their queue: open findings) in the
+    navigation (see ``portal.selectors.app_navigation_badges``)."""
+    badges = {"inventory:request_list": lambda: deployment_requests_to_review_count(user)}
+    if user.has_role(Role.SECURITY_ADMIN):
+        badges["inventory:finding_list"] = lambda: Finding.objects.filter(state=FindingState.OPEN).count()
+    return badges

@@ -1,8 +1,11 @@
 """Celery doors onto the scan service: ids in, service call, nothing else."""
 
+import dataclasses
+
 from celery import shared_task
 
 from inventory.models import ScanRun, Source
+from inventory.services.approvals import deployment_requests_end_date_run, deployment_requests_link_from_scan
 from inventory.services.findings import findings_evaluate
 from inventory.services.policy_actions import (
     AttemptsFailed,
@@ -69,3 +72,14 @@ def action_batch_execute_task(self, batch_id: int) -> str:
         raise self.retry(exc=error, countdown=WINDOW_RETRY_SECONDS) from error
     except AttemptsFailed as error:
         raise self.retry(exc=error, countdown=min(3600, 60 * 2 ** min(self.request.retries, 6))) from error
+@shared_task(name="inventory.deployment_requests_link")
+def deployment_requests_link_task(run_id: int) -> list[str]:
+    """After a complete scan or import: link the VMs that carry a request's number; a second run links nothing."""
+    run = ScanRun.objects.get(pk=run_id)
+    return [request.number for request in deployment_requests_link_from_scan(run=run)]
+
+
+@shared_task(name="inventory.deployment_requests_end_dates")
+def deployment_requests_end_dates_task() -> dict[str, int]:
+    """For beat, daily: remind owners of end dates and expire requests past theirs; safe to run twice a day."""
+    return dataclasses.asdict(deployment_requests_end_date_run())

@@ -17,9 +17,10 @@ from portal.services.audit import audit_log
 from questionnaires.choices import QuestionKind, ReconciliationTrigger
 from questionnaires.models import ReconciliationItem
 from questionnaires.services.reconciliation import reconciliation_run
-from tests.compliance.factories import RequirementFactory
+from tests.compliance.factories import ControlEvaluationFactory, ControlMappingFactory, RequirementFactory
 from tests.factories import (
     AreaMappingFactory,
+    DeploymentRequestFactory,
     HostFactory,
     PersonFactory,
     ScanRunFactory,
@@ -81,6 +82,12 @@ def sample_kwargs(org, role_users):
                                      state_changed_at=timezone.now(), evidence={"summary": "no approval"})
     batch = ActionBatch.objects.create(policy=rogue, action=ActionKind.POWER_OFF, state=ActionBatchState.DRY_RUN,
                                        proposed_by=role_users[Role.SECURITY_ADMIN], proposed_at=timezone.now())
+    evaluation = ControlEvaluationFactory()
+    control_urls = ["control_detail", "control_evaluations_csv", "control_evaluations_xlsx"]
+    # The manager's submitted request for their VM: every role may read it, security admins decide it.
+    deployment_request = DeploymentRequestFactory(
+        requested_by=role_users[Role.MANAGER], requester=part_person, owner=part_person, state="submitted", vm=vm
+    )
     # Reconciled: the manager's VM is undeclared, routed to the manager, whom every role may read it of.
     recon_run = reconciliation_run(campaign=campaign, trigger=ReconciliationTrigger.COMMAND)
     campaign_urls = ["campaign_detail", "campaign_launch", "campaign_close", "campaign_reopen", "export_vms_csv",
@@ -97,6 +104,11 @@ def sample_kwargs(org, role_users):
         "inventory:area_mapping_delete": {"pk": AreaMappingFactory().pk},
         "*": {"pk": org["vp_a"].pk, "sequence": event.sequence, "uidb64": "MQ", "token": "set-password"},
         "inventory:vm_detail": {"pk": vm.pk},
+        "inventory:vm_request_add": {"pk": vm.pk},
+        "inventory:request_detail": {"pk": deployment_request.pk},
+        **{f"api:deploymentrequest-{name}": {"pk": deployment_request.pk} for name in (
+            "detail", "submit", "approve", "reject", "withdraw", "link-vm",
+        )},
         "inventory:source_detail": {"pk": source.pk},
         "inventory:source_edit": {"pk": source.pk},
         "inventory:source_scan": {"pk": source.pk},
@@ -125,6 +137,11 @@ def sample_kwargs(org, role_users):
         "compliance:framework_detail": {"slug": requirement.version.framework.slug},
         "api:framework-detail": {"slug": requirement.version.framework.slug},
         "api:requirement-detail": {"pk": requirement.pk},
+        **{f"compliance:{name}": {"code": evaluation.control.code} for name in control_urls},
+        "compliance:evaluation_detail": {"pk": evaluation.pk},
+        "api:control-detail": {"code": evaluation.control.code},
+        "api:controlmapping-detail": {"pk": ControlMappingFactory(control=evaluation.control).pk},
+        "api:controlevaluation-detail": {"pk": evaluation.pk},
     }
 
 
@@ -148,8 +165,12 @@ def test_the_walk_sees_the_portal_urls():
     assert {"dashboard", "people:org_chart", "audit:list", "api:person-list", "api:schema", "login"} <= set(names)
     assert {"inventory:vm_list", "inventory:source_scan", "api:vm-history", "api:source-list"} <= set(names)
     assert {"inventory:source_add", "inventory:source_edit"} <= set(names)
+    assert {"inventory:request_list", "inventory:request_add", "inventory:request_review", "inventory:request_detail",
+            "inventory:vm_request_add", "api:deploymentrequest-list", "api:deploymentrequest-approve"} <= set(names)
     assert {"questionnaires:my", "questionnaires:assignment", "questionnaires:campaign_detail"} <= set(names)
     assert {"compliance:framework_list", "compliance:framework_detail", "api:requirement-list"} <= set(names)
+    assert {"compliance:control_list", "compliance:control_detail", "compliance:dashboard",
+            "compliance:evaluation_detail", "api:control-list", "api:controlevaluation-list"} <= set(names)
 
 
 @pytest.mark.parametrize("name", all_url_names())

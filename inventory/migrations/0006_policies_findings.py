@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inventory', '0004_change_kinds_governance'),
+        ('inventory', '0005_deployment_requests'),
         ('portal', '0007_notification_kinds_governance_compliance'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
