@@ -6,7 +6,7 @@ from celery import shared_task
 
 from inventory.models import ScanRun, Source
 from inventory.services.approvals import deployment_requests_end_date_run, deployment_requests_link_from_scan
-from inventory.services.findings import findings_evaluate
+from inventory.services.findings import policies_evaluate
 from inventory.services.policy_actions import (
     AttemptsFailed,
     OutsideWindow,
@@ -46,7 +46,7 @@ EVALUATION_TIME_LIMIT = EVALUATION_SOFT_TIME_LIMIT + 60
 def policies_evaluate_task(source_id: int | None = None) -> dict[str, int]:
     """Evaluate the policies (over one source's VMs, or all), then act on what was opened; safe to run twice."""
     source = Source.objects.get(pk=source_id) if source_id is not None else None
-    result = findings_evaluate(source=source)
+    result = policies_evaluate(source=source)
     policy_actions_after_evaluation(result=result)
     return result.open_by_kind
 

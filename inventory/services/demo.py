@@ -30,7 +30,7 @@ from inventory.observations import (
     VMEventKind,
 )
 from inventory.services.demo_requests import demo_requests_load
-from inventory.services.findings import findings_evaluate, findings_except
+from inventory.services.findings import findings_except, policies_evaluate
 from inventory.services.identity import inventory_apply
 from inventory.services.imports import rvtools_import, vm_csv_import
 from inventory.services.policies import policies_load, policy_update, vm_exports_record
@@ -222,14 +222,15 @@ def _hyperv_csv(rng: random.Random) -> str:
 
 
 def demo_load() -> list[str]:
-    """The inventory's part of ``manage.py load_demo``: the estate, then the deployment requests."""
-    return _estate_load() + demo_requests_load()
+    """The inventory's part of ``manage.py load_demo``: the estate, the deployment requests, then the policies and
+    their findings."""
+    return _estate_load() + demo_requests_load() + governance_demo_load()
 
 
 def _estate_load() -> list[str]:
     """Import the demo inventory once; a second run finds it there and changes nothing."""
     if Source.objects.filter(name=DEMO_VCENTERS[0][0]).exists():
-        return ["Inventory: demo sources already loaded.", *governance_demo_load()]
+        return ["Inventory: demo sources already loaded."]
     for spec in DEMO_VCENTERS:
         # Deleted VMs are removed after two complete imports, so the demo shows that step too.
         Source.objects.create(name=spec[0], kind=SourceKind.RVTOOLS, missing_scans_before_removed=2)
@@ -248,7 +249,7 @@ def _estate_load() -> list[str]:
                 rvtools_import(path=folder, source_name=vcenter.source_name)
     vm_csv_import(stream=io.BytesIO(_hyperv_csv(rng).encode()), source_name=HYPERV_SOURCE, file_name="hyperv-lab.csv")
     return [f"Inventory: {VirtualMachine.objects.count()} VMs from {Source.objects.count()} sources, "
-            f"{VMChange.objects.count()} history entries.", *governance_demo_load()]
+            f"{VMChange.objects.count()} history entries."]
 
 
 # -- governance: policies, a small scanned lab, findings of every kind, one excepted --------------------------
@@ -337,7 +338,7 @@ def governance_demo_load() -> list[str]:
                           vm_name="lab-app01-copy", user="LAB\\contractor", source_vm_moref="vm-103",
                           host_moref="host-99", datastore="usb-datastore"),
         ])
-        result = findings_evaluate()
+        result = policies_evaluate()
         old = Finding.objects.filter(kind=PolicyKind.UNPATCHED, vm__name="lab-old01").first()
         if old is not None and secadmin is not None:
             findings_except(ids=[old.pk], user=secadmin, until=timezone.localdate() + datetime.timedelta(days=60),
@@ -350,6 +351,6 @@ def governance_demo_load() -> list[str]:
 def governance_demo_evaluate() -> list[str]:
     """Evaluate again once questionnaires have reconciled (undeclared and decommissioned-but-running VMs)."""
     with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
-        result = findings_evaluate()
+        result = policies_evaluate()
     return [f"Governance: after reconciliation, {result.open_by_kind.get('undeclared', 0)} undeclared and "
             f"{result.open_by_kind.get('running_but_decommissioned', 0)} decommissioned-but-running VMs."]

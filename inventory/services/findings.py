@@ -16,8 +16,9 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from inventory.choices import ChangeKind, FindingState, PolicyKind, VMStatus
+from inventory.choices import ChangeKind, FindingState, PolicyKind, SourceKind, VMStatus
 from inventory.models import Finding, Policy, Source, VMChange
+from inventory.services.approvals import vm_sanction_refresh
 from inventory.services.policies import EstateFacts, estate_facts, policy_evaluate, vm_in_scope
 from portal.db import chunked, rows_insert, rows_update
 from portal.models import Person, User
@@ -44,6 +45,7 @@ class EvaluationResult:
     open_by_kind: dict[str, int] = field(default_factory=dict)
     opened_ids: list[int] = field(default_factory=list)
     vms: int = 0
+    sanctions_changed: int = 0
 
     @property
     def changed(self) -> int:
@@ -167,8 +169,36 @@ def findings_evaluate(*, source: Source | None = None, now: datetime.datetime | 
              for entry in _audit_entries(f"findings.{action}", changed, by_id)]
     if audit:
         audit_log_many(entries=audit, actor_label=EVALUATION_ACTOR)
+    result.sanctions_changed = _sanctions_refresh(policies, facts)
     result.open_by_kind = open_counts_by_kind()
     return result
+
+
+def policies_evaluate(*, source: Source | None = None) -> EvaluationResult:
+    """What a scan, the command and the task run: an evaluation, and a second one when the baseline evidence
+    changed sanctions (a VM that lost its approval is rogue now). The second finds the first's changes in place."""
+    result = findings_evaluate(source=source)
+    if result.sanctions_changed:
+        again = findings_evaluate(source=source)
+        result.opened += again.opened
+        result.resolved += again.resolved
+        result.reopened += again.reopened
+        result.opened_ids += again.opened_ids
+        result.open_by_kind = again.open_by_kind
+    return result
+
+
+def _sanctions_refresh(policies: list[Policy], facts: EstateFacts) -> int:
+    """Hand the baseline evidence to the VMs' sanction ("not live until securely configured"): the VMs the
+    off-baseline policies judged, and which of them have an open or acknowledged off-baseline finding."""
+    judging = [policy for policy in policies if policy.kind == PolicyKind.OFF_BASELINE]
+    judged = [vm["id"] for vm in facts.vms if vm["source__kind"] == SourceKind.VCENTER
+              and any(vm_in_scope(policy.scope, vm) for policy in judging)]
+    if not judged:
+        return 0
+    failing = set(Finding.objects.filter(kind=PolicyKind.OFF_BASELINE, state__in=(
+        FindingState.OPEN, FindingState.ACKNOWLEDGED)).values_list("vm_id", flat=True))
+    return vm_sanction_refresh(vms=judged, baseline_failing_vm_ids=failing & set(judged))
 
 
 def _insert_findings(new: list[tuple[Policy, int, dict]], now: datetime.datetime) -> list[int]:

@@ -17,10 +17,11 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from inventory.choices import ChangeKind, PolicyKind, PowerState, Sanction, SourceKind, VMStatus
+from inventory.choices import ChangeKind, PolicyKind, PowerState, RequestState, Sanction, SourceKind, VMStatus
 from inventory.models import (
     Baseline,
     BaselineRule,
+    DeploymentRequest,
     Host,
     Policy,
     PolicyVersion,
@@ -31,6 +32,7 @@ from inventory.models import (
     VMExport,
 )
 from inventory.observations import EXPORT_TASKS, ObservedEvent, VMEventKind
+from inventory.services.approvals import SANCTIONING_STATES
 from inventory.services.baselines import DEFAULT_BASELINE_NAME, baseline_failures, baselines_load_shipped
 from portal.models import User
 from portal.selectors import app_providers
@@ -282,6 +284,7 @@ class EstateFacts:
     exports: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     host_clusters: dict[tuple[int, str], str] = field(default_factory=dict)
     clones: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
+    expired: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def estate_facts(*, source: Source | None = None, now: datetime.datetime | None = None,
@@ -323,6 +326,12 @@ def estate_facts(*, source: Source | None = None, now: datetime.datetime | None 
             facts.clones = {(row["source_id"], row["moref"]): row for row in VirtualMachine.objects.filter(
                 moref__in=clones).exclude(status=VMStatus.REMOVED).values(
                     "source_id", "moref", "cluster__name", "host_id", "datastores")}
+    if PolicyKind.EXPIRED in kinds:
+        held = DeploymentRequest.objects.filter(state__in=SANCTIONING_STATES, vm__isnull=False).values("vm_id")
+        for request in (DeploymentRequest.objects.filter(state=RequestState.EXPIRED, vm__isnull=False)
+                        .exclude(vm_id__in=held).order_by("vm_id", "-end_date", "-id")
+                        .values("id", "vm_id", "end_date", "purpose")):
+            facts.expired.setdefault(request["vm_id"], request)
     for provider in app_providers("vm_policy_facts"):
         for kind, found in provider(kinds=kinds).items():
             facts.provided.setdefault(kind, {}).update(found)
@@ -490,6 +499,21 @@ def evaluate_exported(policy: Policy, facts: EstateFacts, vms: list[dict]) -> Ev
     return found
 
 
+def evaluate_expired(policy: Policy, facts: EstateFacts, vms: list[dict]) -> Evidence:
+    """VMs still there after the end date of their approved request (expired, with no other request holding them)."""
+    found = {}
+    for vm in vms:
+        request = facts.expired.get(vm["id"])
+        if request is None:
+            continue
+        number = DeploymentRequest(pk=request["id"]).number
+        running = "still runs" if vm["power_state"] == PowerState.ON else "is still there"
+        found[vm["id"]] = {"summary": f"{number} ({request['purpose']}) ended on {request['end_date']:%Y-%m-%d}; "
+                                      f"the VM {running}",
+                           "request": number, "end_date": request["end_date"].isoformat()}
+    return found
+
+
 def _provided(kind: str) -> Callable[[Policy, EstateFacts, list[dict]], Evidence]:
     """An evaluator of facts another app provides (``vm_policy_facts``), cut to the policy's scope."""
 
@@ -508,7 +532,7 @@ EVALUATORS: dict[str, Callable[[Policy, EstateFacts, list[dict]], Evidence]] = {
     PolicyKind.OFF_BASELINE: evaluate_off_baseline,
     PolicyKind.COPIED: evaluate_copied,
     PolicyKind.EXPORTED: evaluate_exported,
-    PolicyKind.EXPIRED: _provided(PolicyKind.EXPIRED),
+    PolicyKind.EXPIRED: evaluate_expired,
     PolicyKind.UNDECLARED: _provided(PolicyKind.UNDECLARED),
     PolicyKind.RUNNING_BUT_DECOMMISSIONED: _provided(PolicyKind.RUNNING_BUT_DECOMMISSIONED),
 }

@@ -8,13 +8,22 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.utils import timezone
 
-from inventory.choices import ChangeKind, FindingState, PolicyKind, PowerState, Sanction, SourceKind, VMStatus
+from inventory.choices import (
+    ChangeKind,
+    FindingState,
+    PolicyKind,
+    PowerState,
+    RequestState,
+    Sanction,
+    SourceKind,
+    VMStatus,
+)
 from inventory.models import Baseline, Finding, Policy, PolicyVersion, VMChange
-from inventory.services.findings import findings_acknowledge, findings_evaluate, findings_except
+from inventory.services.findings import findings_acknowledge, findings_evaluate, findings_except, policies_evaluate
 from inventory.services.policies import policies_load, policy_update
 from portal.choices import Role
 from portal.models import AuditEvent
-from tests.factories import HostFactory, SourceFactory, UserFactory, VirtualMachineFactory
+from tests.factories import DeploymentRequestFactory, HostFactory, SourceFactory, UserFactory, VirtualMachineFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +38,14 @@ def policies():
 
 
 def compliant(**kwargs):
-    """A VM that breaks no policy: approved, on, Tools current, new hardware on a current host, hardened."""
+    """A VM that breaks no policy: approved (an approved request holds it), on, Tools current, new hardware on a
+    current host, hardened."""
     defaults = {"sanction": Sanction.APPROVED, "tools_version_status": "guestToolsCurrent",
                 "advanced_settings": HARDENED, "host": HostFactory(version="8.0.2", build="22380479")}
-    return VirtualMachineFactory(**{**defaults, **kwargs})
+    vm = VirtualMachineFactory(**{**defaults, **kwargs})
+    if vm.sanction == Sanction.APPROVED:
+        DeploymentRequestFactory(vm=vm, state=RequestState.APPROVED)
+    return vm
 
 
 def open_findings() -> set[tuple[str, str]]:
@@ -75,6 +88,8 @@ def test_each_evaluator_finds_exactly_the_vm_that_breaks_it(policies):
     compliant(name="twin-a", bios_uuid="4213-aaaa", copied=True)
     compliant(name="twin-b", bios_uuid="4213-aaaa", copied=True)
     compliant(name="template", is_template=True, sanction=Sanction.UNAPPROVED)
+    ended = compliant(name="ended")
+    ended.deployment_requests.update(state=RequestState.EXPIRED, end_date=timezone.localdate())
     compliant(name="gone", sanction=Sanction.UNAPPROVED, status=VMStatus.REMOVED)
 
     findings_evaluate()
@@ -84,7 +99,7 @@ def test_each_evaluator_finds_exactly_the_vm_that_breaks_it(policies):
         ("unpatched", "tools-stopped"),
         ("unpatched", "old-hardware"), ("unpatched", "old-host"), ("off_baseline", "copy-allowed"),
         ("off_baseline", "dvfilter"), ("off_baseline", "ephi-defaults"), ("copied", "twin-a"),
-        ("copied", "twin-b"),
+        ("copied", "twin-b"), ("expired", "ended"),
     }
     never_on = Finding.objects.get(kind="dormant", vm__name="never-on")
     assert never_on.evidence["judged_from"] == "never powered on since discovery"
@@ -109,6 +124,7 @@ def test_a_second_evaluation_changes_nothing(policies):
 def test_a_cleared_condition_resolves_the_finding_with_the_evidence(policies):
     vm = compliant(name="web", sanction=Sanction.UNAPPROVED)
     findings_evaluate()
+    DeploymentRequestFactory(vm=vm, state=RequestState.APPROVED)
     vm.sanction = Sanction.APPROVED
     vm.save()
 
@@ -237,3 +253,18 @@ def test_the_command_prints_open_findings_per_kind_and_rejects_an_unknown_source
     assert "  rogue: 1\n" in out.getvalue() and "  dormant: 0\n" in out.getvalue()
     with pytest.raises(Exception, match="No source is named 'nowhere'"):
         call_command("evaluate_policies", source="nowhere")
+
+
+def test_the_baseline_evidence_sets_an_approved_vms_sanction(policies):
+    vm = compliant(name="web", advanced_settings={**HARDENED, "isolation.tools.copy.disable": "FALSE"})
+
+    result = policies_evaluate()
+
+    vm.refresh_from_db()
+    assert (result.sanctions_changed, vm.sanction) == (1, Sanction.PENDING)
+    # Not live until securely configured: pending is not approved, so past its grace the VM is rogue too.
+    assert open_findings() == {("off_baseline", "web"), ("rogue", "web")}
+    type(vm).objects.filter(pk=vm.pk).update(advanced_settings=HARDENED)
+    policies_evaluate()
+    vm.refresh_from_db()
+    assert (vm.sanction, open_findings()) == (Sanction.APPROVED, set())

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from inventory.models import Source
-from inventory.services.findings import findings_evaluate
+from inventory.services.findings import policies_evaluate
 from inventory.services.policy_actions import policy_actions_after_evaluation
 
 
@@ -19,7 +19,7 @@ class Command(BaseCommand):
             if chosen is None:
                 names = ", ".join(Source.objects.order_by("name").values_list("name", flat=True)) or "none"
                 raise CommandError(f"No source is named {source!r} (sources: {names}).")
-        result = findings_evaluate(source=chosen)
+        result = policies_evaluate(source=chosen)
         policy_actions_after_evaluation(result=result)
         self.stdout.write(f"Evaluated {result.vms} VMs: opened {sum(result.opened.values())}, "
                           f"resolved {sum(result.resolved.values())}, reopened {sum(result.reopened.values())}.")
