@@ -145,7 +145,7 @@ def findings_evaluate(*, source: Source | None = None, now: datetime.datetime | 
             Finding.objects.filter(id__in=ids).update(resolved_at=now, state_changed_at=now)
         for row, resolution in resolve:
             result.resolved[row["kind"]] += 1
-            changes.append(_timeline(row["vm_id"], ChangeKind.FINDING_CHANGED, now, row["state"], {
+            changes.append(_timeline(row["vm_id"], ChangeKind.FINDING_CHANGED, now, {"state": row["state"]}, {
                 "finding": row["id"], "kind": row["kind"], "state": FindingState.RESOLVED,
                 "summary": resolution["summary"]}))
             audited["resolved"].append((row["policy_id"], row["id"], row["vm_id"], {"summary": resolution["summary"]}))
@@ -156,7 +156,7 @@ def findings_evaluate(*, source: Source | None = None, now: datetime.datetime | 
                 exception_approver=None)
         for row in reopen:
             result.reopened[row["kind"]] += 1
-            changes.append(_timeline(row["vm_id"], ChangeKind.FINDING_CHANGED, now, FindingState.EXCEPTED, {
+            changes.append(_timeline(row["vm_id"], ChangeKind.FINDING_CHANGED, now, {"state": FindingState.EXCEPTED}, {
                 "finding": row["id"], "kind": row["kind"], "state": FindingState.OPEN,
                 "summary": f"exception expired on {row['excepted_until']:%Y-%m-%d}"}))
             audited["reopened"].append((row["policy_id"], row["id"], row["vm_id"],
@@ -234,7 +234,7 @@ def _people_change(findings: list[Finding], *, user: User, action: str, state: s
     for chunk in chunked(ids):
         Finding.objects.filter(id__in=chunk).update(**update)
     VMChange.objects.bulk_create([
-        VMChange(vm_id=finding.vm_id, kind=ChangeKind.FINDING_CHANGED, at=now, user=user, old=finding.state,
+        VMChange(vm_id=finding.vm_id, kind=ChangeKind.FINDING_CHANGED, at=now, user=user, old={"state": finding.state},
                  new={"finding": finding.pk, "kind": finding.kind, "state": state or finding.state,
                       "summary": details.get("summary", "")})
         for finding in findings

@@ -11,12 +11,12 @@ from django.utils import timezone
 
 from inventory.choices import ActionBatchState, FindingState, PolicyKind, Sanction
 from inventory.models import ActionBatch, Baseline, BaselineRule, Finding, Policy
-from inventory.services.findings import findings_evaluate
+from inventory.services.findings import findings_acknowledge, findings_evaluate
 from inventory.services.policies import policies_load
 from inventory.services.policy_actions import action_batch_propose
 from portal.choices import Role
 from portal.models import AuditEvent
-from tests.factories import PersonFactory, UserFactory, VirtualMachineFactory
+from tests.factories import DeploymentRequestFactory, PersonFactory, UserFactory, VirtualMachineFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -150,12 +150,20 @@ def test_the_queue_exports_csv(policies, client_for):
     assert sorted(line.split(",")[3] for line in lines[1:]) == ["rogue00", "rogue01"]
 
 
-def test_the_vm_page_shows_its_findings_as_badges(policies, client_for):
-    (vm,) = rogue_vms(1)
+def test_the_vm_page_shows_its_findings_as_badges_and_their_history(policies, role_users, client_for):
+    (vm, other) = rogue_vms(2)
+    findings_acknowledge(ids=list(Finding.objects.filter(vm=other).values_list("pk", flat=True)),
+                         user=role_users[Role.SECURITY_ADMIN])
+    type(vm).objects.filter(pk=other.pk).update(sanction=Sanction.APPROVED)
+    DeploymentRequestFactory(vm=other, state="approved")
+    findings_evaluate()
 
     page = client_for(Role.AUDITOR).get(reverse("inventory:vm_detail", args=[vm.pk])).content.decode()
+    resolved = client_for(Role.AUDITOR).get(reverse("inventory:vm_detail", args=[other.pk])).content.decode()
 
     assert 'data-panel="findings"' in page and "Rogue (no approval) · Open" in page
+    assert "No open finding." in resolved and "1 resolved finding." in resolved
+    assert "the condition cleared at this evaluation" in resolved and "acknowledged" in resolved
 
 
 def test_a_bad_baseline_file_names_its_line_and_field_and_changes_nothing(policies, client_for):
