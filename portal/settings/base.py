@@ -286,7 +286,10 @@ SPECTACULAR_SETTINGS = {
     # The favicon too: its default is a CDN URL, and the portal must work offline.
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Choice sets that share a field name ("status") get a name of their own rather than a hashed one.
-    "ENUM_NAME_OVERRIDES": {"EvaluationStatusEnum": "compliance.choices.EvaluationStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "EvaluationStatusEnum": "compliance.choices.EvaluationStatus",
+        "PolicyKindEnum": "inventory.choices.PolicyKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "portal.api.schema.document_error_responses",
