@@ -347,10 +347,3 @@ def governance_demo_load() -> list[str]:
     return [f"Governance: {Policy.objects.count()} policies, {Finding.objects.count()} findings ({opened}); "
             "one excepted by secadmin."]
 
-
-def governance_demo_evaluate() -> list[str]:
-    """Evaluate again once questionnaires have reconciled (undeclared and decommissioned-but-running VMs)."""
-    with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
-        result = policies_evaluate()
-    return [f"Governance: after reconciliation, {result.open_by_kind.get('undeclared', 0)} undeclared and "
-            f"{result.open_by_kind.get('running_but_decommissioned', 0)} decommissioned-but-running VMs."]
