@@ -7,7 +7,11 @@ flow only; the Django admin has its own staff check, tested at the end.
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from django.utils import timezone
 
+from inventory.choices import ActionBatchState, ActionKind, PolicyKind
+from inventory.models import ActionBatch, Baseline, Finding, Policy
+from inventory.services.policies import policies_load
 from portal.choices import Role
 from portal.services.audit import audit_log
 from questionnaires.choices import QuestionKind, ReconciliationTrigger
@@ -71,6 +75,13 @@ def sample_kwargs(org, role_users):
     part = AssignmentFactory(campaign=campaign, person=part_person, parent=head)
     SectionFactory(version=campaign.version)
     requirement = RequirementFactory(version__framework__slug="hipaa")
+    # Governance: the shipped policies and baselines, a finding on the manager's VM and a batch on it.
+    policies_load()
+    rogue = Policy.objects.get(kind=PolicyKind.ROGUE)
+    finding = Finding.objects.create(policy=rogue, vm=vm, kind=rogue.kind, opened_at=timezone.now(),
+                                     state_changed_at=timezone.now(), evidence={"summary": "no approval"})
+    batch = ActionBatch.objects.create(policy=rogue, action=ActionKind.POWER_OFF, state=ActionBatchState.DRY_RUN,
+                                       proposed_by=role_users[Role.SECURITY_ADMIN], proposed_at=timezone.now())
     evaluation = ControlEvaluationFactory()
     control_urls = ["control_detail", "control_evaluations_csv", "control_evaluations_xlsx"]
     # The manager's submitted request for their VM: every role may read it, security admins decide it.
@@ -103,6 +114,15 @@ def sample_kwargs(org, role_users):
         "inventory:source_scan": {"pk": source.pk},
         "inventory:source_progress": {"pk": source.pk},
         "inventory:scan_detail": {"pk": run.pk},
+        "inventory:finding_detail": {"pk": finding.pk},
+        "inventory:policy_detail": {"pk": rogue.pk},
+        "inventory:baseline_detail": {"pk": Baseline.objects.order_by("pk").first().pk},
+        "inventory:action_batch_detail": {"pk": batch.pk},
+        "api:finding-detail": {"pk": finding.pk},
+        "api:finding-acknowledge": {"pk": finding.pk},
+        "api:finding-except": {"pk": finding.pk},
+        "api:policy-detail": {"pk": rogue.pk},
+        "api:baseline-detail": {"pk": Baseline.objects.order_by("pk").first().pk},
         "api:vm-detail": {"pk": vm.pk},
         "api:vm-history": {"pk": vm.pk},
         "api:source-detail": {"pk": source.pk},
