@@ -3,12 +3,15 @@ past their grace and not once excepted,
 hardware versions are read from vCenter's ``vmx-N``, and a metric with nothing to count is not evaluated."""
 
 import datetime
+import io
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from compliance.choices import EvaluationStatus, EvaluationTrigger, Scope
 from compliance.evaluators.hardware import version_number
+from compliance.models import EvaluationRun
 from compliance.services.controls import controls_load
 from compliance.services.evaluation import controls_evaluate
 from inventory.choices import PolicyKind, VMStatus
@@ -16,6 +19,7 @@ from inventory.models import Finding, Policy
 from inventory.services.findings import findings_except, policies_evaluate
 from inventory.services.policies import policies_load
 from portal.choices import Role
+from portal.models import AuditEvent
 from tests.factories import HostFactory, VirtualMachineFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +98,14 @@ def test_nothing_to_count_is_not_evaluated(shipped_catalogs):
 @pytest.mark.parametrize(("text", "number"), [("vmx-19", 19), ("VMX-08", 8), ("13", 13), ("", None), ("vmx", None)])
 def test_hardware_versions_are_read_as_vcenter_writes_them(text, number):
     assert version_number(text) == number
+
+
+def test_before_the_library_is_loaded_nothing_is_evaluated_or_written(shipped_catalogs):
+    VirtualMachineFactory()
+    events = AuditEvent.objects.count()
+
+    assert controls_evaluate(trigger=EvaluationTrigger.SCAN) is None
+    with pytest.raises(CommandError, match="run manage.py load_controls first"):
+        call_command("evaluate_controls", stdout=io.StringIO())
+
+    assert (EvaluationRun.objects.count(), AuditEvent.objects.count()) == (0, events)
