@@ -419,7 +419,7 @@ def demo_load() -> list[str]:
         live, prefilled = _live_campaign(division, version, owner)
         pilot = _pilot_campaign(division, version, owner)
     reconciled = reconciliation_run(campaign=live, trigger=ReconciliationTrigger.COMMAND)
-    lines += governance_demo_evaluate()
+    governance_demo_evaluate()
     declared = DeclaredVM.objects.filter(assignment__campaign=live).count()
     manager = division.directors["manager"]
     return [
