@@ -5,10 +5,18 @@ anything evaluated against version 1 still points at version 1's requirements. N
 other frameworks' requirements map to its controls (``Mapping``).
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from compliance.choices import FrameworkKind, Implementation, MappingRelationship, RequirementKind
+from compliance.choices import (
+    DecisionOutcome,
+    ExceptionStatus,
+    FrameworkKind,
+    Implementation,
+    MappingRelationship,
+    RequirementKind,
+)
 
 
 class Framework(models.Model):
@@ -120,3 +128,148 @@ class Mapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.requirement.citation} → {self.target.citation}"
+
+
+class Applicability(models.Model):
+    """A row of a framework's statement of applicability: whether one requirement applies to the organisation.
+
+    A requirement without a row is undecided. One row per requirement, rewritten by each decision; the audit
+    trail keeps every earlier decision with who made it. Not applicable needs a justification.
+    """
+
+    requirement = models.OneToOneField(Requirement, on_delete=models.CASCADE, related_name="applicability")
+    applicable = models.BooleanField()
+    justification = models.TextField(blank=True, help_text="Why; required when the requirement does not apply.")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "applicability"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(applicable=True) | ~Q(justification=""), name="applicability_justified_when_not"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.requirement.citation}: {'applicable' if self.applicable else 'not applicable'}"
+
+
+class AddressableDecision(models.Model):
+    """The documented decision 45 CFR 164.306(d)(3) asks for on a HIPAA addressable implementation specification.
+
+    ``alternative_measure`` says which measure replaces the specification (required for an alternative);
+    ``rationale`` says why it is not reasonable and appropriate (required for that outcome). One row per
+    specification, rewritten by each decision; the audit trail keeps the earlier ones.
+    """
+
+    requirement = models.OneToOneField(Requirement, on_delete=models.CASCADE, related_name="addressable_decision")
+    outcome = models.CharField(max_length=20, choices=DecisionOutcome.choices)
+    alternative_measure = models.TextField(blank=True)
+    rationale = models.TextField(blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(outcome=DecisionOutcome.ALTERNATIVE) | ~Q(alternative_measure=""),
+                name="decision_alternative_names_the_measure",
+            ),
+            models.CheckConstraint(
+                condition=~Q(outcome=DecisionOutcome.NOT_REASONABLE) | ~Q(rationale=""),
+                name="decision_not_reasonable_says_why",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.requirement.citation}: {self.get_outcome_display()}"
+
+
+class PlanVersion(models.Model):
+    """One version of the virtualization security plan. Written once: a change is a new version (change
+    control), which its named stakeholders sign off again. ``review_due_on`` is when the plan is next reviewed.
+
+    The sections are the plan's checklist: deployment controls, monitoring and tracking, patch management,
+    tools, disaster recovery, training, and the policies specific to virtualization (which data a VM may hold,
+    what happens to unauthorized, unpatched and unused VMs).
+    """
+
+    number = models.PositiveIntegerField(unique=True)
+    deployment_controls = models.TextField()
+    monitoring = models.TextField()
+    patch_management = models.TextField()
+    tools = models.TextField()
+    disaster_recovery = models.TextField()
+    training = models.TextField()
+    vm_data = models.TextField(help_text="Which data a VM may hold, by data category.")
+    vm_unauthorized = models.TextField(help_text="What happens to a VM deployed without approval.")
+    vm_unpatched = models.TextField(help_text="What happens to a VM behind on patches.")
+    vm_unused = models.TextField(help_text="What happens to a VM unused for 90 days.")
+    change_summary = models.TextField(help_text="What changed from the version before, and why.")
+    review_due_on = models.DateField()
+    stakeholders = models.ManyToManyField("portal.Person", related_name="plan_versions")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-number"]
+        get_latest_by = "number"
+        constraints = [models.CheckConstraint(condition=Q(number__gte=1), name="plan_version_number_from_one")]
+
+    def __str__(self) -> str:
+        return f"Security plan v{self.number}"
+
+
+class PlanSignoff(models.Model):
+    """A stakeholder's sign-off of one plan version: management buy-in, by name and date."""
+
+    version = models.ForeignKey(PlanVersion, on_delete=models.PROTECT, related_name="signoffs")
+    person = models.ForeignKey("portal.Person", on_delete=models.PROTECT, related_name="plan_signoffs")
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["version", "signed_at"]
+        constraints = [models.UniqueConstraint(fields=["version", "person"], name="plan_signoff_once_per_person")]
+
+    def __str__(self) -> str:
+        return f"{self.version} signed by {self.person.name}"
+
+
+class RiskException(models.Model):
+    """A risk acceptance: a requirement (or a control) knowingly not met, for a reason, until ``expires_on``.
+
+    Approved by a compliance officer who is not the requester; past its expiry date it expires and the
+    requirement or control is open again.
+    """
+
+    requirement = models.ForeignKey(
+        Requirement, null=True, blank=True, on_delete=models.PROTECT, related_name="exceptions"
+    )
+    reason = models.TextField()
+    expires_on = models.DateField()
+    status = models.CharField(max_length=20, choices=ExceptionStatus.choices, default=ExceptionStatus.REQUESTED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("requested_by")),
+                name="exception_not_approved_by_requester",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Exception #{self.pk} on {self.subject_label}"
+
+    @property
+    def subject_label(self) -> str:
+        return self.requirement.citation if self.requirement_id else ""

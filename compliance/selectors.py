@@ -91,3 +91,49 @@ def requirement_list(*, latest_only: bool = True) -> QuerySet[Requirement]:
     if latest_only:
         requirements = requirements.filter(version__in=latest_versions())
     return requirements.order_by("version__framework__slug", "version__number", "order")
+
+
+# --- statement of applicability and addressable decisions ---------------------------------------------------------
+
+APPLICABILITY_STATES = {"applicable": "Applicable", "not_applicable": "Not applicable", "undecided": "Undecided"}
+
+
+def applicability_rows(*, version: CatalogVersion, state: str = "", q: str = "") -> QuerySet[Requirement]:
+    """The version's requirements in tree order with their applicability (``requirement.applicability`` or none
+    yet), narrowed to one state (applicable, not_applicable, undecided) and a text in citation or title."""
+    rows = version.requirements.select_related("applicability__decided_by").order_by("order")
+    if state == "applicable":
+        rows = rows.filter(applicability__applicable=True)
+    elif state == "not_applicable":
+        rows = rows.filter(applicability__applicable=False)
+    elif state == "undecided":
+        rows = rows.filter(applicability__isnull=True)
+    if q:
+        rows = rows.filter(Q(citation__icontains=q) | Q(title__icontains=q))
+    return rows
+
+
+def applicability_counts(*, version: CatalogVersion) -> dict[str, int]:
+    """How many of the version's requirements are applicable, not applicable and undecided."""
+    counts = version.requirements.aggregate(
+        applicable=Count("id", filter=Q(applicability__applicable=True)),
+        not_applicable=Count("id", filter=Q(applicability__applicable=False)),
+        undecided=Count("id", filter=Q(applicability__isnull=True)),
+    )
+    return counts
+
+
+def addressable_specifications(*, outcome: str = "", q: str = "") -> QuerySet[Requirement]:
+    """The newest HIPAA catalog's addressable implementation specifications with their decision (or none yet),
+    narrowed to one outcome (or ``undecided``) and a text in citation or title."""
+    rows = Requirement.objects.filter(
+        version__in=latest_versions().filter(framework__slug="hipaa"),
+        kind=RequirementKind.IMPLEMENTATION_SPECIFICATION, implementation=Implementation.ADDRESSABLE,
+    ).select_related("addressable_decision__decided_by", "parent", "version__framework").order_by("order")
+    if outcome == "undecided":
+        rows = rows.filter(addressable_decision__isnull=True)
+    elif outcome:
+        rows = rows.filter(addressable_decision__outcome=outcome)
+    if q:
+        rows = rows.filter(Q(citation__icontains=q) | Q(title__icontains=q))
+    return rows

@@ -2,11 +2,24 @@
 
 from django.urls import path
 
-from compliance import views
+from compliance import views, views_applicability
 
 app_name = "compliance"
 
 urlpatterns = [
     path("", views.FrameworkListView.as_view(), name="framework_list"),
     path("frameworks/<slug:slug>/", views.FrameworkDetailView.as_view(), name="framework_detail"),
+    # Statement of applicability and the HIPAA addressable decisions
+    path("frameworks/<slug:slug>/applicability/", views_applicability.ApplicabilityListView.as_view(),
+         name="applicability_list"),
+    path("frameworks/<slug:slug>/applicability.csv", views_applicability.ApplicabilityExportView.as_view(kind="csv"),
+         name="applicability_export_csv"),
+    path("frameworks/<slug:slug>/applicability.xlsx",
+         views_applicability.ApplicabilityExportView.as_view(kind="xlsx"), name="applicability_export_xlsx"),
+    path("requirements/<int:pk>/applicability/", views_applicability.ApplicabilityEditView.as_view(),
+         name="applicability_edit"),
+    path("decisions/", views_applicability.DecisionListView.as_view(), name="decision_list"),
+    path("decisions.csv", views_applicability.DecisionExportView.as_view(kind="csv"), name="decision_export_csv"),
+    path("decisions.xlsx", views_applicability.DecisionExportView.as_view(kind="xlsx"), name="decision_export_xlsx"),
+    path("requirements/<int:pk>/decision/", views_applicability.DecisionEditView.as_view(), name="decision_edit"),
 ]

@@ -8,6 +8,8 @@ flow only; the Django admin has its own staff check, tested at the end.
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
+from compliance.choices import DecisionOutcome, Implementation, RequirementKind
+from compliance.services.applicability import addressable_decision_set, applicability_set
 from portal.choices import Role
 from portal.services.audit import audit_log
 from questionnaires.choices import QuestionKind, ReconciliationTrigger
@@ -70,6 +72,14 @@ def sample_kwargs(org, role_users):
     part = AssignmentFactory(campaign=campaign, person=part_person, parent=head)
     SectionFactory(version=campaign.version)
     requirement = RequirementFactory(version__framework__slug="hipaa")
+    specification = RequirementFactory(
+        version=requirement.version, kind=RequirementKind.IMPLEMENTATION_SPECIFICATION,
+        implementation=Implementation.ADDRESSABLE,
+    )
+    applicability = applicability_set(requirement=requirement, applicable=True, justification="",
+                                      user=role_users[Role.COMPLIANCE_OFFICER])
+    decision = addressable_decision_set(requirement=specification, outcome=DecisionOutcome.IMPLEMENTED,
+                                        user=role_users[Role.COMPLIANCE_OFFICER])
     # Reconciled: the manager's VM is undeclared, routed to the manager, whom every role may read it of.
     recon_run = reconciliation_run(campaign=campaign, trigger=ReconciliationTrigger.COMMAND)
     campaign_urls = ["campaign_detail", "campaign_launch", "campaign_close", "campaign_reopen", "export_vms_csv",
@@ -105,6 +115,12 @@ def sample_kwargs(org, role_users):
         "compliance:framework_detail": {"slug": requirement.version.framework.slug},
         "api:framework-detail": {"slug": requirement.version.framework.slug},
         "api:requirement-detail": {"pk": requirement.pk},
+        **{f"compliance:{name}": {"slug": "hipaa"} for name in (
+            "applicability_list", "applicability_export_csv", "applicability_export_xlsx")},
+        "compliance:applicability_edit": {"pk": requirement.pk},
+        "compliance:decision_edit": {"pk": specification.pk},
+        "api:applicability-detail": {"pk": applicability.pk},
+        "api:addressabledecision-detail": {"pk": decision.pk},
     }
 
 
