@@ -4,7 +4,9 @@ approve) live in the services, which name the field a refusal is about; the view
 from django import forms
 
 from compliance.choices import DecisionOutcome
-from compliance.services.texts import STATEMENT_MAX_LENGTH
+from compliance.services.plans import PLAN_SECTIONS, SECTION_FIELDS
+from compliance.services.texts import PLAN_SECTION_MAX_LENGTH, STATEMENT_MAX_LENGTH
+from portal.models import Person
 
 APPLICABLE_CHOICES = [("yes", "Applicable"), ("no", "Not applicable")]
 
@@ -29,3 +31,24 @@ class AddressableDecisionForm(forms.Form):
     rationale = _statement(
         "Why it is not reasonable and appropriate", "Required for that decision: the assessment behind it."
     )
+
+
+class PlanVersionForm(forms.Form):
+    """A new version of the security plan: every section, what changed, the next review and who signs it off."""
+
+    change_summary = _statement("What changed, and why", "The change control record of this version.", rows=3)
+    review_due_on = forms.DateField(label="Next review", widget=forms.DateInput(attrs={"type": "date"}))
+    stakeholders = forms.ModelMultipleChoiceField(
+        queryset=Person.objects.none(), widget=forms.CheckboxSelectMultiple,
+        help_text="The people (with a login) whose sign-off puts this version in force.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for section in PLAN_SECTIONS:
+            self.fields[section.field] = forms.CharField(
+                label=section.title, help_text=section.help, required=False, max_length=PLAN_SECTION_MAX_LENGTH,
+                widget=forms.Textarea(attrs={"rows": 5}),
+            )
+        self.fields["stakeholders"].queryset = Person.objects.filter(active=True, user__isnull=False).order_by("name")
+        self.order_fields([*SECTION_FIELDS, "change_summary", "review_due_on", "stakeholders"])

@@ -4,11 +4,13 @@ Every list here is a fixed number of queries whatever its length: counts are agg
 mappings come by prefetch.
 """
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+import difflib
+
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
 from compliance.choices import FrameworkKind, Implementation, RequirementKind
-from compliance.models import CatalogVersion, Framework, Mapping, Requirement
+from compliance.models import CatalogVersion, Framework, Mapping, PlanSignoff, PlanVersion, Requirement
 
 
 def latest_versions() -> QuerySet[CatalogVersion]:
@@ -137,3 +139,43 @@ def addressable_specifications(*, outcome: str = "", q: str = "") -> QuerySet[Re
     if q:
         rows = rows.filter(Q(citation__icontains=q) | Q(title__icontains=q))
     return rows
+
+
+# --- the security plan ----------------------------------------------------------------------------------------
+
+
+def plan_versions() -> QuerySet[PlanVersion]:
+    """Every version, newest first, with its stakeholders and sign-offs loaded and counted."""
+    return PlanVersion.objects.select_related("created_by").prefetch_related(
+        "stakeholders", Prefetch("signoffs", queryset=PlanSignoff.objects.select_related("person", "signed_by")),
+    ).annotate(
+        stakeholder_count=Count("stakeholders", distinct=True), signoff_count=Count("signoffs", distinct=True)
+    ).order_by("-number")
+
+
+def plan_in_force() -> PlanVersion | None:
+    """The newest version every one of its stakeholders signed off."""
+    return plan_versions().filter(stakeholder_count__gt=0, signoff_count=F("stakeholder_count")).first()
+
+
+def plan_version_get(*, number: int) -> PlanVersion:
+    """A version by number, with what ``plan_versions`` loads; 404 when there is none."""
+    return get_object_or_404(plan_versions(), number=number)
+
+
+def plan_diff(*, old: PlanVersion | None, new: PlanVersion, sections) -> list[dict]:
+    """Each section of ``new`` against ``old``: ``{"section", "changed", "lines": [(op, text)]}`` where op is
+    "same", "added" or "removed", line by line, so a reader sees exactly what a sign-off now covers."""
+    out = []
+    for section in sections:
+        before = getattr(old, section.field).splitlines() if old is not None else []
+        after = getattr(new, section.field).splitlines()
+        lines: list[tuple[str, str]] = []
+        for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes():
+            if op == "equal":
+                lines.extend(("same", text) for text in before[i1:i2])
+                continue
+            lines.extend(("removed", text) for text in before[i1:i2])
+            lines.extend(("added", text) for text in after[j1:j2])
+        out.append({"section": section, "changed": before != after, "lines": lines})
+    return out

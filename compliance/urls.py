@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from compliance import views, views_applicability
+from compliance import views, views_applicability, views_plan
 
 app_name = "compliance"
 
@@ -22,4 +22,13 @@ urlpatterns = [
     path("decisions.csv", views_applicability.DecisionExportView.as_view(kind="csv"), name="decision_export_csv"),
     path("decisions.xlsx", views_applicability.DecisionExportView.as_view(kind="xlsx"), name="decision_export_xlsx"),
     path("requirements/<int:pk>/decision/", views_applicability.DecisionEditView.as_view(), name="decision_edit"),
+    # The security plan
+    path("plan/", views_plan.PlanView.as_view(), name="plan"),
+    path("plan/new/", views_plan.PlanEditView.as_view(), name="plan_edit"),
+    path("plan/versions/", views_plan.PlanHistoryView.as_view(), name="plan_history"),
+    path("plan/versions.csv", views_plan.PlanHistoryExportView.as_view(kind="csv"), name="plan_history_export_csv"),
+    path("plan/versions.xlsx", views_plan.PlanHistoryExportView.as_view(kind="xlsx"),
+         name="plan_history_export_xlsx"),
+    path("plan/versions/<int:number>/", views_plan.PlanVersionView.as_view(), name="plan_version"),
+    path("plan/versions/<int:number>/signoff/", views_plan.PlanSignoffView.as_view(), name="plan_signoff"),
 ]

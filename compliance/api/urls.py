@@ -1,11 +1,16 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from compliance.api import statements, views
+from compliance.api import plans, statements, views
 
 router = SimpleRouter()
 router.register("frameworks", views.FrameworkViewSet, basename="framework")
 router.register("requirements", views.RequirementViewSet, basename="requirement")
 router.register("applicability", statements.ApplicabilityViewSet, basename="applicability")
+router.register("plan-versions", plans.PlanVersionViewSet, basename="planversion")
 router.register("addressable-decisions", statements.AddressableDecisionViewSet, basename="addressabledecision")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path("plan-versions/<int:number>/signoff/", plans.PlanSignoffView.as_view(), name="planversion-signoff"),
+]

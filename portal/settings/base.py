@@ -212,6 +212,7 @@ CELERY_TASK_ROUTES = {
     "questionnaires.reminders_run": {"queue": "notifications"},
     "questionnaires.reconciliation_run": {"queue": "default"},
     "questionnaires.reconciliation_run_all": {"queue": "default"},
+    "compliance.plan_reminders_run": {"queue": "notifications"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Periodic work for `celery beat` (times in TIME_ZONE). Each task is safe to run twice.
@@ -231,6 +232,11 @@ CELERY_BEAT_SCHEDULE = {
     "portal-audit-anchor-daily": {
         "task": "portal.audit_anchor_take",
         "schedule": crontab(hour=env.int("AUDIT_ANCHOR_HOUR", default=0), minute=30),
+    },
+    # Security plan: sign-offs awaited (weekly per person) and the review date (near, then overdue).
+    "compliance-plan-reminders-daily": {
+        "task": "compliance.plan_reminders_run",
+        "schedule": crontab(hour=env.int("REMINDERS_HOUR", default=6), minute=10),
     },
     # Scan every enabled vCenter source.
     "inventory-scan-all-sources": {

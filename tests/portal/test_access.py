@@ -5,11 +5,14 @@ The walk covers every pattern the URLconf has, so a new page or endpoint without
 flow only; the Django admin has its own staff check, tested at the end.
 """
 
+import datetime
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from compliance.choices import DecisionOutcome, Implementation, RequirementKind
 from compliance.services.applicability import addressable_decision_set, applicability_set
+from compliance.services.plans import SECTION_FIELDS, plan_version_create
 from portal.choices import Role
 from portal.services.audit import audit_log
 from questionnaires.choices import QuestionKind, ReconciliationTrigger
@@ -80,6 +83,11 @@ def sample_kwargs(org, role_users):
                                       user=role_users[Role.COMPLIANCE_OFFICER])
     decision = addressable_decision_set(requirement=specification, outcome=DecisionOutcome.IMPLEMENTED,
                                         user=role_users[Role.COMPLIANCE_OFFICER])
+    plan = plan_version_create(
+        user=role_users[Role.COMPLIANCE_OFFICER], sections={field: "A section." for field in SECTION_FIELDS},
+        change_summary="First.", review_due_on=datetime.date.today() + datetime.timedelta(days=100),
+        stakeholders=[part_person],
+    )
     # Reconciled: the manager's VM is undeclared, routed to the manager, whom every role may read it of.
     recon_run = reconciliation_run(campaign=campaign, trigger=ReconciliationTrigger.COMMAND)
     campaign_urls = ["campaign_detail", "campaign_launch", "campaign_close", "campaign_reopen", "export_vms_csv",
@@ -119,6 +127,10 @@ def sample_kwargs(org, role_users):
             "applicability_list", "applicability_export_csv", "applicability_export_xlsx")},
         "compliance:applicability_edit": {"pk": requirement.pk},
         "compliance:decision_edit": {"pk": specification.pk},
+        "compliance:plan_version": {"number": plan.number},
+        "compliance:plan_signoff": {"number": plan.number},
+        "api:planversion-detail": {"number": plan.number},
+        "api:planversion-signoff": {"number": plan.number},
         "api:applicability-detail": {"pk": applicability.pk},
         "api:addressabledecision-detail": {"pk": decision.pk},
     }
