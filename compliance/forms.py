@@ -4,6 +4,8 @@ approve) live in the services, which name the field a refusal is about; the view
 from django import forms
 
 from compliance.choices import DecisionOutcome
+from compliance.models import Requirement
+from compliance.selectors import latest_versions
 from compliance.services.plans import PLAN_SECTIONS, SECTION_FIELDS
 from compliance.services.texts import PLAN_SECTION_MAX_LENGTH, STATEMENT_MAX_LENGTH
 from portal.models import Person
@@ -52,3 +54,33 @@ class PlanVersionForm(forms.Form):
             )
         self.fields["stakeholders"].queryset = Person.objects.filter(active=True, user__isnull=False).order_by("name")
         self.order_fields([*SECTION_FIELDS, "change_summary", "review_due_on", "stakeholders"])
+
+
+class ExceptionRequestForm(forms.Form):
+    """What an exception covers (a requirement of a framework's newest catalog, by citation), why, until when."""
+
+    framework = forms.ChoiceField(choices=())
+    citation = forms.CharField(max_length=64, help_text="As the catalog writes it, e.g. 164.312(a)(2)(iv).")
+    reason = _statement("Reason", "The risk accepted, why, and what mitigates it meanwhile.")
+    expires_on = forms.DateField(label="Expires on", widget=forms.DateInput(attrs={"type": "date"}),
+                                 help_text="The requirement is open again the day after.")
+
+    def __init__(self, *args, frameworks: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["framework"].choices = frameworks
+
+    def clean(self):
+        data = super().clean()
+        if data.get("framework") and data.get("citation"):
+            requirement = Requirement.objects.filter(
+                version__in=latest_versions().filter(framework__slug=data["framework"]), citation=data["citation"],
+            ).first()
+            if requirement is None:
+                self.add_error("citation", f"{data['framework']} has no requirement {data['citation']!r}.")
+            data["requirement"] = requirement
+        return data
+
+
+class ExceptionDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")], widget=forms.RadioSelect)
+    note = _statement("Note", "Required for a rejection.", rows=3)

@@ -10,7 +10,15 @@ from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
 from compliance.choices import FrameworkKind, Implementation, RequirementKind
-from compliance.models import CatalogVersion, Framework, Mapping, PlanSignoff, PlanVersion, Requirement
+from compliance.models import (
+    CatalogVersion,
+    Framework,
+    Mapping,
+    PlanSignoff,
+    PlanVersion,
+    Requirement,
+    RiskException,
+)
 
 
 def latest_versions() -> QuerySet[CatalogVersion]:
@@ -54,6 +62,11 @@ def framework_version(*, slug: str, number: int | None = None) -> CatalogVersion
     if number is None:
         return versions.order_by("-number").first()
     return get_object_or_404(versions, number=number)
+
+
+def framework_names() -> list[tuple[str, str]]:
+    """(slug, name) of every framework by name, for pickers and filters."""
+    return list(Framework.objects.order_by("name").values_list("slug", "name"))
 
 
 def framework_get(*, slug: str) -> Framework:
@@ -179,3 +192,20 @@ def plan_diff(*, old: PlanVersion | None, new: PlanVersion, sections) -> list[di
             lines.extend(("added", text) for text in after[j1:j2])
         out.append({"section": section, "changed": before != after, "lines": lines})
     return out
+
+
+# --- exceptions ---------------------------------------------------------------------------------------------------
+
+
+def exception_list(*, status: str = "", framework: str = "") -> QuerySet[RiskException]:
+    """Exceptions, newest first, with what they cover and who asked and decided; narrowed by status and the
+    framework of their requirement."""
+    rows = RiskException.objects.select_related(
+        "requirement__version__framework", "requested_by", "decided_by"
+    ).order_by("-requested_at", "-id")
+    if status:
+        rows = rows.filter(status=status)
+    if framework:
+        rows = rows.filter(requirement__version__framework__slug=framework)
+    return rows
+

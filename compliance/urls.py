@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from compliance import views, views_applicability, views_plan
+from compliance import views, views_applicability, views_exceptions, views_plan
 
 app_name = "compliance"
 
@@ -22,6 +22,12 @@ urlpatterns = [
     path("decisions.csv", views_applicability.DecisionExportView.as_view(kind="csv"), name="decision_export_csv"),
     path("decisions.xlsx", views_applicability.DecisionExportView.as_view(kind="xlsx"), name="decision_export_xlsx"),
     path("requirements/<int:pk>/decision/", views_applicability.DecisionEditView.as_view(), name="decision_edit"),
+    # Exceptions (risk acceptance)
+    path("exceptions/", views_exceptions.ExceptionListView.as_view(), name="exception_list"),
+    path("exceptions.csv", views_exceptions.ExceptionExportView.as_view(kind="csv"), name="exception_export_csv"),
+    path("exceptions.xlsx", views_exceptions.ExceptionExportView.as_view(kind="xlsx"), name="exception_export_xlsx"),
+    path("exceptions/new/", views_exceptions.ExceptionRequestView.as_view(), name="exception_request"),
+    path("exceptions/<int:pk>/", views_exceptions.ExceptionDetailView.as_view(), name="exception_detail"),
     # The security plan
     path("plan/", views_plan.PlanView.as_view(), name="plan"),
     path("plan/new/", views_plan.PlanEditView.as_view(), name="plan_edit"),

@@ -1,12 +1,13 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from compliance.api import plans, statements, views
+from compliance.api import exceptions, plans, statements, views
 
 router = SimpleRouter()
 router.register("frameworks", views.FrameworkViewSet, basename="framework")
 router.register("requirements", views.RequirementViewSet, basename="requirement")
 router.register("applicability", statements.ApplicabilityViewSet, basename="applicability")
+router.register("exceptions", exceptions.RiskExceptionViewSet, basename="riskexception")
 router.register("plan-versions", plans.PlanVersionViewSet, basename="planversion")
 router.register("addressable-decisions", statements.AddressableDecisionViewSet, basename="addressabledecision")
 

@@ -213,6 +213,7 @@ CELERY_TASK_ROUTES = {
     "questionnaires.reconciliation_run": {"queue": "default"},
     "questionnaires.reconciliation_run_all": {"queue": "default"},
     "compliance.plan_reminders_run": {"queue": "notifications"},
+    "compliance.exceptions_expire": {"queue": "default"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Periodic work for `celery beat` (times in TIME_ZONE). Each task is safe to run twice.
@@ -237,6 +238,11 @@ CELERY_BEAT_SCHEDULE = {
     "compliance-plan-reminders-daily": {
         "task": "compliance.plan_reminders_run",
         "schedule": crontab(hour=env.int("REMINDERS_HOUR", default=6), minute=10),
+    },
+    # Exceptions past their expiry date expire, reopening what they covered.
+    "compliance-exceptions-expire-daily": {
+        "task": "compliance.exceptions_expire",
+        "schedule": crontab(hour=env.int("REMINDERS_HOUR", default=6), minute=5),
     },
     # Scan every enabled vCenter source.
     "inventory-scan-all-sources": {

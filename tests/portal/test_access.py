@@ -12,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from compliance.choices import DecisionOutcome, Implementation, RequirementKind
 from compliance.services.applicability import addressable_decision_set, applicability_set
+from compliance.services.exceptions import exception_request
 from compliance.services.plans import SECTION_FIELDS, plan_version_create
 from portal.choices import Role
 from portal.services.audit import audit_log
@@ -88,6 +89,8 @@ def sample_kwargs(org, role_users):
         change_summary="First.", review_due_on=datetime.date.today() + datetime.timedelta(days=100),
         stakeholders=[part_person],
     )
+    exception = exception_request(user=role_users[Role.SECURITY_ADMIN], requirement=requirement, reason="Legacy.",
+                                  expires_on=datetime.date.today() + datetime.timedelta(days=30))
     # Reconciled: the manager's VM is undeclared, routed to the manager, whom every role may read it of.
     recon_run = reconciliation_run(campaign=campaign, trigger=ReconciliationTrigger.COMMAND)
     campaign_urls = ["campaign_detail", "campaign_launch", "campaign_close", "campaign_reopen", "export_vms_csv",
@@ -131,6 +134,9 @@ def sample_kwargs(org, role_users):
         "compliance:plan_signoff": {"number": plan.number},
         "api:planversion-detail": {"number": plan.number},
         "api:planversion-signoff": {"number": plan.number},
+        "compliance:exception_detail": {"pk": exception.pk},
+        "api:riskexception-detail": {"pk": exception.pk},
+        "api:riskexception-decide": {"pk": exception.pk},
         "api:applicability-detail": {"pk": applicability.pk},
         "api:addressabledecision-detail": {"pk": decision.pk},
     }
