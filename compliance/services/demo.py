@@ -1,9 +1,11 @@
-"""The compliance part of ``manage.py load_demo``: the catalogs shipped in ``compliance/data/``.
+"""The compliance part of ``manage.py load_demo``: the catalogs shipped in ``compliance/data/``, then the
+compliance records (applicability, decisions, the security plan, exceptions).
 
 Loaded through the same service as ``manage.py load_catalogs``, so running the demo twice changes nothing.
 """
 
 from compliance.services.catalogs import catalogs_load
+from compliance.services.demo_records import records_demo_load
 
 
 def demo_load() -> list[str]:
@@ -12,4 +14,4 @@ def demo_load() -> list[str]:
     for result in catalogs_load():
         state = f"{result.requirements} requirements loaded" if result.created else "unchanged"
         lines.append(f"Catalog {result.slug} v{result.number}: {state}.")
-    return lines
+    return lines + records_demo_load()
