@@ -201,7 +201,7 @@ def exception_list(*, status: str = "", framework: str = "") -> QuerySet[RiskExc
     """Exceptions, newest first, with what they cover and who asked and decided; narrowed by status and the
     framework of their requirement."""
     rows = RiskException.objects.select_related(
-        "requirement__version__framework", "requested_by", "decided_by"
+        "requirement__version__framework", "control", "requested_by", "decided_by"
     ).order_by("-requested_at", "-id")
     if status:
         rows = rows.filter(status=status)

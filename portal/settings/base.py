@@ -167,6 +167,10 @@ VSPHERE_TIMEOUT = env.int("VSPHERE_TIMEOUT", default=60)
 # thousands of rows, far more than the 2,000 rows a list may have.
 QUESTIONNAIRE_UPLOAD_MAX_BYTES = env.int("QUESTIONNAIRE_UPLOAD_MAX_BYTES", default=2 * 1024 * 1024)
 
+# Largest evidence file a control test may attach (PDF, PNG, JPEG, CSV, XLSX, TXT), in bytes: a scanned report or
+# an exported log fits in 10 MB.
+EVIDENCE_UPLOAD_MAX_BYTES = env.int("EVIDENCE_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+
 # The PDF renderer runs in a child process stopped after this many seconds or above this much memory (evidence
 # packs of 10,000 VMs render in well under a minute and a gigabyte).
 PDF_RENDER_TIMEOUT = env.int("PDF_RENDER_TIMEOUT", default=300)
