@@ -4,7 +4,7 @@ approve) live in the services, which name the field a refusal is about; the view
 from django import forms
 
 from compliance.choices import DecisionOutcome
-from compliance.models import Requirement
+from compliance.models import Control, Requirement
 from compliance.selectors import latest_versions
 from compliance.services.plans import PLAN_SECTIONS, SECTION_FIELDS
 from compliance.services.texts import PLAN_SECTION_MAX_LENGTH, STATEMENT_MAX_LENGTH
@@ -57,20 +57,29 @@ class PlanVersionForm(forms.Form):
 
 
 class ExceptionRequestForm(forms.Form):
-    """What an exception covers (a requirement of a framework's newest catalog, by citation), why, until when."""
+    """What an exception covers (a control, or a requirement of a framework's newest catalog by citation), why,
+    until when."""
 
-    framework = forms.ChoiceField(choices=())
-    citation = forms.CharField(max_length=64, help_text="As the catalog writes it, e.g. 164.312(a)(2)(iv).")
+    control = forms.ChoiceField(choices=(), required=False, help_text="A control of the library…")
+    framework = forms.ChoiceField(choices=(), required=False, label="…or a requirement of")
+    citation = forms.CharField(max_length=64, required=False,
+                               help_text="As the catalog writes it, e.g. 164.312(a)(2)(iv).")
     reason = _statement("Reason", "The risk accepted, why, and what mitigates it meanwhile.")
     expires_on = forms.DateField(label="Expires on", widget=forms.DateInput(attrs={"type": "date"}),
                                  help_text="The requirement is open again the day after.")
 
-    def __init__(self, *args, frameworks: list[tuple[str, str]], **kwargs):
+    def __init__(self, *args, frameworks: list[tuple[str, str]], controls: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["framework"].choices = frameworks
+        self.fields["framework"].choices = [("", "—"), *frameworks]
+        self.fields["control"].choices = [("", "—"), *((code, f"{code} {title}") for code, title in controls)]
 
     def clean(self):
         data = super().clean()
+        data["requirement"] = data["control_object"] = None
+        if data.get("control"):
+            data["control_object"] = Control.objects.get(code=data["control"])
+        if data.get("framework") and not data.get("citation"):
+            self.add_error("citation", "Give the requirement's citation.")
         if data.get("framework") and data.get("citation"):
             requirement = Requirement.objects.filter(
                 version__in=latest_versions().filter(framework__slug=data["framework"]), citation=data["citation"],

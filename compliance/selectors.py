@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from compliance.choices import FrameworkKind, Implementation, RequirementKind
 from compliance.models import (
     CatalogVersion,
+    Control,
     Framework,
     Mapping,
     PlanSignoff,
@@ -67,6 +68,11 @@ def framework_version(*, slug: str, number: int | None = None) -> CatalogVersion
 def framework_names() -> list[tuple[str, str]]:
     """(slug, name) of every framework by name, for pickers and filters."""
     return list(Framework.objects.order_by("name").values_list("slug", "name"))
+
+
+def control_names() -> list[tuple[str, str]]:
+    """(code, title) of every control in use, by code, for pickers."""
+    return list(Control.objects.filter(retired_at__isnull=True).order_by("code").values_list("code", "title"))
 
 
 def framework_get(*, slug: str) -> Framework:

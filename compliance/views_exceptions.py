@@ -11,7 +11,7 @@ from django.views.generic import FormView, TemplateView, View
 
 from compliance.choices import ExceptionStatus
 from compliance.forms import ExceptionDecisionForm, ExceptionRequestForm
-from compliance.selectors import exception_list, framework_names
+from compliance.selectors import control_names, exception_list, framework_names
 from compliance.services.exceptions import (
     EXCEPTION_APPROVE_ROLES,
     EXCEPTION_REQUEST_ROLES,
@@ -86,16 +86,17 @@ class ExceptionRequestView(RoleRequiredMixin, FormView):
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(),
-                "frameworks": framework_names()}
+                "frameworks": framework_names(), "controls": control_names()}
 
     def get_initial(self):
-        return {key: self.request.GET[key] for key in ("framework", "citation") if key in self.request.GET}
+        return {key: self.request.GET[key] for key in ("control", "framework", "citation") if key in self.request.GET}
 
     def form_valid(self, form):
         data = form.cleaned_data
         try:
             exception = exception_request(user=self.request.user, requirement=data["requirement"],
-                                          reason=data["reason"], expires_on=data["expires_on"])
+                                          control=data["control_object"], reason=data["reason"],
+                                          expires_on=data["expires_on"])
         except ValidationError as error:
             form_refused(form, error)
             return self.form_invalid(form)

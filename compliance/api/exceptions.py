@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from compliance.choices import ExceptionStatus
-from compliance.models import Requirement, RiskException
+from compliance.models import Control, Requirement, RiskException
 from compliance.selectors import exception_list
 from compliance.services.exceptions import EXCEPTION_REQUEST_ROLES, exception_decide, exception_request
 from compliance.services.texts import STATEMENT_MAX_LENGTH
@@ -21,18 +21,26 @@ from portal.choices import COMPLIANCE_ROLES
 class RiskExceptionSerializer(serializers.ModelSerializer):
     framework = serializers.CharField(source="requirement.version.framework.slug", read_only=True, default=None)
     citation = serializers.CharField(source="requirement.citation", read_only=True, default=None)
+    control = serializers.CharField(source="control.code", read_only=True, default=None)
     requested_by = serializers.CharField(source="requested_by.__str__", read_only=True)
     decided_by = serializers.CharField(source="decided_by.__str__", read_only=True, default=None)
 
     class Meta:
         model = RiskException
-        fields = ["id", "requirement", "framework", "citation", "status", "reason", "expires_on", "requested_by",
-                  "requested_at", "decided_by", "decided_at", "decision_note"]
+        fields = ["id", "requirement", "framework", "citation", "control", "status", "reason", "expires_on",
+                  "requested_by", "requested_at", "decided_by", "decided_at", "decision_note"]
         read_only_fields = fields
 
 
 class RiskExceptionWriteSerializer(serializers.Serializer):
-    requirement = serializers.PrimaryKeyRelatedField(queryset=Requirement.objects.select_related("version"))
+    requirement = serializers.PrimaryKeyRelatedField(
+        queryset=Requirement.objects.select_related("version__framework"), required=False, default=None,
+        help_text="The requirement covered (or give control).",
+    )
+    control = serializers.SlugRelatedField(
+        slug_field="code", queryset=Control.objects.filter(retired_at__isnull=True), required=False, default=None,
+        help_text="The code of the control covered (or give requirement).",
+    )
     reason = StrictCharField(max_length=STATEMENT_MAX_LENGTH, allow_blank=True)
     expires_on = serializers.DateField()
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from compliance.choices import ExceptionStatus
-from compliance.models import Requirement, RiskException
+from compliance.models import Control, Requirement, RiskException
 from compliance.services.texts import text_checked
 from portal.choices import NotificationKind, Role
 from portal.models import Person, User
@@ -27,14 +27,17 @@ EXCEPTION_MAX_DAYS = 366
 
 @transaction.atomic
 def exception_request(
-    *, user: User, requirement: Requirement, reason: str, expires_on: datetime.date,
-    today: datetime.date | None = None,
+    *, user: User, reason: str, expires_on: datetime.date, requirement: Requirement | None = None,
+    control: Control | None = None, today: datetime.date | None = None,
 ) -> RiskException:
-    """Ask for a risk acceptance on ``requirement`` until ``expires_on`` (after today, within a year)."""
+    """Ask for a risk acceptance on ``requirement`` or ``control`` (exactly one) until ``expires_on`` (after
+    today, within a year)."""
     if not user.has_role(*EXCEPTION_REQUEST_ROLES):
         raise PermissionDenied("Your role does not ask for exceptions.")
     today = today or timezone.localdate()
     errors = {}
+    if (requirement is None) == (control is None):
+        errors["control"] = ["An exception covers one control or one requirement: choose one of the two."]
     try:
         reason = text_checked(reason, field="reason", required=True,
                               required_message="Say which risk is accepted and why.")
@@ -45,7 +48,7 @@ def exception_request(
     if errors:
         raise ValidationError(errors)
     exception = RiskException.objects.create(
-        requirement=requirement, reason=reason, expires_on=expires_on, requested_by=user,
+        requirement=requirement, control=control, reason=reason, expires_on=expires_on, requested_by=user,
         requested_at=timezone.now(),
     )
     audit_log(action="compliance.exception_requested", actor=user, obj=exception,
@@ -80,7 +83,7 @@ def exceptions_expire(*, today: datetime.date | None = None) -> int:
     today = today or timezone.localdate()
     due = list(
         RiskException.objects.select_for_update().filter(status=ExceptionStatus.APPROVED, expires_on__lt=today)
-        .select_related("requirement")
+        .select_related("requirement__version__framework", "control")
     )
     if not due:
         return 0
