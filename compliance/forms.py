@@ -1,15 +1,62 @@
 """Forms of the compliance pages: shapes only. The rules (who decides, which text an outcome needs, who may
-approve) live in the services, which name the field a refusal is about; the views put that on the form."""
+approve) live in the services, which name the field a refusal is about; the views put that on the form. A
+compliance officer assigns a control's owner and threshold; anybody who reads control status picks the date to
+read it on."""
 
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Div, Field, Layout, Submit
 from django import forms
+from django.conf import settings
 
-from compliance.choices import DecisionOutcome
+from compliance.choices import DecisionOutcome, TestStatus
+from compliance.evidence_files import ALLOWED_TEXT, ALLOWED_TYPES
 from compliance.models import Control, Requirement
 from compliance.selectors import latest_versions
+from compliance.services.attestations import RESULTS
 from compliance.services.plans import PLAN_SECTIONS, SECTION_FIELDS
 from compliance.services.texts import PLAN_SECTION_MAX_LENGTH, STATEMENT_MAX_LENGTH
+from portal.forms import PersonField
 from portal.models import Person
 
+
+class OptionalPersonField(PersonField):
+    """A person field that may be left empty: empty is nobody."""
+
+    def clean(self, value):
+        return super().clean(value) if (value or "").strip() else None
+
+
+class ControlEditForm(forms.Form):
+    owner = OptionalPersonField(datalist="control-owner-people", label="Owner", required=False,
+                        help_text="The person who operates and tests the control. Leave empty for nobody yet.")
+    threshold = forms.DecimalField(max_digits=12, decimal_places=2, required=False, min_value=0)
+
+    def __init__(self, *args, automated: bool, unit: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        if automated:
+            self.fields["threshold"].required = True
+            self.fields["threshold"].help_text = f"In the metric's unit ({unit})."
+        else:
+            del self.fields["threshold"]
+        self.helper = FormHelper()
+        self.helper.form_method = "post"
+        self.helper.layout = Layout(
+            Div(
+                Div(Field("owner"), HTML('<datalist id="control-owner-people"></datalist>'), css_class="col-md-6"),
+                Div("threshold", css_class="col-md-3") if automated else HTML(""),
+                Div(Submit("save", "Save", css_class="mt-md-4"), css_class="col-md-3 pt-md-2"),
+                css_class="row",
+            ),
+        )
+
+
+class StatusDateForm(forms.Form):
+    """``?on=YYYY-MM-DD``: the status as the evaluations stood at the end of that day."""
+
+    on = forms.DateField(required=False, label="Status on", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+EVIDENCE_ACCEPT = ",".join(f".{extension}" for extension in ALLOWED_TYPES)
 APPLICABLE_CHOICES = [("yes", "Applicable"), ("no", "Not applicable")]
 
 
@@ -93,3 +140,43 @@ class ExceptionRequestForm(forms.Form):
 class ExceptionDecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")], widget=forms.RadioSelect)
     note = _statement("Note", "Required for a rejection.", rows=3)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class EvidenceFilesField(forms.FileField):
+    """Several files in one input; each at most the evidence size, said by name before anything is read."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": EVIDENCE_ACCEPT}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else ([data] if data else [])
+        limit = settings.EVIDENCE_UPLOAD_MAX_BYTES
+        for upload in files:
+            if upload.size > limit:
+                raise forms.ValidationError(
+                    f"{upload.name} is {upload.size / 1_048_576:.1f} MB; evidence files are at most "
+                    f"{limit / 1_048_576:.0f} MB."
+                )
+        return [super(EvidenceFilesField, self).clean(upload, initial) for upload in files]
+
+
+class TestRecordForm(forms.Form):
+    result = forms.ChoiceField(choices=[(value, TestStatus(value).label) for value in RESULTS],
+                               widget=forms.RadioSelect)
+    note = _statement("Note", "What was checked and found. Required for a fail or not applicable.", rows=3)
+    files = EvidenceFilesField(required=False, label="Evidence files",
+                               help_text=f"{ALLOWED_TEXT}, at most 10 MB each. Required for a pass.")
+    expires_on = forms.DateField(required=False, label="Evidence valid until",
+                                 widget=forms.DateInput(attrs={"type": "date"}),
+                                 help_text="After this date the control counts as not tested again.")
+
+
+class EvidenceAddForm(forms.Form):
+    files = EvidenceFilesField(label="Evidence files", help_text=f"{ALLOWED_TEXT}, at most 10 MB each. A file "
+                               "named as one kept already becomes its next version.")
+    expires_on = forms.DateField(label="Valid until", widget=forms.DateInput(attrs={"type": "date"}))

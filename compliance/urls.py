@@ -1,14 +1,24 @@
-"""Pages of the compliance catalogs, under /compliance/ (namespace ``compliance``)."""
+"""Pages of compliance, under /compliance/ (namespace ``compliance``)."""
 
 from django.urls import path
 
-from compliance import views, views_applicability, views_exceptions, views_plan
+from compliance import views, views_applicability, views_attestation, views_exceptions, views_plan
 
 app_name = "compliance"
 
 urlpatterns = [
     path("", views.FrameworkListView.as_view(), name="framework_list"),
     path("frameworks/<slug:slug>/", views.FrameworkDetailView.as_view(), name="framework_detail"),
+    path("dashboard/", views.ComplianceDashboardView.as_view(), name="dashboard"),
+    path("controls/", views.ControlListView.as_view(), name="control_list"),
+    path("controls/export.csv", views.ControlExportView.as_view(export="csv"), name="control_export_csv"),
+    path("controls/export.xlsx", views.ControlExportView.as_view(export="xlsx"), name="control_export_xlsx"),
+    path("controls/<str:code>/", views.ControlDetailView.as_view(), name="control_detail"),
+    path("controls/<str:code>/evaluations.csv", views.ControlEvaluationExportView.as_view(export="csv"),
+         name="control_evaluations_csv"),
+    path("controls/<str:code>/evaluations.xlsx", views.ControlEvaluationExportView.as_view(export="xlsx"),
+         name="control_evaluations_xlsx"),
+    path("evaluations/<int:pk>/", views.EvaluationDetailView.as_view(), name="evaluation_detail"),
     # Statement of applicability and the HIPAA addressable decisions
     path("frameworks/<slug:slug>/applicability/", views_applicability.ApplicabilityListView.as_view(),
          name="applicability_list"),
@@ -22,6 +32,15 @@ urlpatterns = [
     path("decisions.csv", views_applicability.DecisionExportView.as_view(kind="csv"), name="decision_export_csv"),
     path("decisions.xlsx", views_applicability.DecisionExportView.as_view(kind="xlsx"), name="decision_export_xlsx"),
     path("requirements/<int:pk>/decision/", views_applicability.DecisionEditView.as_view(), name="decision_edit"),
+    # Attestation: the test calendar, tests and evidence
+    path("tests/", views_attestation.TestListView.as_view(), name="test_list"),
+    path("tests.csv", views_attestation.TestExportView.as_view(kind="csv"), name="test_export_csv"),
+    path("tests.xlsx", views_attestation.TestExportView.as_view(kind="xlsx"), name="test_export_xlsx"),
+    path("tests/<int:pk>/", views_attestation.TestDetailView.as_view(), name="test_detail"),
+    path("evidence/", views_attestation.EvidenceListView.as_view(), name="evidence_list"),
+    path("evidence.csv", views_attestation.EvidenceExportView.as_view(kind="csv"), name="evidence_export_csv"),
+    path("evidence.xlsx", views_attestation.EvidenceExportView.as_view(kind="xlsx"), name="evidence_export_xlsx"),
+    path("evidence/<int:pk>/download/", views_attestation.EvidenceDownloadView.as_view(), name="evidence_download"),
     # Exceptions (risk acceptance)
     path("exceptions/", views_exceptions.ExceptionListView.as_view(), name="exception_list"),
     path("exceptions.csv", views_exceptions.ExceptionExportView.as_view(kind="csv"), name="exception_export_csv"),

@@ -218,6 +218,8 @@ CELERY_TASK_ROUTES = {
     "questionnaires.reconciliation_run_all": {"queue": "default"},
     "compliance.plan_reminders_run": {"queue": "notifications"},
     "compliance.exceptions_expire": {"queue": "default"},
+    "compliance.attestation_daily": {"queue": "notifications"},
+    "compliance.controls_evaluate": {"queue": "policies"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Periodic work for `celery beat` (times in TIME_ZONE). Each task is safe to run twice.
@@ -247,6 +249,17 @@ CELERY_BEAT_SCHEDULE = {
     "compliance-exceptions-expire-daily": {
         "task": "compliance.exceptions_expire",
         "schedule": crontab(hour=env.int("REMINDERS_HOUR", default=6), minute=5),
+    },
+    # Attestation: the test calendar written ahead, owners reminded, missed tests flagged, evidence expired.
+    "compliance-attestation-daily": {
+        "task": "compliance.attestation_daily",
+        "schedule": crontab(hour=env.int("REMINDERS_HOUR", default=6), minute=15),
+    },
+    # Evaluate every automated control once a day, whatever else triggered it (scans, reconciliations).
+    "compliance-controls-evaluate-daily": {
+        "task": "compliance.controls_evaluate",
+        "schedule": crontab(hour=env.int("CONTROLS_EVALUATE_HOUR", default=5), minute=0),
+        "args": ["daily"],
     },
     # Scan every enabled vCenter source.
     "inventory-scan-all-sources": {
@@ -279,6 +292,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     # The favicon too: its default is a CDN URL, and the portal must work offline.
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Choice sets that share a field name ("status") get a name of their own rather than a hashed one.
+    "ENUM_NAME_OVERRIDES": {"EvaluationStatusEnum": "compliance.choices.EvaluationStatus"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "portal.api.schema.document_error_responses",

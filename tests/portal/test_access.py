@@ -9,9 +9,12 @@ import datetime
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from django.utils import timezone
 
 from compliance.choices import DecisionOutcome, Implementation, RequirementKind
+from compliance.models import ControlTest
 from compliance.services.applicability import addressable_decision_set, applicability_set
+from compliance.services.attestations import control_test_record
 from compliance.services.exceptions import exception_request
 from compliance.services.plans import SECTION_FIELDS, plan_version_create
 from portal.choices import Role
@@ -19,7 +22,12 @@ from portal.services.audit import audit_log
 from questionnaires.choices import QuestionKind, ReconciliationTrigger
 from questionnaires.models import ReconciliationItem
 from questionnaires.services.reconciliation import reconciliation_run
-from tests.compliance.factories import RequirementFactory
+from tests.compliance.factories import (
+    ControlEvaluationFactory,
+    ControlFactory,
+    ControlMappingFactory,
+    RequirementFactory,
+)
 from tests.factories import (
     AreaMappingFactory,
     HostFactory,
@@ -53,7 +61,7 @@ def all_url_names() -> list[str]:
 
 
 @pytest.fixture
-def sample_kwargs(org, role_users):
+def sample_kwargs(org, role_users, settings, tmp_path):
     """A real object for every URL keyword, so detail pages answer 200 to those allowed.
 
     ``"*"`` holds the value of each keyword for every URL; a URL name may override some
@@ -91,6 +99,15 @@ def sample_kwargs(org, role_users):
     )
     exception = exception_request(user=role_users[Role.SECURITY_ADMIN], requirement=requirement, reason="Legacy.",
                                   expires_on=datetime.date.today() + datetime.timedelta(days=30))
+    evaluation = ControlEvaluationFactory()
+    # An attested control owned by the manager's person, with a recorded test and its evidence file.
+    settings.MEDIA_ROOT = tmp_path
+    attested = ControlFactory(metric="", threshold=None, owner=part_person)
+    test = ControlTest.objects.create(control=attested, due_on=datetime.date.today(), created_at=timezone.now())
+    control_test_record(test=test, user=role_users[Role.COMPLIANCE_OFFICER], result="passed", note="",
+                        files=[("report.txt", b"All good.")],
+                        expires_on=datetime.date.today() + datetime.timedelta(days=90))
+    control_urls = ["control_detail", "control_evaluations_csv", "control_evaluations_xlsx"]
     # Reconciled: the manager's VM is undeclared, routed to the manager, whom every role may read it of.
     recon_run = reconciliation_run(campaign=campaign, trigger=ReconciliationTrigger.COMMAND)
     campaign_urls = ["campaign_detail", "campaign_launch", "campaign_close", "campaign_reopen", "export_vms_csv",
@@ -135,10 +152,17 @@ def sample_kwargs(org, role_users):
         "api:planversion-detail": {"number": plan.number},
         "api:planversion-signoff": {"number": plan.number},
         "compliance:exception_detail": {"pk": exception.pk},
+        "compliance:test_detail": {"pk": test.pk},
+        "compliance:evidence_download": {"pk": test.evidence_files.get().pk},
         "api:riskexception-detail": {"pk": exception.pk},
         "api:riskexception-decide": {"pk": exception.pk},
         "api:applicability-detail": {"pk": applicability.pk},
         "api:addressabledecision-detail": {"pk": decision.pk},
+        **{f"compliance:{name}": {"code": evaluation.control.code} for name in control_urls},
+        "compliance:evaluation_detail": {"pk": evaluation.pk},
+        "api:control-detail": {"code": evaluation.control.code},
+        "api:controlmapping-detail": {"pk": ControlMappingFactory(control=evaluation.control).pk},
+        "api:controlevaluation-detail": {"pk": evaluation.pk},
     }
 
 
@@ -164,6 +188,8 @@ def test_the_walk_sees_the_portal_urls():
     assert {"inventory:source_add", "inventory:source_edit"} <= set(names)
     assert {"questionnaires:my", "questionnaires:assignment", "questionnaires:campaign_detail"} <= set(names)
     assert {"compliance:framework_list", "compliance:framework_detail", "api:requirement-list"} <= set(names)
+    assert {"compliance:control_list", "compliance:control_detail", "compliance:dashboard",
+            "compliance:evaluation_detail", "api:control-list", "api:controlevaluation-list"} <= set(names)
 
 
 @pytest.mark.parametrize("name", all_url_names())
