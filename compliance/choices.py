@@ -122,7 +122,7 @@ class ExceptionStatus(models.TextChoices):
     EXPIRED = "expired", "Expired"
 
 
-class TestStatus(models.TextChoices):
+class ControlTestStatus(models.TextChoices):
     """Where a control test stands: on the calendar, recorded with its result, or past its due date unrecorded."""
 
     SCHEDULED = "scheduled", "Scheduled"

@@ -48,27 +48,27 @@ class CheckedFile:
 def _name_checked(name: str) -> tuple[str, str]:
     name = unicodedata.normalize("NFC", name or "").strip()
     if not name:
-        raise ValidationError({"file": "The file has no name."})
+        raise ValidationError({"files": "The file has no name."})
     if len(name) > NAME_MAX_LENGTH:
-        raise ValidationError({"file": f"The file name is longer than {NAME_MAX_LENGTH} characters: shorten it."})
+        raise ValidationError({"files": f"The file name is longer than {NAME_MAX_LENGTH} characters: shorten it."})
     if any(character in name for character in '/\\<>:"|?*') or any(unicodedata.category(c)[0] == "C"
                                                                    for c in name):
-        raise ValidationError({"file": "The file name has a character a file name cannot have (/ \\ < > : \" | ? * "
+        raise ValidationError({"files": "The file name has a character a file name cannot have (/ \\ < > : \" | ? * "
                                        "or a control character): rename it."})
     if name.startswith("."):
-        raise ValidationError({"file": "The file name starts with a dot: rename it."})
+        raise ValidationError({"files": "The file name starts with a dot: rename it."})
     extension = name.rpartition(".")[2].lower() if "." in name else ""
     if extension not in ALLOWED_TYPES:
-        raise ValidationError({"file": f"{name!r} is not a {ALLOWED_TEXT} file: those are the evidence types "
+        raise ValidationError({"files": f"{name!r} is not a {ALLOWED_TEXT} file: those are the evidence types "
                                        "kept."})
     return name, extension
 
 
 def _sniff(content: bytes) -> str | None:
-    """The type the bytes are, or None when they are none of the allowed types."""
+    """The type the bytes are ("html" for markup, under any disguise), or None when none of the allowed types."""
     looks_like_html = HTML_MARKERS.search(content[:SNIFF_BYTES]) is not None
     if content.startswith(b"%PDF-"):
-        return None if looks_like_html else "pdf"  # HTML behind a PDF signature: a polyglot, refused
+        return "html" if looks_like_html else "pdf"  # HTML behind a PDF signature: a polyglot, refused
     if content.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
     if content.startswith(b"\xff\xd8\xff"):
@@ -82,7 +82,9 @@ def _sniff(content: bytes) -> str | None:
         if len(names) <= XLSX_MAX_ENTRIES and "[Content_Types].xml" in names and "xl/workbook.xml" in names:
             return "xlsx"
         return None
-    if looks_like_html or b"\x00" in content:
+    if looks_like_html:
+        return "html"
+    if b"\x00" in content:
         return None
     try:
         content.decode("utf-8")
@@ -96,15 +98,18 @@ def evidence_file_checked(*, name: str, content: bytes) -> CheckedFile:
     limit = settings.EVIDENCE_UPLOAD_MAX_BYTES
     name, extension = _name_checked(name)
     if not content:
-        raise ValidationError({"file": "The file is empty."})
+        raise ValidationError({"files": "The file is empty."})
     if len(content) > limit:
-        raise ValidationError({"file": f"The file is {len(content) / 1_048_576:.1f} MB; evidence files are at most "
+        raise ValidationError({"files": f"The file is {len(content) / 1_048_576:.1f} MB; evidence files are at most "
                                        f"{limit / 1_048_576:.0f} MB."})
     expected, content_type = ALLOWED_TYPES[extension]
     found = _sniff(content)
     if found != expected:
-        what = "HTML or another type" if found is None else f"a {found.upper()} file"
-        raise ValidationError({"file": f"{name!r} is named .{extension} but its content is {what}: only "
+        if found is None:
+            what = f"not a {extension.upper()} file"
+        else:
+            what = "HTML" if found == "html" else f"a {found.upper()} file"
+        raise ValidationError({"files": f"{name!r} is named .{extension} but its content is {what}: only "
                                        f"{ALLOWED_TEXT} files whose content matches their name are kept."})
     return CheckedFile(name=name, content_type=content_type, size=len(content),
                        sha256=hashlib.sha256(content).hexdigest(), content=content)

@@ -8,7 +8,7 @@ from crispy_forms.layout import HTML, Div, Field, Layout, Submit
 from django import forms
 from django.conf import settings
 
-from compliance.choices import DecisionOutcome, TestStatus
+from compliance.choices import ControlTestStatus, DecisionOutcome
 from compliance.evidence_files import ALLOWED_TEXT, ALLOWED_TYPES
 from compliance.models import Control, Requirement
 from compliance.selectors import latest_versions
@@ -166,7 +166,7 @@ class EvidenceFilesField(forms.FileField):
 
 
 class TestRecordForm(forms.Form):
-    result = forms.ChoiceField(choices=[(value, TestStatus(value).label) for value in RESULTS],
+    result = forms.ChoiceField(choices=[(value, ControlTestStatus(value).label) for value in RESULTS],
                                widget=forms.RadioSelect)
     note = _statement("Note", "What was checked and found. Required for a fail or not applicable.", rows=3)
     files = EvidenceFilesField(required=False, label="Evidence files",

@@ -13,6 +13,7 @@ from django.db.models import Q
 
 from compliance.choices import (
     ControlFrequency,
+    ControlTestStatus,
     DecisionOutcome,
     EvaluationBasis,
     EvaluationStatus,
@@ -24,7 +25,6 @@ from compliance.choices import (
     Metric,
     RequirementKind,
     Scope,
-    TestStatus,
 )
 from portal.choices import Role
 
@@ -435,7 +435,7 @@ class ControlTest(models.Model):
 
     control = models.ForeignKey(Control, on_delete=models.PROTECT, related_name="tests")
     due_on = models.DateField()
-    status = models.CharField(max_length=20, choices=TestStatus.choices, default=TestStatus.SCHEDULED)
+    status = models.CharField(max_length=20, choices=ControlTestStatus.choices, default=ControlTestStatus.SCHEDULED)
     note = models.TextField(blank=True)
     performed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -450,7 +450,8 @@ class ControlTest(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["control", "due_on"], name="control_test_once_per_due_date"),
             models.CheckConstraint(
-                condition=Q(status__in=[TestStatus.SCHEDULED, TestStatus.MISSED]) | Q(performed_at__isnull=False),
+                condition=Q(status__in=[ControlTestStatus.SCHEDULED, ControlTestStatus.MISSED])
+                | Q(performed_at__isnull=False),
                 name="control_test_result_has_a_time",
             ),
         ]

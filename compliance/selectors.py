@@ -14,7 +14,14 @@ from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from compliance.choices import EvaluationStatus, FrameworkKind, Implementation, RequirementKind, Scope, TestStatus
+from compliance.choices import (
+    ControlTestStatus,
+    EvaluationStatus,
+    FrameworkKind,
+    Implementation,
+    RequirementKind,
+    Scope,
+)
 from compliance.evaluators.specs import SCOPE_CATEGORIES
 from compliance.models import (
     CatalogVersion,
@@ -487,12 +494,12 @@ def control_tests_for(*, user, status: str = "", control: str = "", window: str 
     if control:
         tests = tests.filter(control__code=control)
     if window == "overdue":
-        tests = tests.filter(status__in=[TestStatus.SCHEDULED, TestStatus.MISSED], due_on__lt=today)
+        tests = tests.filter(status__in=[ControlTestStatus.SCHEDULED, ControlTestStatus.MISSED], due_on__lt=today)
     elif window == "next_30":
-        tests = tests.filter(status=TestStatus.SCHEDULED, due_on__gte=today,
+        tests = tests.filter(status=ControlTestStatus.SCHEDULED, due_on__gte=today,
                              due_on__lte=today + datetime.timedelta(days=30))
     elif window == "recorded":
-        tests = tests.exclude(status__in=[TestStatus.SCHEDULED, TestStatus.MISSED])
+        tests = tests.exclude(status__in=[ControlTestStatus.SCHEDULED, ControlTestStatus.MISSED])
     return tests
 
 

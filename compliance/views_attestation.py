@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.views.generic import FormView, TemplateView, View
 
-from compliance.choices import TestStatus
+from compliance.choices import ControlTestStatus
 from compliance.forms import EvidenceAddForm, TestRecordForm
 from compliance.models import Evidence
 from compliance.selectors import (
@@ -38,8 +38,9 @@ from portal.exports import Export, ExportColumn
 
 # Owners record their tests whatever their role; auditors never write.
 RECORD_ROLES = ALL_ROLES - {Role.AUDITOR}
-STATUS_BADGES = {TestStatus.SCHEDULED: "info", TestStatus.PASSED: "success", TestStatus.FAILED: "danger",
-                 TestStatus.NOT_APPLICABLE: "secondary", TestStatus.MISSED: "warning"}
+STATUS_BADGES = {ControlTestStatus.SCHEDULED: "info", ControlTestStatus.PASSED: "success",
+                 ControlTestStatus.FAILED: "danger", ControlTestStatus.NOT_APPLICABLE: "secondary",
+                 ControlTestStatus.MISSED: "warning"}
 # Rows a page of the calendar shows.
 TESTS_PER_PAGE = 100
 
@@ -51,7 +52,7 @@ class TestFilterMixin(RoleRequiredMixin):
         status = self.request.GET.get("status", "")
         window = self.request.GET.get("window", "")
         control = self.request.GET.get("control", "")
-        return {"status": status if status in TestStatus.values else "",
+        return {"status": status if status in ControlTestStatus.values else "",
                 "window": window if window in TEST_WINDOWS else "",
                 "control": control if control in dict(control_names()) else ""}
 
@@ -65,7 +66,7 @@ class TestListView(TestFilterMixin, TemplateView):
         filters = self.filters()
         tests = list(control_tests_for(user=self.request.user, **filters)[:TESTS_PER_PAGE])
         return super().get_context_data(
-            tests=tests, filters=filters, statuses=TestStatus.choices, windows=TEST_WINDOWS,
+            tests=tests, filters=filters, statuses=ControlTestStatus.choices, windows=TEST_WINDOWS,
             controls=control_names(), badge=STATUS_BADGES, today=timezone.localdate(),
             shown_all=len(tests) < TESTS_PER_PAGE, per_page=TESTS_PER_PAGE, **kwargs,
         )
@@ -113,7 +114,7 @@ class TestDetailView(RoleRequiredMixin, FormView):
 
     @property
     def open(self) -> bool:
-        return self.test.status in (TestStatus.SCHEDULED, TestStatus.MISSED)
+        return self.test.status in (ControlTestStatus.SCHEDULED, ControlTestStatus.MISSED)
 
     def get_form_class(self):
         return TestRecordForm if self.open else EvidenceAddForm

@@ -20,7 +20,7 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
-from compliance.choices import ControlFrequency, EvaluationBasis, EvaluationStatus, Scope, TestStatus
+from compliance.choices import ControlFrequency, ControlTestStatus, EvaluationBasis, EvaluationStatus, Scope
 from compliance.evidence_files import CheckedFile, evidence_file_checked
 from compliance.models import Control, ControlEvaluation, ControlTest, Evidence
 from compliance.services.texts import text_checked
@@ -41,8 +41,9 @@ REMIND_BEFORE_DAYS = 7
 EVIDENCE_MAX_DAYS = 2 * 366
 # Files one test may attach at once.
 EVIDENCE_FILES_PER_UPLOAD = 10
-RESULT_STATUS = {TestStatus.PASSED: EvaluationStatus.EFFECTIVE, TestStatus.FAILED: EvaluationStatus.DEFICIENT,
-                 TestStatus.NOT_APPLICABLE: EvaluationStatus.NOT_EVALUATED}
+RESULT_STATUS = {ControlTestStatus.PASSED: EvaluationStatus.EFFECTIVE,
+                 ControlTestStatus.FAILED: EvaluationStatus.DEFICIENT,
+                 ControlTestStatus.NOT_APPLICABLE: EvaluationStatus.NOT_EVALUATED}
 RESULTS = tuple(RESULT_STATUS)
 
 
@@ -114,7 +115,7 @@ def control_tests_remind(*, today: datetime.date | None = None) -> dict[str, int
     once: a reminded test has ``reminded_at``, a missed one is no longer scheduled."""
     today = today or timezone.localdate()
     now = timezone.now()
-    scheduled = ControlTest.objects.select_for_update().filter(status=TestStatus.SCHEDULED).select_related(
+    scheduled = ControlTest.objects.select_for_update().filter(status=ControlTestStatus.SCHEDULED).select_related(
         "control"
     )
     due = list(scheduled.filter(due_on__gte=today, due_on__lte=today + datetime.timedelta(days=REMIND_BEFORE_DAYS),
@@ -131,7 +132,7 @@ def control_tests_remind(*, today: datetime.date | None = None) -> dict[str, int
     )
     ControlTest.objects.filter(pk__in=[test.pk for test in due]).update(reminded_at=now)
     if missed:
-        ControlTest.objects.filter(pk__in=[test.pk for test in missed]).update(status=TestStatus.MISSED,
+        ControlTest.objects.filter(pk__in=[test.pk for test in missed]).update(status=ControlTestStatus.MISSED,
                                                                                  missed_at=now)
         ControlEvaluation.objects.bulk_create([
             _evaluation(control=test.control, status=EvaluationStatus.NOT_EVALUATED,
@@ -169,8 +170,8 @@ def evidence_expire(*, today: datetime.date | None = None) -> int:
     controls = {e.control_id: e.control for e in expired}
     still_valid = set(Evidence.objects.filter(control_id__in=controls, expires_on__gte=today)
                       .values_list("control_id", flat=True))
-    open_tests = set(ControlTest.objects.filter(control_id__in=controls, status__in=[TestStatus.SCHEDULED,
-                                                                                     TestStatus.MISSED],
+    open_tests = set(ControlTest.objects.filter(control_id__in=controls, status__in=[ControlTestStatus.SCHEDULED,
+                                                                                     ControlTestStatus.MISSED],
                                                 due_on__lte=today).values_list("control_id", flat=True))
     lapsed = [control for pk, control in controls.items() if pk not in still_valid]
     if not lapsed:
@@ -191,7 +192,7 @@ def evidence_expire(*, today: datetime.date | None = None) -> int:
                                        {"control": c.code, "expires_on": by_control[c.pk].expires_on})
                             for c in lapsed], actor_label="system: evidence_expire")
     tests = {test.control_id: test for test in ControlTest.objects.filter(
-        control__in=lapsed, due_on__lte=today, status__in=[TestStatus.SCHEDULED, TestStatus.MISSED]
+        control__in=lapsed, due_on__lte=today, status__in=[ControlTestStatus.SCHEDULED, ControlTestStatus.MISSED]
     ).select_related("control").order_by("due_on")}
     notifications_notify(
         notification_new(
@@ -241,7 +242,7 @@ def _discard(evidence: list[Evidence]) -> None:
 def _files_checked(files: Iterable[tuple[str, bytes]]) -> list[CheckedFile]:
     files = list(files)
     if len(files) > EVIDENCE_FILES_PER_UPLOAD:
-        raise ValidationError({"file": f"At most {EVIDENCE_FILES_PER_UPLOAD} files at once."})
+        raise ValidationError({"files": f"At most {EVIDENCE_FILES_PER_UPLOAD} files at once."})
     return [evidence_file_checked(name=name, content=content) for name, content in files]
 
 
@@ -266,13 +267,13 @@ def control_test_record(
         raise PermissionDenied("Only the control's owner or a compliance officer records its tests.")
     if result not in RESULTS:
         raise ValidationError({"result": f"{result!r} is not a result: pick one of {', '.join(RESULTS)}."})
-    if test.status not in (TestStatus.SCHEDULED, TestStatus.MISSED):
+    if test.status not in (ControlTestStatus.SCHEDULED, ControlTestStatus.MISSED):
         raise ValidationError(f"This test was recorded already ({test.get_status_display().lower()}).")
     errors = {}
     checks = (
-        ("note", lambda: text_checked(note, field="note", required=result != TestStatus.PASSED,
+        ("note", lambda: text_checked(note, field="note", required=result != ControlTestStatus.PASSED,
                                       required_message="Say what failed, or why the test does not apply.")),
-        ("file", lambda: _files_checked(files)),
+        ("files", lambda: _files_checked(files)),
     )
     values = {}
     for field, check in checks:
@@ -280,9 +281,9 @@ def control_test_record(
             values[field] = check()
         except ValidationError as error:
             errors.update(error.message_dict)
-    if "file" in values and not values["file"] and result == TestStatus.PASSED:
-        errors["file"] = ["A passed test keeps its evidence: attach at least one file."]
-    if values.get("file"):
+    if "files" in values and not values["files"] and result == ControlTestStatus.PASSED:
+        errors["files"] = ["A passed test keeps its evidence: attach at least one file."]
+    if values.get("files"):
         try:
             expires_on = _expiry_checked(expires_on, today)
         except ValidationError as error:
@@ -293,12 +294,12 @@ def control_test_record(
     try:
         with transaction.atomic():
             test = ControlTest.objects.select_for_update().select_related("control__owner").get(pk=test.pk)
-            if test.status not in (TestStatus.SCHEDULED, TestStatus.MISSED):
+            if test.status not in (ControlTestStatus.SCHEDULED, ControlTestStatus.MISSED):
                 raise ValidationError(f"This test was recorded already ({test.get_status_display().lower()}).")
             test.status, test.note = result, values["note"]
             test.performed_by, test.performed_at = user, timezone.now()
             test.save(update_fields=["status", "note", "performed_by", "performed_at"])
-            stored = _store(control=test.control, test=test, files=values["file"], user=user, expires_on=expires_on)
+            stored = _store(control=test.control, test=test, files=values["files"], user=user, expires_on=expires_on)
             files_text = f", {len(stored)} evidence file" + "s" * (len(stored) != 1) if stored else ""
             _evaluation(
                 control=test.control, status=RESULT_STATUS[result],
@@ -324,7 +325,7 @@ def evidence_add(*, test: ControlTest, user: User, files: Iterable[tuple[str, by
         raise PermissionDenied("Only the control's owner or a compliance officer adds its evidence.")
     checked = _files_checked(files)
     if not checked:
-        raise ValidationError({"file": "Choose a file to upload."})
+        raise ValidationError({"files": "Choose a file to upload."})
     expires_on = _expiry_checked(expires_on, today)
     stored: list[Evidence] = []
     try:
