@@ -1,5 +1,6 @@
 """The demo's compliance records: HIPAA applicability and addressable decisions, a signed security plan with a
-newer version awaiting one sign-off, and exceptions (one approved, one waiting for the officer).
+newer version awaiting one sign-off, exceptions (one approved, one waiting for the officer), and a test calendar
+with recorded, failed, missed (overdue) and coming tests.
 
 Written through the services as the demo logins (so the audit trail shows them); each piece is skipped when it
 exists, so running the demo twice changes nothing.
@@ -11,9 +12,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.choices import DecisionOutcome, Implementation, RequirementKind
-from compliance.models import AddressableDecision, Applicability, PlanVersion, Requirement, RiskException
+from compliance.models import (
+    AddressableDecision,
+    Applicability,
+    ControlTest,
+    PlanVersion,
+    Requirement,
+    RiskException,
+)
 from compliance.selectors import latest_versions
 from compliance.services.applicability import addressable_decision_set, applicability_set
+from compliance.services.attestations import control_test_record, control_tests_remind, control_tests_schedule, next_due
 from compliance.services.exceptions import exception_decide, exception_request
 from compliance.services.plans import plan_signoff, plan_version_create
 from portal.models import Person, User
@@ -31,6 +40,18 @@ DECISIONS = {
     "164.310(a)(2)(iv)": (DecisionOutcome.NOT_REASONABLE, "", "The data centre is a colocation facility: the "
                           "provider keeps the maintenance records of the physical facility under its SOC 2 "
                           "report, reviewed yearly; our own racks have no separate repairs to record."),
+}
+# The demo's test calendar starts this many days ago, so some tests are past due.
+CALENDAR_STARTED_DAYS_AGO = 35
+# Tests recorded in the demo, by control: result, note, evidence file name and content ({due} is the due date).
+DEMO_RESULTS = {
+    "VMC-17": ("passed", "", "backup-jobs-{due}.csv",
+               "job,vms,status,finished\nnightly-tier1,184,success,{due} 02:41\n"
+               "nightly-tier2,611,success,{due} 04:12\n"),
+    "VMC-15": ("passed", "Sampled 25 privileged sessions; all in the SIEM.", "privileged-sessions-{due}.txt",
+               "Review of vCenter privileged sessions for the month ending {due}: 25 sampled, 25 logged.\n"),
+    "VMC-31": ("failed", "Three guests in the Finance cluster were missed by the scanner: the credentials "
+                         "expired. Ticket SEC-2291 opened.", "", ""),
 }
 # The portal demo's logins who write and sign the records: the officer decides, the security admin asks for
 # exceptions, all three sign the plan off.
@@ -142,6 +163,28 @@ def _exceptions(officer: User, secadmin: User) -> int:
     return 2
 
 
+def _tests(today: datetime.date) -> str:
+    """The test calendar as if the library had been adopted five weeks ago: the daily backup checks and two
+    monthly tests recorded (one failed), the others' past tests missed, the next ones scheduled."""
+    if ControlTest.objects.exists():
+        return "unchanged"
+    control_tests_schedule(today=today - datetime.timedelta(days=CALENDAR_STARTED_DAYS_AGO))
+    past = ControlTest.objects.filter(due_on__lt=today).select_related("control__owner__user").order_by("due_on")
+    recorded = 0
+    for test in past:
+        if test.control.code not in DEMO_RESULTS or test.control.owner is None or test.control.owner.user is None:
+            continue
+        result, note, name, content = DEMO_RESULTS[test.control.code]
+        control_test_record(
+            test=test, user=test.control.owner.user, result=result, note=note, today=test.due_on,
+            files=[(name.format(due=test.due_on), content.format(due=test.due_on).encode())] if name else [],
+            expires_on=next_due(test.due_on, test.control.frequency) + datetime.timedelta(days=1),
+        )
+        recorded += 1
+    flagged = control_tests_remind(today=today)
+    return f"{recorded} recorded, {flagged['missed']} missed, {flagged['reminded']} owners reminded"
+
+
 @transaction.atomic
 def records_demo_load() -> list[str]:
     """Write the demo's compliance records once; one line each for the demo's summary."""
@@ -155,4 +198,5 @@ def records_demo_load() -> list[str]:
         f"HIPAA addressable decisions: {_decisions(officer, hipaa)} written.",
         f"Security plan: {_plan(officer, [officer, secadmin, manager])}.",
         f"Exceptions: {_exceptions(officer, secadmin)} written.",
+        f"Control tests: {_tests(timezone.localdate())}.",
     ]

@@ -2,15 +2,18 @@
 the compliance records, and running it again changes nothing."""
 
 import pytest
+from django.utils import timezone
 
-from compliance.choices import DecisionOutcome, ExceptionStatus
+from compliance.choices import ControlTestStatus, DecisionOutcome, ExceptionStatus
 from compliance.models import (
     AddressableDecision,
     Applicability,
     CatalogVersion,
     Control,
     ControlEvaluation,
+    ControlTest,
     EvaluationRun,
+    Evidence,
     PlanSignoff,
     PlanVersion,
     Requirement,
@@ -43,17 +46,19 @@ def test_the_demo_loads_the_catalogs_and_the_library_once():
             ControlEvaluation.objects.count(), EvaluationRun.objects.count()) == state
 
 
-def test_the_demo_writes_the_compliance_records_once():
+def test_the_demo_writes_the_compliance_records_once(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
     demo_people_load()
     first = demo_load()
     counts = [model.objects.count() for model in (Applicability, AddressableDecision, PlanVersion, PlanSignoff,
-                                                  RiskException)]
+                                                  RiskException, ControlTest, Evidence)]
     second = demo_load()
 
     assert "Security plan: v1 signed off, v2 awaiting one sign-off." in first
     assert "Security plan: unchanged." in second
     assert [model.objects.count() for model in (Applicability, AddressableDecision, PlanVersion, PlanSignoff,
-                                                RiskException)] == counts
+                                                RiskException, ControlTest, Evidence)] == counts
+    assert "Control tests: unchanged." in second
     assert plan_in_force().number == 1
     assert Applicability.objects.filter(applicable=False).count() == 5  # 164.314(b)(1) and its four specifications
     outcomes = sorted(AddressableDecision.objects.values_list("outcome", flat=True))
@@ -61,3 +66,8 @@ def test_the_demo_writes_the_compliance_records_once():
     assert outcomes.count(DecisionOutcome.ALTERNATIVE) == 2 and outcomes.count(DecisionOutcome.NOT_REASONABLE) == 1
     assert sorted(RiskException.objects.values_list("status", flat=True)) == [ExceptionStatus.APPROVED,
                                                                               ExceptionStatus.REQUESTED]
+    statuses = set(ControlTest.objects.values_list("status", flat=True))
+    assert {ControlTestStatus.PASSED, ControlTestStatus.FAILED, ControlTestStatus.MISSED,
+            ControlTestStatus.SCHEDULED} <= statuses
+    overdue = ControlTest.objects.filter(status=ControlTestStatus.MISSED, due_on__lt=timezone.localdate())
+    assert overdue.exists() and not overdue.filter(control__metric__gt="").exists()
