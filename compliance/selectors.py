@@ -470,7 +470,8 @@ def exception_list(*, status: str = "", framework: str = "") -> QuerySet[RiskExc
 
 # --- attestation: the test calendar and evidence ----------------------------------------------------------------
 
-TEST_WINDOWS = {"overdue": "Past due, not recorded", "next_30": "Due in the next 30 days", "recorded": "Recorded"}
+TEST_WINDOWS = {"open": "To do: missed, or due within 30 days", "overdue": "Past due, not recorded",
+                "next_30": "Due in the next 30 days", "recorded": "Recorded", "all": "Any time"}
 
 
 def may_read_control(*, user, control: Control) -> bool:
@@ -482,7 +483,7 @@ def may_read_control(*, user, control: Control) -> bool:
 def control_tests_for(*, user, status: str = "", control: str = "", window: str = "",
                       today: datetime.date | None = None) -> QuerySet[ControlTest]:
     """The tests ``user`` may read, by due date, with their control, owner and evidence count; narrowed by
-    status, control code and a window (overdue, due in the next 30 days, recorded)."""
+    status, control code and a window (to do, overdue, due in the next 30 days, recorded, any time)."""
     today = today or timezone.localdate()
     tests = ControlTest.objects.select_related("control__owner", "performed_by").annotate(
         evidence_count=Count("evidence_files")
@@ -493,7 +494,10 @@ def control_tests_for(*, user, status: str = "", control: str = "", window: str 
         tests = tests.filter(status=status)
     if control:
         tests = tests.filter(control__code=control)
-    if window == "overdue":
+    if window == "open":
+        tests = tests.filter(Q(status=ControlTestStatus.MISSED) | Q(
+            status=ControlTestStatus.SCHEDULED, due_on__lte=today + datetime.timedelta(days=30)))
+    elif window == "overdue":
         tests = tests.filter(status__in=[ControlTestStatus.SCHEDULED, ControlTestStatus.MISSED], due_on__lt=today)
     elif window == "next_30":
         tests = tests.filter(status=ControlTestStatus.SCHEDULED, due_on__gte=today,

@@ -41,6 +41,8 @@ RECORD_ROLES = ALL_ROLES - {Role.AUDITOR}
 STATUS_BADGES = {ControlTestStatus.SCHEDULED: "info", ControlTestStatus.PASSED: "success",
                  ControlTestStatus.FAILED: "danger", ControlTestStatus.NOT_APPLICABLE: "secondary",
                  ControlTestStatus.MISSED: "warning"}
+# The calendar opens on what is to do: missed tests and those due within a month.
+DEFAULT_WINDOW = "open"
 # Rows a page of the calendar shows.
 TESTS_PER_PAGE = 100
 
@@ -50,10 +52,10 @@ class TestFilterMixin(RoleRequiredMixin):
 
     def filters(self) -> dict[str, str]:
         status = self.request.GET.get("status", "")
-        window = self.request.GET.get("window", "")
+        window = self.request.GET.get("window", DEFAULT_WINDOW)
         control = self.request.GET.get("control", "")
         return {"status": status if status in ControlTestStatus.values else "",
-                "window": window if window in TEST_WINDOWS else "",
+                "window": window if window in TEST_WINDOWS else DEFAULT_WINDOW,
                 "control": control if control in dict(control_names()) else ""}
 
 
@@ -92,7 +94,8 @@ class TestExportView(TestFilterMixin, View):
             rows=([t.control.code, t.control.title, t.control.owner.name if t.control.owner else "", t.due_on,
                    t.get_status_display(), str(t.performed_by) if t.performed_by else "", t.performed_at, t.note,
                    t.evidence_count] for t in tests),
-            filters={labels[key]: TEST_WINDOWS.get(value, value) for key, value in filters.items() if value},
+            filters={labels[key]: TEST_WINDOWS.get(value, value) for key, value in filters.items()
+                     if value and value != "all"},
         )
         return export_response(export, self.kind)
 

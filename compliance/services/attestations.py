@@ -33,8 +33,8 @@ from portal.services.notifications import notification_new, notifications_notify
 PERIOD_MONTHS = {ControlFrequency.MONTHLY: 1, ControlFrequency.QUARTERLY: 3, ControlFrequency.SEMIANNUAL: 6,
                  ControlFrequency.ANNUAL: 12}
 PERIOD_DAYS = {ControlFrequency.DAILY: 1, ControlFrequency.WEEKLY: 7}
-# Tests are written this far ahead, so the calendar shows the coming quarter's tests.
-SCHEDULE_AHEAD_DAYS = 92
+# Tests are written this far ahead (and each control's next one, however far): the coming month's calendar.
+SCHEDULE_AHEAD_DAYS = 31
 # The owner is told a test is due this many days before its due date.
 REMIND_BEFORE_DAYS = 7
 # Evidence supports a control for at most this long; a test's evidence usually lasts until the next test.

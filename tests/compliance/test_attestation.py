@@ -90,17 +90,22 @@ def test_the_calendar_is_written_a_period_apart_ahead_and_a_rerun_writes_nothing
     ControlFactory(code="VMC-91")  # a metric control: evaluated, never attested
     ControlFactory(code="VMC-92", metric="", threshold=None, retired_at=timezone.now())
     ControlFactory(code="VMC-93", metric="", threshold=None, frequency=ControlFrequency.CONTINUOUS)
+    ControlFactory(code="VMC-94", metric="", threshold=None, frequency=ControlFrequency.WEEKLY)
     today = timezone.localdate()
+    horizon = today + datetime.timedelta(days=SCHEDULE_AHEAD_DAYS)
 
     control_tests_schedule(today=today)
-    dues = list(ControlTest.objects.order_by("due_on").values_list("control__code", "due_on"))
+    dues = {}
+    for code, due in ControlTest.objects.order_by("due_on").values_list("control__code", "due_on"):
+        dues.setdefault(code, []).append(due)
     control_tests_schedule(today=today)
 
-    assert {code for code, _ in dues} == {"VMC-90"}
-    expected = [add_months(today, 3 * n) for n in range(1, 3)]
-    assert [due for _, due in dues] == expected
-    assert expected[-2] <= today + datetime.timedelta(days=SCHEDULE_AHEAD_DAYS) < expected[-1]
-    assert ControlTest.objects.count() == len(dues)
+    assert set(dues) == {"VMC-90", "VMC-94"}
+    assert dues["VMC-90"] == [add_months(today, 3)]  # the next test, however far
+    weekly = dues["VMC-94"]
+    assert weekly == [today + datetime.timedelta(days=7 * n) for n in range(1, len(weekly) + 1)]
+    assert weekly[-2] <= horizon < weekly[-1]
+    assert ControlTest.objects.count() == sum(len(d) for d in dues.values())
 
 
 def test_owners_are_reminded_once_and_a_missed_test_is_flagged_once(control, owner):
@@ -273,9 +278,11 @@ def test_the_calendar_lists_in_bounded_queries_and_exports(control, client_for, 
 
     with django_assert_max_num_queries(12):
         overdue = client.get(reverse("compliance:test_list"), {"window": "overdue"})
+    to_do = client.get(reverse("compliance:test_list"))
     exported = client.get(reverse("compliance:test_export_csv"), {"window": "next_30"})
 
     assert [t.due_on for t in overdue.context["tests"]] == [in_days(-3)]
+    assert [t.due_on for t in to_do.context["tests"]] == [in_days(d) for d in range(-3, 31, 3)]
     rows = list(csv.reader(io.StringIO(b"".join(exported.streaming_content).decode("utf-8-sig"))))
     assert rows[0][:5] == ["Control", "Title", "Owner", "Due on", "Status"]
     assert [row[3] for row in rows[1:]] == [in_days(d).isoformat() for d in range(0, 31, 3)]
