@@ -15,6 +15,10 @@ from compliance.selectors import control_tests_for, evidence_for
 from compliance.services.attestations import evidence_download_record
 from compliance.views_attestation import evidence_response
 from portal.choices import ALL_ROLES
+from portal.filters import WholeNumberFilter
+
+# The largest id a database key holds: a bigger number in a filter is a 400, not an overflow.
+ID_MAX = 2**63 - 1
 
 
 class ControlTestSerializer(serializers.ModelSerializer):
@@ -58,7 +62,7 @@ class ControlTestFilter(django_filters.FilterSet):
 
 class EvidenceFilter(django_filters.FilterSet):
     control = django_filters.CharFilter(field_name="control__code", label="Control (code)")
-    test = django_filters.NumberFilter(field_name="test_id", label="Test (id)")
+    test = WholeNumberFilter(field_name="test_id", label="Test (id)", min_value=1, max_value=ID_MAX)
 
     class Meta:
         model = Evidence

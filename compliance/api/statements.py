@@ -14,6 +14,7 @@ from compliance.services.applicability import APPLICABILITY_EDIT_ROLES, addressa
 from compliance.services.texts import STATEMENT_MAX_LENGTH
 from portal.api.fields import StrictBooleanField, StrictCharField
 from portal.choices import COMPLIANCE_ROLES
+from portal.filters import TrueOrFalseFilter
 
 
 class ApplicabilitySerializer(serializers.ModelSerializer):
@@ -37,7 +38,7 @@ class ApplicabilityWriteSerializer(serializers.Serializer):
 
 class ApplicabilityFilter(django_filters.FilterSet):
     framework = django_filters.CharFilter(field_name="requirement__version__framework__slug", label="Framework (slug)")
-    applicable = django_filters.BooleanFilter()
+    applicable = TrueOrFalseFilter()
 
     class Meta:
         model = Applicability
