@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 
 from compliance.choices import (
     ControlTestStatus,
+    EvaluationBasis,
     EvaluationStatus,
     FrameworkKind,
     Implementation,
@@ -363,6 +365,19 @@ def framework_rollups(*, at: datetime.datetime | None = None) -> list[tuple[Fram
             rollup = framework_rollup(version=version, requirements=requirement_tree(version=version), at=at)
             rows.append((framework, version, rollup))
     return rows
+
+
+def dashboard_cards(*, user) -> list[dict]:
+    """The portal dashboard's compliance card, for those who read control status: automated controls deficient
+    across the estate and the frameworks' scopes, by their newest evaluations. One query."""
+    if not user.has_role(*COMPLIANCE_ROLES):
+        return []
+    latest = latest_evaluations().filter(basis=EvaluationBasis.METRIC).values_list("control_id", "status")
+    deficient = {control_id for control_id, status in latest if status == EvaluationStatus.DEFICIENT}
+    return [{
+        "label": "Deficient controls", "value": len(deficient), "url": reverse("compliance:dashboard"),
+        "note": "automated controls failing their threshold in the estate or a framework's scope",
+    }]
 
 
 # --- statement of applicability and addressable decisions ---------------------------------------------------------

@@ -17,7 +17,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from compliance.charts import evaluation_history_svg, svg_data_uri, trend_svg
-from compliance.choices import EvaluationStatus, EvaluationTrigger, Implementation, Scope
+from compliance.choices import EvaluationBasis, EvaluationStatus, EvaluationTrigger, Implementation, Scope
 from compliance.evaluators.specs import SPECS
 from compliance.forms import ControlEditForm, StatusDateForm
 from compliance.selectors import (
@@ -264,15 +264,16 @@ class ControlEvaluationExportView(RoleRequiredMixin, View):
 
 
 class EvaluationDetailView(RoleRequiredMixin, TemplateView):
-    """One stored evaluation with its inputs; ``?recheck=1`` runs its queries again and compares (writes
-    nothing, so auditors may)."""
+    """One stored evaluation with its inputs; ``?recheck=1`` runs a metric's queries again and compares (writes
+    nothing, so auditors may); an attested test has no queries to run."""
 
     allowed_roles = COMPLIANCE_ROLES
     template_name = "compliance/evaluation_detail.html"
 
     def get_context_data(self, **kwargs):
         evaluation = get_object_or_404(evaluation_list(), pk=self.kwargs["pk"])
-        recheck = evaluation_recheck(evaluation=evaluation) if self.request.GET.get("recheck") == "1" else None
+        asked = self.request.GET.get("recheck") == "1" and evaluation.basis == EvaluationBasis.METRIC
+        recheck = evaluation_recheck(evaluation=evaluation) if asked else None
         return super().get_context_data(evaluation=evaluation, recheck=recheck, badges=STATUS_BADGES, **kwargs)
 
 

@@ -53,13 +53,14 @@ def controls_evaluate(*, trigger: str, user: User | None = None, at: datetime | 
 
     The daily run happens once a day: a second delivery of the beat's task returns that day's run."""
     at = at or timezone.now()
+    # One run at a time: the library's rows are locked, so a second daily delivery waits and then sees the first.
+    controls = list(Control.objects.select_for_update().filter(retired_at__isnull=True).exclude(metric="")
+                    .order_by("code"))
     if trigger == EvaluationTrigger.DAILY:
-        today = timezone.localdate(at)
-        done = EvaluationRun.objects.select_for_update().filter(trigger=trigger, started_at__date=today).first()
+        done = EvaluationRun.objects.filter(trigger=trigger, started_at__date=timezone.localdate(at)).first()
         if done is not None:
             return done
     run = EvaluationRun.objects.create(trigger=trigger, requested_by=user, started_at=timezone.now())
-    controls = Control.objects.filter(retired_at__isnull=True).exclude(metric="").order_by("code")
     collected: dict[tuple, dict[str, QueryRows]] = {}  # two controls on one metric and settings read once
     evaluations = []
     for control in controls:
@@ -83,7 +84,7 @@ def controls_evaluate(*, trigger: str, user: User | None = None, at: datetime | 
     run.save(update_fields=["counts", "finished_at"])
     audit_log(
         action="compliance.controls_evaluated", actor=user, actor_label=f"system: control evaluation ({trigger})",
-        obj=run, details={"counts": run.counts, "controls": controls.count(), "as_of": at.isoformat()},
+        obj=run, details={"counts": run.counts, "controls": len(controls), "as_of": at.isoformat()},
     )
     return run
 

@@ -216,6 +216,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 CELERY_TASK_ROUTES = {
     "inventory.scan_run_execute": {"queue": "scans"},
     "inventory.scan_all_sources": {"queue": "scans"},
+    "inventory.policies_evaluate": {"queue": "policies"},
+    "inventory.policy_tags_apply": {"queue": "policies"},
+    "inventory.action_batch_execute": {"queue": "policies"},
     "inventory.deployment_requests_link": {"queue": "default"},
     "inventory.deployment_requests_end_dates": {"queue": "notifications"},
     "portal.notifications_send": {"queue": "notifications"},
@@ -305,7 +308,10 @@ SPECTACULAR_SETTINGS = {
     # The favicon too: its default is a CDN URL, and the portal must work offline.
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Choice sets that share a field name ("status") get a name of their own rather than a hashed one.
-    "ENUM_NAME_OVERRIDES": {"EvaluationStatusEnum": "compliance.choices.EvaluationStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "EvaluationStatusEnum": "compliance.choices.EvaluationStatus",
+        "PolicyKindEnum": "inventory.choices.PolicyKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "portal.api.schema.document_error_responses",

@@ -17,6 +17,9 @@ from compliance.services.applicability import addressable_decision_set, applicab
 from compliance.services.attestations import control_test_record
 from compliance.services.exceptions import exception_request
 from compliance.services.plans import SECTION_FIELDS, plan_version_create
+from inventory.choices import ActionBatchState, ActionKind, PolicyKind
+from inventory.models import ActionBatch, Baseline, Finding, Policy
+from inventory.services.policies import policies_load
 from portal.choices import Role
 from portal.services.audit import audit_log
 from questionnaires.choices import QuestionKind, ReconciliationTrigger
@@ -100,6 +103,13 @@ def sample_kwargs(org, role_users, settings, tmp_path):
     )
     exception = exception_request(user=role_users[Role.SECURITY_ADMIN], requirement=requirement, reason="Legacy.",
                                   expires_on=datetime.date.today() + datetime.timedelta(days=30))
+    # Governance: the shipped policies and baselines, a finding on the manager's VM and a batch on it.
+    policies_load()
+    rogue = Policy.objects.get(kind=PolicyKind.ROGUE)
+    finding = Finding.objects.create(policy=rogue, vm=vm, kind=rogue.kind, opened_at=timezone.now(),
+                                     state_changed_at=timezone.now(), evidence={"summary": "no approval"})
+    batch = ActionBatch.objects.create(policy=rogue, action=ActionKind.POWER_OFF, state=ActionBatchState.DRY_RUN,
+                                       proposed_by=role_users[Role.SECURITY_ADMIN], proposed_at=timezone.now())
     evaluation = ControlEvaluationFactory()
     # An attested control owned by the manager's person, with a recorded test and its evidence file.
     settings.MEDIA_ROOT = tmp_path
@@ -139,6 +149,15 @@ def sample_kwargs(org, role_users, settings, tmp_path):
         "inventory:source_scan": {"pk": source.pk},
         "inventory:source_progress": {"pk": source.pk},
         "inventory:scan_detail": {"pk": run.pk},
+        "inventory:finding_detail": {"pk": finding.pk},
+        "inventory:policy_detail": {"pk": rogue.pk},
+        "inventory:baseline_detail": {"pk": Baseline.objects.order_by("pk").first().pk},
+        "inventory:action_batch_detail": {"pk": batch.pk},
+        "api:finding-detail": {"pk": finding.pk},
+        "api:finding-acknowledge": {"pk": finding.pk},
+        "api:finding-except": {"pk": finding.pk},
+        "api:policy-detail": {"pk": rogue.pk},
+        "api:baseline-detail": {"pk": Baseline.objects.order_by("pk").first().pk},
         "api:vm-detail": {"pk": vm.pk},
         "api:vm-history": {"pk": vm.pk},
         "api:source-detail": {"pk": source.pk},
