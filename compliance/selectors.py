@@ -41,6 +41,7 @@ from compliance.models import (
     RiskException,
 )
 from compliance.services.catalogs import HUB_SLUG
+from inventory.selectors import policy_list
 from portal.choices import COMPLIANCE_ROLES
 
 
@@ -540,3 +541,26 @@ def evidence_for(*, user) -> QuerySet[Evidence]:
     if not user.has_role(*COMPLIANCE_ROLES):
         evidence = evidence.filter(control__owner__user=user)
     return evidence
+
+
+def plan_policies(*, kinds) -> dict[str, list]:
+    """The governance policies of these kinds as they stand now, by kind, each with ``settings``: its
+    configuration and actions in words (``grace days 7``, ``power off: off``), to show beside the plan's
+    standards they enforce. One query."""
+    by_kind: dict[str, list] = defaultdict(list)
+    for policy in policy_list().filter(kind__in=list(kinds)):
+        policy.settings = [*(_setting(key, value) for key, value in sorted(policy.config.items())),
+                           *(_setting(key, value) for key, value in sorted(policy.actions.items()))]
+        by_kind[policy.kind].append(policy)
+    return dict(by_kind)
+
+
+def _setting(key: str, value) -> str:
+    label = key.replace("_", " ")
+    if isinstance(value, bool):
+        return f"{label}: {'on' if value else 'off'}"
+    if isinstance(value, dict) and "enabled" in value:
+        return f"{label}: {'on' if value['enabled'] else 'off'}"
+    if isinstance(value, list):
+        return f"{label}: {', '.join(str(item).replace('_', ' ') for item in value) or 'none'}"
+    return f"{label} {value}"

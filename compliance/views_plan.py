@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.generic import FormView, TemplateView, View
 
 from compliance.forms import PlanVersionForm
-from compliance.selectors import plan_diff, plan_in_force, plan_version_get, plan_versions
+from compliance.selectors import plan_diff, plan_in_force, plan_policies, plan_version_get, plan_versions
 from compliance.services.plans import (
     PLAN_EDIT_ROLES,
     PLAN_SECTIONS,
@@ -45,8 +45,11 @@ def _signoff_state(version, user) -> dict:
 
 
 def _sections(version) -> list[dict]:
+    """The version's sections, each standard with the governance policies enforcing it as they are set now."""
+    policies = plan_policies(kinds=SECTION_POLICIES.values())
     return [{"section": section, "text": getattr(version, section.field),
-             "policy": SECTION_POLICIES.get(section.field)} for section in PLAN_SECTIONS]
+             "policies": policies.get(SECTION_POLICIES.get(section.field), []),
+             "policy_kind": SECTION_POLICIES.get(section.field)} for section in PLAN_SECTIONS]
 
 
 class PlanView(RoleRequiredMixin, TemplateView):
@@ -61,7 +64,7 @@ class PlanView(RoleRequiredMixin, TemplateView):
                                            today=timezone.localdate(), **kwargs)
         if current is not None:
             context.update(sections=_sections(current), state=_signoff_state(current, self.request.user),
-                           in_force=plan_in_force())
+                           in_force=plan_in_force(), reads_policies=self.request.user.has_role(*COMPLIANCE_ROLES))
         return context
 
 
@@ -169,7 +172,8 @@ class PlanSignoffView(RoleRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         newest = plan_versions().values_list("number", flat=True).first()
         return super().get_context_data(version=self.version, state=self.state, sections=_sections(self.version),
-                                        replaced=newest != self.version.number, **kwargs)
+                                        replaced=newest != self.version.number,
+                                        reads_policies=self.request.user.has_role(*COMPLIANCE_ROLES), **kwargs)
 
     def post(self, request, *args, **kwargs):
         try:

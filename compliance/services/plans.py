@@ -18,6 +18,7 @@ from django.utils import timezone
 from compliance.models import PlanSignoff, PlanVersion
 from compliance.selectors import plan_versions
 from compliance.services.texts import PLAN_SECTION_MAX_LENGTH, STATEMENT_MAX_LENGTH, text_checked
+from inventory.choices import PolicyKind
 from portal.choices import NotificationKind, Role
 from portal.models import Person, User
 from portal.services.audit import audit_log
@@ -58,8 +59,9 @@ PLAN_SECTIONS = (
     PlanSection("vm_unused", "VMs unused for 90 days", "What happens to a VM unused for 90 days."),
 )
 SECTION_FIELDS = tuple(section.field for section in PLAN_SECTIONS)
-# The governance policy each virtualization standard is enforced by (inventory's policies, by name).
-SECTION_POLICIES = {"vm_unauthorized": "rogue", "vm_unpatched": "unpatched", "vm_unused": "dormant"}
+# The kind of governance policy (inventory) that enforces each virtualization standard.
+SECTION_POLICIES = {"vm_unauthorized": PolicyKind.ROGUE, "vm_unpatched": PolicyKind.UNPATCHED,
+                    "vm_unused": PolicyKind.DORMANT}
 
 
 def _check_editor(user: User) -> None:

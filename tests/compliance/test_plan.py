@@ -14,10 +14,13 @@ from compliance.models import PlanSignoff, PlanVersion
 from compliance.selectors import plan_in_force
 from compliance.services.plans import SECTION_FIELDS, plan_reminders_run, plan_signoff, plan_version_create
 from compliance.tasks import plan_reminders_run_task
+from inventory.choices import PolicyKind
+from inventory.models import Policy
+from inventory.services.policies import policies_load, policy_update
 from portal.choices import NotificationKind, Role
 from portal.models import AuditEvent, Notification
 from tests.factories import PersonFactory
-from tests.page_reading import read
+from tests.page_reading import links, read
 
 pytestmark = pytest.mark.django_db
 
@@ -295,3 +298,28 @@ def test_the_api_keeps_auditors_and_strangers_out(people, role_users, client_for
     assert client_for(Role.AUDITOR).post("/api/v1/plan-versions/1/signoff/").status_code == 403
     assert client_for(Role.SECURITY_ADMIN).post("/api/v1/plan-versions/1/signoff/").status_code == 403
     assert state() == before
+
+
+def test_the_virtualization_standards_show_the_governance_policies_as_set_now(people, role_users, client_for):
+    write(people, role_users)
+    policies_load()
+    dormant = Policy.objects.get(kind=PolicyKind.DORMANT)
+    policy_update(policy=dormant, user=role_users[Role.SECURITY_ADMIN], enabled=True,
+                  config={**dormant.config, "days": 60}, scope=dormant.scope, actions=dormant.actions)
+
+    page = read(client_for(Role.AUDITOR).get(reverse("compliance:plan")).content.decode())
+
+    unused = page.find("div", data_policies="dormant").text()
+    assert "Enforced now by Dormant VMs v2:" in unused and "days 60" in unused
+    assert "Rogue VMs v1" in page.find("div", data_policies="rogue").text()
+    signoff = read(client_for(Role.MANAGER).get(reverse("compliance:plan_signoff", args=[1])).content.decode())
+    assert "days 60" in signoff.find("div", data_policies="dormant").text()
+    assert links(signoff.find("div", data_policies="dormant")) == []  # managers do not read the policy pages
+
+
+def test_a_standard_without_its_policy_says_nothing_enforces_it(people, role_users, client_for):
+    write(people, role_users)
+
+    page = read(client_for(Role.AUDITOR).get(reverse("compliance:plan")).content.decode())
+
+    assert "nothing enforces this standard yet" in page.find("div", data_policies="unpatched").text()
