@@ -115,9 +115,9 @@ def control_tests_remind(*, today: datetime.date | None = None) -> dict[str, int
     once: a reminded test has ``reminded_at``, a missed one is no longer scheduled."""
     today = today or timezone.localdate()
     now = timezone.now()
-    scheduled = ControlTest.objects.select_for_update().filter(status=ControlTestStatus.SCHEDULED).select_related(
-        "control"
-    )
+    scheduled = ControlTest.objects.select_for_update(of=("self",)).filter(
+        status=ControlTestStatus.SCHEDULED
+    ).select_related("control")
     due = list(scheduled.filter(due_on__gte=today, due_on__lte=today + datetime.timedelta(days=REMIND_BEFORE_DAYS),
                                 reminded_at__isnull=True))
     missed = list(scheduled.filter(due_on__lt=today))
@@ -162,8 +162,8 @@ def evidence_expire(*, today: datetime.date | None = None) -> int:
     Returns how many controls became not tested."""
     today = today or timezone.localdate()
     now = timezone.now()
-    expired = list(Evidence.objects.select_for_update().filter(expires_on__lt=today, expiry_handled_at__isnull=True)
-                   .select_related("control", "test"))
+    expired = list(Evidence.objects.select_for_update(of=("self",))
+                   .filter(expires_on__lt=today, expiry_handled_at__isnull=True).select_related("control", "test"))
     if not expired:
         return 0
     Evidence.objects.filter(pk__in=[e.pk for e in expired]).update(expiry_handled_at=now)
@@ -293,7 +293,7 @@ def control_test_record(
     stored: list[Evidence] = []
     try:
         with transaction.atomic():
-            test = ControlTest.objects.select_for_update().select_related("control__owner").get(pk=test.pk)
+            test = ControlTest.objects.select_for_update(of=("self",)).select_related("control__owner").get(pk=test.pk)
             if test.status not in (ControlTestStatus.SCHEDULED, ControlTestStatus.MISSED):
                 raise ValidationError(f"This test was recorded already ({test.get_status_display().lower()}).")
             test.status, test.note = result, values["note"]

@@ -82,7 +82,8 @@ def exceptions_expire(*, today: datetime.date | None = None) -> int:
     and the approver. Runs twice, acts once: an expired exception is no longer approved."""
     today = today or timezone.localdate()
     due = list(
-        RiskException.objects.select_for_update().filter(status=ExceptionStatus.APPROVED, expires_on__lt=today)
+        RiskException.objects.select_for_update(of=("self",))
+        .filter(status=ExceptionStatus.APPROVED, expires_on__lt=today)
         .select_related("requirement__version__framework", "control")
     )
     if not due:
