@@ -18,6 +18,7 @@ from django.utils import timezone
 from inventory.models import VirtualMachine
 from inventory.selectors import ESTATE_WIDE_ROLES, vm_scoped
 from portal.choices import OVERSIGHT_ROLES
+from portal.db import chunked
 from portal.models import Person, User
 from portal.selectors import person_for_user, person_subtree, person_subtree_ids
 from portal.trees import subtree
@@ -243,6 +244,18 @@ def assignments_awaiting_review(user: User) -> QuerySet[Assignment]:
         status=AssignmentStatus.SUBMITTED,
         campaign__status=CampaignStatus.ACTIVE,
     )
+
+
+def assignment_parts_below(*, assignment: Assignment) -> list[Assignment]:
+    """The parts delegated further below ``assignment`` that are not accepted yet, with their people, by name:
+    what answering it for its assignee covers too. One query of the tree, then one per batch of ids."""
+    below = _CampaignTree.load(assignment.campaign).subtree(assignment.pk)[1:]
+    parts: list[Assignment] = []
+    for ids in chunked(below):
+        parts.extend(
+            Assignment.objects.filter(id__in=ids).exclude(status=AssignmentStatus.ACCEPTED).select_related("person")
+        )
+    return sorted(parts, key=lambda part: (part.person.name, part.pk))
 
 
 def assignment_delegation_candidates(*, assignment: Assignment) -> QuerySet[Person]:

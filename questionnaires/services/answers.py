@@ -33,6 +33,7 @@ from django.utils import timezone
 from portal.models import User
 from questionnaires.choices import DECLARED_DISPOSITIONS, AssignmentStatus, CampaignStatus, Disposition, QuestionKind
 from questionnaires.models import Answer, Assignment, DeclaredVM, Question
+from questionnaires.permissions import assignment_may_edit
 
 YES = "yes"
 NO = "no"
@@ -213,7 +214,8 @@ def assignment_lock_for_edit(assignment: Assignment, user: User | None) -> Assig
 
     Refused (``ValidationError``) when the campaign is not active or the
     assignment is with its reviewer; ``PermissionDenied`` when ``user`` is
-    not the assignee's login. ``user=None`` is a system job (demo, import).
+    neither the assignee's login nor the manager the part was delegated from
+    (``assignment_may_edit``). ``user=None`` is a system job (demo, import).
     Call inside a transaction.
     """
     locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
@@ -221,8 +223,8 @@ def assignment_lock_for_edit(assignment: Assignment, user: User | None) -> Assig
     campaign.refresh_from_db(fields=["status"])
     for name in ("status", "started_at", "submitted_at"):
         setattr(assignment, name, getattr(locked, name))
-    if user is not None and (assignment.person.user_id is None or assignment.person.user_id != user.pk):
-        raise PermissionDenied("only the assignee may change these answers")
+    if user is not None and not assignment_may_edit(assignment=assignment, user=user):
+        raise PermissionDenied("only the assignee, or the manager who delegated the part, may change these answers")
     if campaign.status == CampaignStatus.CLOSED:
         raise ValidationError("the campaign is closed: its answers are frozen", code="campaign_closed")
     if campaign.status != CampaignStatus.ACTIVE:

@@ -11,7 +11,7 @@ from portal.choices import NotificationKind
 from portal.db import chunked
 from portal.models import Person, User
 from portal.selectors import person_subtree
-from portal.services.audit import audit_log
+from portal.services.audit import AuditEntry, audit_log, audit_log_many
 from portal.services.notifications import notifications_notify
 from questionnaires.choices import OPEN_STATUSES, AssignmentStatus, ReconciliationTrigger
 from questionnaires.models import REVIEW_TEXT_MAX_LENGTH, Assignment, Section
@@ -23,12 +23,12 @@ from questionnaires.permissions import (
     assignment_reviewer_person,
     campaign_may_manage,
 )
+from questionnaires.selectors import assignment_parts_below
 from questionnaires.services.answers import assignment_answers_validate
 from questionnaires.services.reconciliation import reconciliation_queue
 from questionnaires.services.workflow import (
     assignment_lock,
     assignment_notification,
-    assignment_subtree_ids,
     campaign_require_active,
     date_text,
     user_name,
@@ -230,8 +230,12 @@ def assignment_review(*, assignment: Assignment, user: User, accept: bool, comme
 
 @transaction.atomic
 def assignment_answer_for(*, assignment: Assignment, user: User, reason: str) -> Assignment:
-    """The manager who delegated a part answers it themselves: the part (and any part delegated further
-    below it that is not accepted yet) becomes accepted, with the reason kept on each."""
+    """The manager who delegated a part answers it themselves: they fill in the part's answers (its form is open
+    to them, ``assignment_may_edit``), which must pass the checks a submission passes, then give a reason.
+
+    The part becomes accepted, and so does every part delegated further below it that is not accepted yet: the
+    manager's answers cover those areas too. Each covered part gets its own audit event and keeps the reason.
+    """
     assignment_lock(assignment)
     campaign = assignment.campaign
     if assignment.parent_id is None:
@@ -245,24 +249,26 @@ def assignment_answer_for(*, assignment: Assignment, user: User, reason: str) ->
     campaign_require_active(campaign)
     if assignment.status == AssignmentStatus.ACCEPTED:
         raise ValidationError(f"{assignment.person.name}'s part is already accepted.")
+    if assignment.status == AssignmentStatus.SUBMITTED:
+        raise ValidationError(
+            f"{assignment.person.name} has submitted their part: review it (accept or return it) instead."
+        )
     reason = (reason or "").strip()
     _refuse_overlong(field="reason", text=reason)
+    problems: dict[str, list[str]] = {}
     if not reason:
-        raise ValidationError({"reason": "Give the reason you answer this part yourself; it goes in the audit trail."})
+        problems["reason"] = ["Give the reason you answer this part yourself; it goes in the audit trail."]
+    missing = [str(problem) for problem in assignment_answers_validate(assignment=assignment)]
+    if missing:
+        problems["answers"] = missing
+    if problems:
+        raise ValidationError(problems)
 
     now = timezone.now()
-    below = [pk for pk in assignment_subtree_ids(campaign.pk, assignment.pk) if pk != assignment.pk]
-    covered = 0
-    for ids in chunked(below):
-        covered += (
-            Assignment.objects.filter(id__in=ids)
-            .exclude(status=AssignmentStatus.ACCEPTED)
-            .update(
-                status=AssignmentStatus.ACCEPTED,
-                answered_by_manager_reason=reason,
-                reviewed_by=user,
-                reviewed_at=now,
-            )
+    below = assignment_parts_below(assignment=assignment)
+    for ids in chunked([part.pk for part in below]):
+        Assignment.objects.filter(id__in=ids).update(
+            status=AssignmentStatus.ACCEPTED, answered_by_manager_reason=reason, reviewed_by=user, reviewed_at=now
         )
     assignment.status = AssignmentStatus.ACCEPTED
     assignment.answered_by_manager_reason = reason
@@ -274,7 +280,18 @@ def assignment_answer_for(*, assignment: Assignment, user: User, reason: str) ->
         action="assignment.answered_for",
         actor=user,
         obj=assignment,
-        details={"reason": reason, "parts_below_covered": covered},
+        details={"reason": reason, "parts_below_covered": [part.person.email for part in below]},
+    )
+    audit_log_many(
+        actor=user,
+        entries=[
+            AuditEntry(
+                "assignment.answered_for",
+                part,
+                {"reason": reason, "covered_by": assignment.person.email, "status_before": part.status},
+            )
+            for part in below
+        ],
     )
     actor = user_name(user)
     notifications_notify(
@@ -288,6 +305,18 @@ def assignment_answer_for(*, assignment: Assignment, user: User, reason: str) ->
                 "You have nothing more to do for it.",
                 key=f"answered_for:{assignment.pk}:{event.pk}",
             )
+        ]
+        + [
+            assignment_notification(
+                person_id=part.person_id,
+                assignment_id=part.pk,
+                kind=NotificationKind.ACCEPTED,
+                subject=f"{campaign.name}: {actor} answered your part for you",
+                body=f"{actor} answered {assignment.person.name}'s part of “{campaign.name}”, which covers yours, "
+                f"for this reason:\n\n{reason}\n\nYou have nothing more to do for it.",
+                key=f"answered_for:{part.pk}:{event.pk}",
+            )
+            for part in below
         ]
     )
     return assignment

@@ -16,6 +16,7 @@ from django_htmx.http import reswap, retarget
 from portal.models import Person
 from portal.views import safe_next
 from questionnaires.choices import (
+    OPEN_STATUSES,
     AssignmentStatus,
     CampaignStatus,
     QuestionKind,
@@ -32,6 +33,7 @@ from questionnaires.selectors import (
     assignment_children_progress,
     assignment_delegation_candidates,
     assignment_held_sections,
+    assignment_parts_below,
     assignment_questionnaire,
 )
 from questionnaires.services.answers import OTHER_VALUE, answer_save
@@ -68,12 +70,13 @@ class AssignmentView(AssignmentMixin, TemplateView):
         active = campaign.status == CampaignStatus.ACTIVE
         is_assignee = assignment_is_assignee(assignment=assignment, user=user)
         editable = self.editable(assignment)
+        may_delegate = editable and is_assignee
         children = assignment_children_progress(assignment=assignment)
         prefetch_related_objects([child["assignment"] for child in children], "sections")
         sections = with_vm_rows(assignment_questionnaire(assignment=assignment))
         reviewer = assignment_reviewer_person(assignment=assignment)
         may_answer_for = (
-            active and assignment.status != AssignmentStatus.ACCEPTED
+            active and assignment.status in OPEN_STATUSES
             and assignment_may_answer_for(assignment=assignment, user=user)
         )
         return super().get_context_data(
@@ -86,10 +89,12 @@ class AssignmentView(AssignmentMixin, TemplateView):
             may_review=active and assignment.status == AssignmentStatus.SUBMITTED
             and assignment_may_review(assignment=assignment, user=user),
             may_answer_for=may_answer_for,
+            parts_below=assignment_parts_below(assignment=assignment) if may_answer_for else [],
             # The side panel (parts below, delegation) only when it has something to show or do.
-            side_panel=bool(children) or editable or (may_answer_for and not is_assignee),
-            candidates=list(assignment_delegation_candidates(assignment=assignment)) if editable else [],
-            held_sections=assignment_held_sections(assignment=assignment) if editable else [],
+            may_delegate=may_delegate,
+            side_panel=bool(children) or may_delegate or (may_answer_for and not is_assignee),
+            candidates=list(assignment_delegation_candidates(assignment=assignment)) if may_delegate else [],
+            held_sections=assignment_held_sections(assignment=assignment) if may_delegate else [],
             reviewer=reviewer,
             reviewer_label=reviewer.name if reviewer else str(campaign.owner),
             other_value=OTHER_VALUE,
@@ -239,8 +244,22 @@ class ReviewView(AssignmentActionView):
 
 
 class AnswerForView(AssignmentActionView):
-    """The manager who delegated a part answers it themselves, with a reason."""
+    """The manager who delegated a part answers it themselves, with a reason; when refused (answers missing, no
+    reason), the part's page again with every reason listed by the button and the reason typed kept."""
 
-    def act(self, assignment):
-        assignment_answer_for(assignment=assignment, user=self.request.user, reason=self.request.POST.get("reason", ""))
-        return f"{assignment.person.name}'s part is marked answered by you."
+    def post(self, request, *args, **kwargs):
+        self.assignment = self.load_assignment()
+        reason = request.POST.get("reason", "")
+        try:
+            assignment_answer_for(assignment=self.assignment, user=request.user, reason=reason)
+        except ValidationError as error:
+            self.assignment = self.load_assignment()
+            problems = error.message_dict if hasattr(error, "error_dict") else {"answers": error.messages}
+            context = self.get_context_data(
+                answer_for_problems=problems.get("answers", []),
+                answer_for_reason_error=" ".join(problems.get("reason", [])),
+                answer_for_reason=reason,
+            )
+            return self.render_to_response(context, status=400)
+        messages.success(request, f"{self.assignment.person.name}'s part is answered by you and accepted.")
+        return redirect(assignment_url(self.assignment))

@@ -122,7 +122,7 @@ def messages_of(response) -> list[str]:
     ("viewer", "expected", "editable"),
     [
         ("lead_a1", 200, True),  # the assignee
-        ("vp_a", 200, False),  # their manager, who delegated it and reviews it
+        ("vp_a", 200, True),  # their manager, who delegated it, reviews it and may answer it for them
         ("ceo", 200, False),  # further up the chain
         ("lead_a2", 403, False),  # a colleague
         ("vp_b", 403, False),  # another branch
@@ -143,7 +143,7 @@ def test_the_assignment_page_opens_for_the_assignee_their_managers_and_oversight
     assert response.status_code == expected
     if expected == 200:
         assert "Ann Lead" in html
-        assert ('name="rows-__N__-name"' in html) is editable  # the VM grid is there for the assignee only
+        assert ('name="rows-__N__-name"' in html) is editable  # the VM grid is there for who may answer
         assert ('data-vm-list="vm_list"' in html)
     else:
         assert "You cannot open this page" in html
@@ -396,8 +396,8 @@ def chain_vm_list(chain) -> Question:
     return Question.objects.get(section__version=chain.campaign.version, key="vm_list")
 
 
-@pytest.mark.parametrize("viewer", ["vp_a", "ceo", "lead_a2", "officer", Role.AUDITOR, Role.SECURITY_ADMIN])
-def test_nobody_but_the_assignee_saves_answers_and_a_refusal_changes_nothing(
+@pytest.mark.parametrize("viewer", ["ceo", "lead_a2", "officer", Role.AUDITOR, Role.SECURITY_ADMIN])
+def test_nobody_but_the_assignee_and_the_manager_who_delegated_saves_answers_and_a_refusal_changes_nothing(
     chain, people, officer, role_users, viewer
 ):
     user = people.get(viewer) or (officer if viewer == "officer" else role_users[viewer])
@@ -596,7 +596,7 @@ def test_all_rows_still_to_check_are_confirmed_with_one_button(chain, people, or
     assert "Confirm all rows still to check" not in response.content.decode()
     again = client.post(url, {"op": "bulk", "disposition": "confirmed"})
     assert "No row from inventory is still to check." in again.content.decode()
-    other = login(people["vp_a"]).post(url, {"op": "bulk", "disposition": "disowned"})
+    other = login(people["ceo"]).post(url, {"op": "bulk", "disposition": "disowned"})
     assert other.status_code == 403
 
 
@@ -692,14 +692,15 @@ def test_only_the_reviewer_accepts_and_the_manager_answers_for_a_part_with_a_rea
     assert messages_of(response) == ["Ann Lead's part is accepted."]
 
     other = assignment_delegate(assignment=chain.head, to_person=org["lead_a2"], user=people["vp_a"])
-    response = login(people["vp_a"]).post(assignment_url(other, "answer-for/"), {"reason": ""})
-    assert messages_of(response) == [
-        "Give the reason you answer this part yourself; it goes in the audit trail."
-    ]
-    response = login(people["vp_a"]).post(assignment_url(other, "answer-for/"), {"reason": "Abe is on leave."})
-    assert messages_of(response) == ["Abe Lead's part is marked answered by you."]
-    other.refresh_from_db()
-    assert (other.status, other.answered_by_manager_reason) == (AssignmentStatus.ACCEPTED, "Abe is on leave.")
+    manager = login(people["vp_a"])
+    before = db_state()
+    response = manager.post(assignment_url(other, "answer-for/"), {"reason": ""})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Give the reason you answer this part yourself; it goes in the audit trail." in html
+    assert "Not answered yet: 1 answer to give first." in html
+    assert "<li>“Does your area run any virtual machines?” needs an answer</li>" in html
+    assert db_state() == before
 
 
 # --- my questionnaires and the inbox ------------------------------------------------------------------------------
@@ -902,3 +903,33 @@ def test_the_assignment_page_needs_the_same_queries_for_2_or_30_vms_and_parts(ch
         assignment_delegate(assignment=chain.head, to_person=report, user=people["vp_a"])
 
     assert count_queries(client, assignment_url(chain.head)) == few
+
+
+def test_answering_for_a_report_opens_their_form_to_the_manager_and_says_what_it_covers(chain, people, org, q, s):
+    other = assignment_delegate(assignment=chain.head, to_person=org["lead_a2"], user=people["vp_a"])
+    below = assignment_delegate(assignment=other, to_person=PersonFactory(
+        name="Zed Report", email="zed@example.com", parent=org["lead_a2"]), user=people["lead_a2"])
+    manager = login(people["vp_a"])
+
+    _, head_html = page(manager, assignment_url(chain.head))
+    assert f'href="/questionnaires/assignments/{other.pk}/#answer-for">Answer it for them</a>' in head_html
+
+    _, html = page(manager, assignment_url(other))
+    assert "You can answer this part for Abe Lead" in html
+    assert f'name="question" value="{q["runs_vms"].pk}"' in html  # the form is open to the manager
+    assert "This also closes the 1 part delegated below it" in html and "<li>Zed Report · not started</li>" in html
+    assert "Mark answered by me (and the 1 part below)" in html
+
+    saved = manager.post(assignment_url(other, f"sections/{s['your-area'].pk}/"),
+                         {"question": q["runs_vms"].pk, "value": "no"})
+    assert saved.status_code == 200
+    response = manager.post(assignment_url(other, "answer-for/"), {"reason": "Abe is on leave."})
+    assert messages_of(response) == ["Abe Lead's part is answered by you and accepted."]
+
+    _, html = page(manager, assignment_url(other))
+    assert "Answered for Abe Lead by vp_a: Abe is on leave." in html
+    assert '<div class="answer" data-answer="runs_vms">\n    No' in html
+    below.refresh_from_db()
+    assert (below.status, below.answered_by_manager_reason) == (AssignmentStatus.ACCEPTED, "Abe is on leave.")
+    trail = AuditEvent.objects.filter(action="assignment.answered_for").values_list("object_id", flat=True)
+    assert sorted(trail) == sorted([str(other.pk), str(below.pk)])
