@@ -9,9 +9,11 @@ text            a string, stripped, at most ``TEXT_MAX_LENGTH`` characters
 long_text       a string, stripped, at most ``LONG_TEXT_MAX_LENGTH`` characters
 yes_no          ``"yes"`` or ``"no"`` (from those words in any case, or booleans)
 single_choice   one choice value, or ``"other"`` when the question allows other
-multiple_choice a list of choice values (and ``"other"``), in the template's order
-date            an ISO date string, ``YYYY-MM-DD``
-number          a decimal as a string (``"12"``, ``"3.5"``): exact, no float rounding
+multiple_choice a list of choice values (and ``"other"``), in the template's order; the choice ``"none"``
+                ("None of these") stands alone
+date            an ISO date string, ``YYYY-MM-DD``, not after today (the questionnaire asks what has happened)
+number          a decimal as a string (``"12"``, ``"3.5"``): exact, no float rounding; never negative (the
+                questionnaire counts and measures)
 vm_list         no answer value: the rows are ``DeclaredVM`` (``vm_rows/``, ``services/declared_vms.py``)
 =============== ==================================================================
 
@@ -39,6 +41,8 @@ YES = "yes"
 NO = "no"
 # The value of the "other" option of a choice question that allows it.
 OTHER_VALUE = "other"
+# The value of a multiple choice's "None of these": chosen with anything else, the answer contradicts itself.
+NONE_VALUE = "none"
 TEXT_MAX_LENGTH = 500
 LONG_TEXT_MAX_LENGTH = 10_000
 OTHER_TEXT_MAX_LENGTH = 500  # Answer.other_text
@@ -99,6 +103,12 @@ def _clean_multiple(question: Question, raw: Any) -> list[str]:
         raise _invalid(question, "must be a list of its choices", "invalid")
     allowed = _choice_values(question)
     chosen = {_clean_choice(question, item, allowed) for item in raw if not _is_empty(item)}
+    if NONE_VALUE in chosen and len(chosen) > 1:
+        labels = {choice["value"]: choice.get("label", choice["value"]) for choice in question.choices}
+        others = ", ".join(f"“{labels.get(value, 'Other')}”" for value in allowed if value in chosen - {NONE_VALUE})
+        raise _invalid(
+            question, f"cannot be “{labels[NONE_VALUE]}” and {others} at once: untick one or the other", "contradiction"
+        )
     return [value for value in allowed if value in chosen]
 
 
@@ -106,14 +116,24 @@ def _clean_date(question: Question, raw: Any) -> str:
     if isinstance(raw, datetime.datetime):
         raise _invalid(question, "must be a date without a time", "invalid")
     if isinstance(raw, datetime.date):
-        return raw.isoformat()
+        return _date_not_ahead(question, raw)
     text = raw.strip() if isinstance(raw, str) else ""
-    if ISO_DATE.fullmatch(text):
-        try:
-            return datetime.date.fromisoformat(text).isoformat()
-        except ValueError:
-            pass
-    raise _invalid(question, f"must be a date written YYYY-MM-DD (e.g. 2024-03-31), not {raw!r}", "invalid_date")
+    if not ISO_DATE.fullmatch(text):
+        raise _invalid(question, f"must be a date written YYYY-MM-DD (e.g. 2024-03-31), not {raw!r}", "invalid_date")
+    try:
+        value = datetime.date.fromisoformat(text)
+    except ValueError:
+        raise _invalid(question, f"cannot be {text}: this date does not exist", "invalid_date") from None
+    return _date_not_ahead(question, value)
+
+
+def _date_not_ahead(question: Question, value: datetime.date) -> str:
+    today = timezone.localdate()
+    if value > today:
+        raise _invalid(
+            question, f"cannot be {value:%d %b %Y}: that is in the future (today is {today:%d %b %Y})", "future_date"
+        )
+    return value.isoformat()
 
 
 def _clean_number(question: Question, raw: Any) -> str:
@@ -137,6 +157,8 @@ def _clean_number(question: Question, raw: Any) -> str:
         raise _invalid(question, f"must be a finite number, not {raw!r}", "invalid_number")
     if abs(number) >= NUMBER_MAX_ABS:
         raise _invalid(question, f"is out of range ({text})", "invalid_number")
+    if number < 0:
+        raise _invalid(question, f"cannot be negative ({text})", "negative_number")
     if number == 0:
         return "0"
     if number == number.to_integral_value():

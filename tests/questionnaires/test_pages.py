@@ -3,6 +3,7 @@ delegation, submission, review, exports, the inbox, area mappings, and the queri
 
 import csv
 import datetime
+import html
 import io
 from types import SimpleNamespace
 
@@ -366,6 +367,34 @@ def test_a_bad_value_is_named_next_to_the_question_and_not_stored(chain, people,
     assert response.status_code == 200
     assert "Not saved: “About how many VMs does your area run?” must be a number such as 12 or 3.5" in html
     assert not Answer.objects.filter(question=q["vm_count"]).exists()
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "shown"),
+    [
+        ("your-area", "data_handled", ["financial_reporting", "none"],
+         "Not saved: “Which kinds of data do your area's VMs handle?” cannot be “None of these” and "
+         "“Financial reporting” at once: untick one or the other"),
+        ("your-area", "vm_count", "-5", "Not saved: “About how many VMs does your area run?” cannot be negative (-5)"),
+        ("processes", "last_review", "2030-01-15",
+         "Not saved: “When did your area last review its list of VMs?” cannot be 15 Jan 2030: that is in the future"),
+        ("processes", "last_review", "2024-02-31",
+         "Not saved: “When did your area last review its list of VMs?” cannot be 2024-02-31: this date does not exist"),
+    ],
+)
+def test_a_contradictory_or_impossible_answer_is_refused_naming_the_question(chain, people, q, s, section, key,
+                                                                             value, shown):
+    client = login(people["vp_a"])
+    client.post(assignment_url(chain.head, f"sections/{s['your-area'].pk}/"), {"question": q["runs_vms"].pk,
+                                                                               "value": "yes"})
+    before = db_state()
+
+    response = client.post(assignment_url(chain.head, f"sections/{s[section].pk}/"),
+                           {"question": q[key].pk, "value": value})
+
+    assert response.status_code == 200
+    assert shown in html.unescape(response.content.decode())
+    assert db_state() == before
 
 
 def test_multiple_choice_with_other_saves_the_ticks_and_the_text(chain, people, q, s):
