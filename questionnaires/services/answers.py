@@ -324,7 +324,21 @@ def _row_ranges(numbers: list[int], limit: int = 5) -> str:
     return "rows " + ", ".join(texts[:-1]) + f" and {texts[-1]}"
 
 
-def assignment_answers_validate(assignment: Assignment) -> list[str]:
+class AnswerProblem(str):
+    """One line of what stops a submission: its text (the string itself), and the question it is about, so that a
+    page can link to the question and say what to do there (``todo``)."""
+
+    question: Question
+    todo: str
+
+    def __new__(cls, question: Question, todo: str, *, colon: bool = False) -> "AnswerProblem":
+        problem = super().__new__(cls, f"“{question.text}”{':' if colon else ''} {todo}")
+        problem.question = question
+        problem.todo = todo
+        return problem
+
+
+def assignment_answers_validate(assignment: Assignment) -> list[AnswerProblem]:
     """What stops the assignment being submitted, one line per question, in questionnaire order; empty when none.
 
     Every visible required question needs an answer; an "other" needs its
@@ -350,7 +364,7 @@ def assignment_answers_validate(assignment: Assignment) -> list[str]:
     ):
         rows_by_question.setdefault(question_id, []).append((row, disposition))
 
-    problems: list[str] = []
+    problems: list[AnswerProblem] = []
     for question in questions:
         if question.key in outside or not question_is_visible(question, values, outside_keys=outside):
             continue
@@ -358,24 +372,26 @@ def assignment_answers_validate(assignment: Assignment) -> list[str]:
             rows = rows_by_question.get(question.pk, [])
             pending = sorted(row for row, disposition in rows if disposition == Disposition.PENDING)
             if len(pending) > PENDING_ROWS_LISTED:
-                problems.append(
-                    f"“{question.text}”: {len(pending):,} rows found by the scanners still to check "
-                    f"({_row_ranges(pending)}): confirm, correct or disown each, or confirm them all at once"
-                )
+                problems.append(AnswerProblem(
+                    question, f"{len(pending):,} rows found by the scanners still to check "
+                    f"({_row_ranges(pending)}): confirm, correct or disown each, or confirm them all at once",
+                    colon=True,
+                ))
             elif pending:
-                problems.append(
-                    f"“{question.text}”: {_format_rows(pending)} found by the scanners "
-                    f"{'is' if len(pending) == 1 else 'are'} still to check: confirm, correct or disown each"
-                )
+                problems.append(AnswerProblem(
+                    question, f"{_format_rows(pending)} found by the scanners "
+                    f"{'is' if len(pending) == 1 else 'are'} still to check: confirm, correct or disown each",
+                    colon=True,
+                ))
             counted = [row for row, disposition in rows if disposition in DECLARED_DISPOSITIONS]
             if question.required and not counted:
-                problems.append(f"“{question.text}” needs at least one VM")
+                problems.append(AnswerProblem(question, "needs at least one VM"))
             continue
         answer = answers.get(question.pk)
         if answer is None or _is_empty(answer.value):
             if question.required:
-                problems.append(f"“{question.text}” needs an answer")
+                problems.append(AnswerProblem(question, "needs an answer"))
             continue
         if _chose_other(answer.value) and not answer.other_text.strip():
-            problems.append(f"“{question.text}”: you chose other: say what")
+            problems.append(AnswerProblem(question, "you chose other: say what", colon=True))
     return problems

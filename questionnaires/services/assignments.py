@@ -2,6 +2,7 @@
 part for a report, reassign. Each is atomic, audited, and tells the people concerned."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -27,6 +28,7 @@ from questionnaires.selectors import assignment_parts_below
 from questionnaires.services.answers import assignment_answers_validate
 from questionnaires.services.reconciliation import reconciliation_queue
 from questionnaires.services.workflow import (
+    assignment_link,
     assignment_lock,
     assignment_notification,
     campaign_require_active,
@@ -113,12 +115,52 @@ def assignment_delegate(
     return child
 
 
+@dataclass(frozen=True)
+class SubmitBlocker:
+    """One thing that stops a submission, as a page lists it: a link (to the question, or to the part below) with
+    its label, and what to do there. ``text`` is the whole sentence, as the API and messages say it."""
+
+    label: str
+    link: str
+    todo: str
+    text: str
+
+
+# What the assignee does about a part below that is not accepted yet, by its status.
+PART_BLOCKER_TODO = {
+    AssignmentStatus.NOT_STARTED: "not started: wait for them to answer and submit it, or answer it for them",
+    AssignmentStatus.IN_PROGRESS: "in progress: wait for them to submit it, or answer it for them",
+    AssignmentStatus.RETURNED: "returned to them for corrections: wait for them to submit it again, or answer it "
+    "for them",
+    AssignmentStatus.SUBMITTED: "submitted: accept it, or return it with a comment saying what to fix",
+}
+
+
+def assignment_submit_blockers(*, assignment: Assignment) -> list[SubmitBlocker]:
+    """Everything that stops ``assignment`` being submitted, in the order to fix it: its own answers
+    (``assignment_answers_validate``), then each part delegated below it that is not accepted yet."""
+    blockers = [
+        SubmitBlocker(label=problem.question.text, link=f"#q-{problem.question.pk}", todo=problem.todo,
+                      text=str(problem))
+        for problem in assignment_answers_validate(assignment=assignment)
+    ]
+    for child in assignment.children.exclude(status=AssignmentStatus.ACCEPTED).select_related("person").order_by(
+        "person__name"
+    ):
+        todo = PART_BLOCKER_TODO[child.status]
+        blockers.append(SubmitBlocker(
+            label=f"{child.person.name}'s part", link=assignment_link(child.pk), todo=todo,
+            text=f"{child.person.name}'s part is {todo}, before you submit.",
+        ))
+    return blockers
+
+
 @transaction.atomic
 def assignment_submit(*, assignment: Assignment, user: User) -> Assignment:
     """Send the assignee's answers up for review: to their manager's assignee, or for the root to the owner.
 
-    Refused, with every reason at once, while answers are missing or wrong (``assignment_answers_validate``)
-    or a delegated part below is not accepted or answered for.
+    Refused, with every reason at once (``assignment_submit_blockers``), while answers are missing or wrong or a
+    delegated part below is not accepted or answered for.
     """
     assignment_lock(assignment)
     campaign = assignment.campaign
@@ -129,12 +171,7 @@ def assignment_submit(*, assignment: Assignment, user: User) -> Assignment:
         raise ValidationError(
             f"{assignment.person.name}'s assignment is already {assignment.get_status_display().lower()}."
         )
-    problems = [str(problem) for problem in assignment_answers_validate(assignment=assignment)]
-    for child in assignment.children.exclude(status=AssignmentStatus.ACCEPTED).select_related("person"):
-        problems.append(
-            f"{child.person.name}'s part is {child.get_status_display().lower()}: accept it, or answer it "
-            "for them, before you submit."
-        )
+    problems = [blocker.text for blocker in assignment_submit_blockers(assignment=assignment)]
     if problems:
         raise ValidationError(problems)
 

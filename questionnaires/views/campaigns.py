@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.views.generic import FormView, ListView, TemplateView, View
 from openpyxl import Workbook
 
@@ -30,7 +31,9 @@ from questionnaires.selectors import (
     campaign_access,
     campaign_export_answers,
     campaign_export_declared_vms,
+    campaign_overlaps,
     campaign_progress_tree,
+    campaign_reach,
     campaign_status_counts,
     campaigns_visible_to,
     reconciliation_open_count,
@@ -38,9 +41,11 @@ from questionnaires.selectors import (
 from questionnaires.services.campaigns import (
     campaign_close,
     campaign_create,
+    campaign_delete,
     campaign_export_record,
     campaign_launch,
     campaign_reopen,
+    campaign_update,
 )
 from questionnaires.views.common import BADGES, error_text, progress_segments
 from questionnaires.vm_rows.export import EXPORT_COLUMNS, declared_vm_export_cells, vm_rows_export_cells
@@ -92,7 +97,71 @@ class CampaignCreateView(RoleRequiredMixin, FormView):
             form.add_error(None, error)
             return self.form_invalid(form)
         messages.success(self.request, f"“{campaign}” is a draft: check it, then launch it.")
+        overlap_warning(self.request, campaign)
         return redirect("questionnaires:campaign_detail", pk=campaign.pk)
+
+
+def overlap_warning(request, campaign: Campaign) -> None:
+    """Warn that people the campaign would ask already have a part in a live campaign (they will get two)."""
+    overlaps = campaign_overlaps(scope=campaign.scope, cascade=campaign.cascade, exclude=campaign)
+    if overlaps:
+        listed = "; ".join(
+            f"{row['people']} in “{row['name']}”" for row in overlaps
+        )
+        messages.warning(request, f"People this campaign asks already have a part in an active campaign ({listed}): "
+                                  "they will answer twice unless you change the scope.")
+
+
+class CampaignUpdateView(RoleRequiredMixin, FormView):
+    """Edit a draft's settings (its owner or an admin); a launched campaign keeps what it was launched with."""
+
+    allowed_roles = CAMPAIGN_ROLES
+    write_roles = CAMPAIGN_ROLES
+    template_name = "questionnaires/campaign_form.html"
+    form_class = CampaignForm
+
+    @cached_property
+    def campaign(self) -> Campaign:
+        campaign = get_object_or_404(Campaign.objects.select_related("scope", "owner"), pk=self.kwargs["pk"])
+        if not campaign_may_manage(campaign=campaign, user=self.request.user):
+            raise PermissionDenied(f"Only the campaign's owner ({campaign.owner}) or an admin can edit it.")
+        return campaign
+
+    def get(self, request, *args, **kwargs):
+        if self.campaign.status != CampaignStatus.DRAFT:  # say so rather than offer a form that is refused
+            return self.render_to_response(self.get_context_data(form=None, not_draft=True))
+        return super().get(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "submit_label": "Save the draft"}
+
+    def get_initial(self):
+        campaign = self.campaign
+        return {
+            "name": campaign.name, "version": campaign.version_id, "scope": f"{campaign.scope.name} "
+            f"<{campaign.scope.email}>", "due_date": campaign.due_date,
+            "reminder_every_days": campaign.reminder_every_days, "escalate_after_days": campaign.escalate_after_days,
+            "cascade": "yes" if campaign.cascade else "no",
+        }
+
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        for name, value in self.get_initial().items():  # the draft's values, not the defaults of a new one
+            form.fields[name].initial = value
+        return form
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(campaign=self.campaign, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            campaign_update(campaign=self.campaign, user=self.request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"“{self.campaign}” is saved; it is still a draft.")
+        overlap_warning(self.request, self.campaign)
+        return redirect("questionnaires:campaign_detail", pk=self.campaign.pk)
 
 
 class CampaignMixin(RoleRequiredMixin):
@@ -138,14 +207,20 @@ class CampaignStateView(CampaignMixin, TemplateView):
     allowed_roles = CAMPAIGN_ROLES
     write_roles = CAMPAIGN_ROLES
     template_name = "questionnaires/campaign_confirm.html"
-    action = ""  # launch, close or reopen
-    REQUIRED_STATUS = {"launch": CampaignStatus.DRAFT, "close": CampaignStatus.ACTIVE, "reopen": CampaignStatus.CLOSED}
+    action = ""  # launch, close, reopen or delete
+    REQUIRED_STATUS = {"launch": CampaignStatus.DRAFT, "close": CampaignStatus.ACTIVE, "reopen": CampaignStatus.CLOSED,
+                       "delete": CampaignStatus.DRAFT}
 
     def get_context_data(self, **kwargs):
         campaign = self.load_campaign()
+        extra = {}
+        if self.action == "launch" and campaign.status == CampaignStatus.DRAFT:
+            extra = {"reach": campaign_reach(scope=campaign.scope, cascade=campaign.cascade).count(),
+                     "overlaps": campaign_overlaps(scope=campaign.scope, cascade=campaign.cascade, exclude=campaign)}
         return super().get_context_data(
             campaign=campaign, action=self.action, possible_now=campaign.status == self.REQUIRED_STATUS[self.action],
-            may_manage=campaign_may_manage(campaign=campaign, user=self.request.user), badge=BADGES, **kwargs,
+            may_manage=campaign_may_manage(campaign=campaign, user=self.request.user), badge=BADGES, **extra,
+            **kwargs,
         )
 
     def post(self, request, pk):
@@ -157,6 +232,11 @@ class CampaignStateView(CampaignMixin, TemplateView):
             elif self.action == "close":
                 campaign_close(campaign=campaign, user=request.user)
                 messages.success(request, f"“{campaign}” is closed: its answers are frozen.")
+            elif self.action == "delete":
+                name = str(campaign)
+                campaign_delete(campaign=campaign, user=request.user)
+                messages.success(request, f"The draft “{name}” is deleted.")
+                return redirect("questionnaires:campaign_list")
             else:
                 form = ReopenForm(request.POST)
                 if not form.is_valid():

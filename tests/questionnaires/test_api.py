@@ -446,8 +446,10 @@ def test_submit_names_every_problem_at_once(launched, people):
     assert response.status_code == 400
     assert response.json() == {"non_field_errors": [
         "“Does your area run VMs?” needs an answer",
-        "Abe Lead's part is not started: accept it, or answer it for them, before you submit.",
-        "Ann Lead's part is not started: accept it, or answer it for them, before you submit.",
+        "Abe Lead's part is not started: wait for them to answer and submit it, or answer it for them, before you "
+        "submit.",
+        "Ann Lead's part is not started: wait for them to answer and submit it, or answer it for them, before you "
+        "submit.",
     ]}
     assert Assignment.objects.get(pk=parts["vp_a"].pk).status == AssignmentStatus.NOT_STARTED
 

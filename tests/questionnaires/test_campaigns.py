@@ -412,8 +412,10 @@ def test_submit_needs_valid_answers_and_every_part_below_accepted(launched, org,
 
     assert error.value.messages == [
         "“Does your area run VMs?” needs an answer",
-        "Abe Lead's part is not started: accept it, or answer it for them, before you submit.",
-        "Ann Lead's part is not started: accept it, or answer it for them, before you submit.",
+        "Abe Lead's part is not started: wait for them to answer and submit it, or answer it for them, before you "
+        "submit.",
+        "Ann Lead's part is not started: wait for them to answer and submit it, or answer it for them, before you "
+        "submit.",
     ]
     assert db_state() == before
 

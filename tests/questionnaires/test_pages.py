@@ -23,7 +23,7 @@ from questionnaires.choices import AssignmentStatus, CampaignStatus, Disposition
 from questionnaires.models import Answer, Assignment, Campaign, DeclaredVM, Question, Section
 from questionnaires.services.answers import answer_save
 from questionnaires.services.assignments import assignment_delegate, assignment_submit
-from questionnaires.services.campaigns import campaign_create, campaign_launch
+from questionnaires.services.campaigns import campaign_close, campaign_create, campaign_launch
 from questionnaires.services.templates import DATA_DIR, template_load
 from tests.factories import (
     AreaMappingFactory,
@@ -239,6 +239,8 @@ def test_an_officer_creates_a_draft_with_the_form_and_launches_it(discovery, off
     campaign = Campaign.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/questionnaires/campaigns/{campaign.pk}/"
     assert (campaign.status, campaign.scope, campaign.owner, campaign.cascade) == ("draft", org["vp_a"], officer, True)
+    _, confirm = page(client, f"/questionnaires/campaigns/{campaign.pk}/launch/")
+    assert "Launch and notify 3 people</button>" in confirm
     response = client.post(f"/questionnaires/campaigns/{campaign.pk}/launch/")
     assert messages_of(response) == ["“Census” is launched: 3 assignments sent."]
     campaign.refresh_from_db()
@@ -266,6 +268,107 @@ def test_the_form_shows_what_the_service_refuses_and_creates_nothing(discovery, 
     })
     assert "is not in the future" in response.content.decode()
     assert not Campaign.objects.exists()
+
+
+def test_the_campaign_form_names_every_problem_in_one_round(discovery, officer, org):
+    client = login(officer)
+
+    response = client.post("/questionnaires/campaigns/new/", {
+        "name": "Census", "version": discovery.pk, "scope": "Zoe Nobody", "due_date": TODAY().isoformat(),
+        "reminder_every_days": 7, "escalate_after_days": 0, "cascade": "no",
+    })
+
+    text = html.unescape(response.content.decode())
+    assert response.status_code == 200
+    assert "3 things to correct: Scope: the head of the subtree asked, Due date, Escalate after (days late)." in text
+    assert "Nobody active is called 'Zoe Nobody'" in text
+    assert "is not in the future" in text
+    assert "Ensure this value is greater than or equal to 1." in text
+    assert not Campaign.objects.exists()
+
+
+def test_the_scope_is_picked_by_full_name(discovery, officer, org):
+    response = login(officer).post("/questionnaires/campaigns/new/", {
+        "name": "Census", "version": discovery.pk, "scope": "alice vp",
+        "due_date": (TODAY() + datetime.timedelta(days=10)).isoformat(), "reminder_every_days": 7,
+        "escalate_after_days": 3, "cascade": "yes",
+    })
+
+    assert response.status_code == 302
+    assert Campaign.objects.get().scope == org["vp_a"]
+
+
+def test_launching_asks_to_confirm_with_the_count_and_warns_of_a_live_campaign_over_the_same_people(
+    chain, discovery, officer, org
+):
+    client = login(officer)
+    response = client.post("/questionnaires/campaigns/new/", {
+        "name": "Second census", "version": discovery.pk, "scope": "ceo@example.com",
+        "due_date": (TODAY() + datetime.timedelta(days=10)).isoformat(), "reminder_every_days": 7,
+        "escalate_after_days": 3, "cascade": "yes",
+    })
+    draft = Campaign.objects.get(name="Second census")
+    assert messages_of(response)[1] == (
+        "People this campaign asks already have a part in an active campaign (2 in “VM census 2027”): they will "
+        "answer twice unless you change the scope."
+    )
+
+    _, detail = page(client, f"/questionnaires/campaigns/{draft.pk}/")
+    assert f'href="/questionnaires/campaigns/{draft.pk}/launch/">Launch…</a>' in detail
+    _, confirm = page(client, f"/questionnaires/campaigns/{draft.pk}/launch/")
+    assert '<strong data-reach="6">6 people</strong>' in confirm
+    assert "Launch and notify 6 people</button>" in confirm
+    assert f'<a href="/questionnaires/campaigns/{chain.campaign.pk}/">VM census 2027</a>: 2 people' in confirm
+    assert Campaign.objects.get(pk=draft.pk).status == CampaignStatus.DRAFT  # asking changed nothing
+
+
+def test_a_draft_is_edited_and_deleted_by_its_owner_and_a_launched_one_is_not(chain, discovery, officer, org):
+    draft = campaign_create(name="Draft", version=discovery, scope=org["vp_b"], owner=officer,
+                            due_date=TODAY() + datetime.timedelta(days=10))
+    client = login(officer)
+
+    _, form = page(client, f"/questionnaires/campaigns/{draft.pk}/edit/")
+    assert 'value="Bob VP &lt;vp.b@example.com&gt;"' in form
+    response = client.post(f"/questionnaires/campaigns/{draft.pk}/edit/", {
+        "name": "Draft, renamed", "version": discovery.pk, "scope": "Bob VP <vp.b@example.com>",
+        "due_date": (TODAY() + datetime.timedelta(days=20)).isoformat(), "reminder_every_days": 5,
+        "escalate_after_days": 3, "cascade": "yes",
+    })
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert (draft.name, draft.reminder_every_days) == ("Draft, renamed", 5)
+    assert AuditEvent.objects.filter(action="campaign.updated").get().details["changes"]["name"] == {
+        "from": "Draft", "to": "Draft, renamed"}
+
+    before = db_state()
+    _, refused = page(client, f"/questionnaires/campaigns/{chain.campaign.pk}/edit/")
+    assert "is active: only a draft can be edited." in refused
+    response = client.post(f"/questionnaires/campaigns/{chain.campaign.pk}/delete/")
+    assert "only a draft can be deleted" in messages_of(response)[0]
+    assert db_state() == before
+
+    response = client.post(f"/questionnaires/campaigns/{draft.pk}/delete/")
+    assert messages_of(response) == ["The draft “Draft, renamed” is deleted."]
+    assert not Campaign.objects.filter(pk=draft.pk).exists()
+    assert AuditEvent.objects.filter(action="campaign.deleted").get().details["name"] == "Draft, renamed"
+
+
+def test_a_part_is_reassigned_from_its_page_by_the_manager_above(chain, people, org):
+    newcomer = PersonFactory(name="Nina New", email="nina@example.com", parent=org["vp_a"])
+    client = login(people["vp_a"])
+    _, html = page(client, assignment_url(chain.part))
+    assert "Give Ann Lead’s part to somebody else" in html
+
+    before = db_state()
+    refused = client.post(assignment_url(chain.part, "reassign/"), {"to_person": "Ben Lead"})
+    assert refused.status_code == 400
+    assert "Ben Lead is not in Alice VP&#x27;s part of the organisation." in refused.content.decode()
+    assert db_state() == before
+
+    response = client.post(assignment_url(chain.part, "reassign/"), {"to_person": "Nina New <nina@example.com>"})
+    assert messages_of(response) == ["Ann Lead's part is now Nina New's."]
+    chain.part.refresh_from_db()
+    assert chain.part.person == newcomer
 
 
 def test_the_owner_closes_and_reopens_with_a_new_due_date(chain, officer):
@@ -677,10 +780,25 @@ def test_a_refused_submission_lists_every_problem_and_changes_nothing(chain, peo
 
     html = response.content.decode()
     assert response.status_code == 200
+    runs_vms = Question.objects.get(section__version=chain.campaign.version, key="runs_vms")
     assert "Not submitted yet: 2 things to finish first." in html
-    assert "<li>“Does your area run any virtual machines?” needs an answer</li>" in html
-    assert "<li>Ann Lead&#x27;s part is not started: accept it, or answer it for them, before you submit.</li>" in html
+    assert (f'<li><a class="alert-link" href="#q-{runs_vms.pk}">Does your area run any virtual machines?</a>: '
+            "needs an answer</li>") in html
+    assert (f'<li><a class="alert-link" href="/questionnaires/assignments/{chain.part.pk}/">Ann Lead&#x27;s part</a>: '
+            "not started: wait for them to answer and submit it, or answer it for them</li>") in html
     assert db_state() == before
+
+
+def test_a_refused_submission_says_a_returned_part_is_with_its_assignee_not_to_accept(chain, people):
+    DeclaredVMFactory(assignment=chain.part, question=chain_vm_list(chain), name="web01")
+    assignment_submit(assignment=chain.part, user=people["lead_a1"])
+    login(people["vp_a"]).post(assignment_url(chain.part, "review/"), {"decision": "return", "comment": "Owner?"})
+
+    html = login(people["vp_a"]).post(assignment_url(chain.head, "submit/")).content.decode()
+
+    assert ("Ann Lead&#x27;s part</a>: returned to them for corrections: wait for them to submit it again, "
+            "or answer it for them</li>") in html
+    assert "accept it" not in html[html.index("data-submit-problems"):]
 
 
 def test_return_requires_a_comment_and_the_assignee_sees_it_prominently(chain, people):
@@ -742,7 +860,8 @@ def test_my_questionnaires_lists_my_parts_and_what_waits_for_my_review(chain, pe
     _, mine = page(login(people["lead_a1"]), "/questionnaires/")
     _, manager = page(login(people["vp_a"]), "/questionnaires/")
 
-    assert f'<tr data-assignment="{chain.part.pk}">' in mine and '<span class="badge text-bg-info">Submitted' in mine
+    assert f'<tr data-assignment="{chain.part.pk}">' in mine
+    assert '<span class="badge text-bg-info" data-status="submitted">Submitted' in mine
     assert "Nothing waits for your review." in mine
     assert '<tr data-review="lead.a1@example.com">' in manager
     assert '<span class="badge text-bg-info align-middle" data-figure="to_review">1</span>' in manager
@@ -962,3 +1081,29 @@ def test_answering_for_a_report_opens_their_form_to_the_manager_and_says_what_it
     assert (below.status, below.answered_by_manager_reason) == (AssignmentStatus.ACCEPTED, "Abe is on leave.")
     trail = AuditEvent.objects.filter(action="assignment.answered_for").values_list("object_id", flat=True)
     assert sorted(trail) == sorted([str(other.pk), str(below.pk)])
+
+
+def test_a_closed_campaign_shows_closed_in_my_questionnaires_with_no_overdue_date_or_continue(chain, people, officer):
+    campaign_close(campaign=chain.campaign, user=officer)
+    Campaign.objects.filter(pk=chain.campaign.pk).update(due_date=TODAY() - datetime.timedelta(days=3))
+
+    _, html = page(login(people["lead_a1"]), "/questionnaires/")
+
+    row = html[html.index(f'<tr data-assignment="{chain.part.pk}"'):]
+    row = row[:row.index("</tr>")]
+    assert '<span class="badge text-bg-dark" data-status="closed">Closed</span>' in row
+    assert "closed while not started" in row
+    assert "In progress" not in row and "Not started</span>" not in row
+    assert "text-danger" not in row
+    assert ">Continue<" not in row and ">Start<" not in row and ">Open</a>" in row
+
+
+def test_a_delegated_section_says_to_whom_and_its_state_not_that_nothing_is_to_answer(chain, people):
+    _, html = page(login(people["vp_a"]), assignment_url(chain.head))
+
+    section = html[html.index('data-section="vms"'):]
+    section = section[:section.index("</section>")]
+    assert "Nothing to answer here" not in section
+    assert (f'Delegated to\n      <a href="/questionnaires/assignments/{chain.part.pk}/">Ann Lead</a> '
+            '<span class="badge text-bg-secondary">Not started</span>:') in section
+    assert "they answer it, and you review what comes back before you submit." in section
