@@ -899,7 +899,7 @@ def answered(chain, people, q):
     return chain
 
 
-def test_the_csv_exports_hold_the_answers_with_formulas_neutralised(answered, officer):
+def test_the_csv_exports_hold_labels_with_their_codes_and_formulas_neutralised(answered, officer):
     client = login(officer)
     url = f"/questionnaires/campaigns/{answered.campaign.pk}/export"
 
@@ -908,33 +908,60 @@ def test_the_csv_exports_hold_the_answers_with_formulas_neutralised(answered, of
 
     assert vms["Content-Type"] == "text/csv; charset=utf-8"
     assert vms["Content-Disposition"].startswith('attachment; filename="VM-census-2027-')
-    rows = list(csv.reader(io.StringIO(b"".join(vms.streaming_content).decode("utf-8-sig"))))
-    assert rows[0][:6] == ["assignee", "assignee_email", "assignment_status", "question", "name", "address"]
-    assert [row[4] for row in rows[1:]] == ["web01", "'" + HYPERLINK]
-    assert rows[1][:6] == ["Ann Lead", "lead.a1@example.com", "not_started", "vm_list", "web01", "10.0.0.1"]
-    assert rows[2][rows[0].index("owner")] == "'+cmd|' /C calc'!A0"
-    assert rows[1][rows[0].index("data_categories")] == "ephi"
-    rows = list(csv.reader(io.StringIO(b"".join(answers.streaming_content).decode("utf-8-sig"))))
-    by_key = {row[4]: row for row in rows[1:]}
-    assert by_key["runs_vms"][6] == "yes"
-    assert by_key["comments"][6] == "'=1+1 is not a comment"
-    assert (by_key["vm_platforms"][6], by_key["vm_platforms"][7]) == ("kvm; other", "'@SUM(A1)")
+    rows = list(csv.DictReader(io.StringIO(b"".join(vms.streaming_content).decode("utf-8-sig"))))
+    assert [row["Name"] for row in rows] == ["web01", "'" + HYPERLINK]
+    assert (rows[0]["Assignee"], rows[0]["Assignee e-mail"], rows[0]["Host name or IP"]) == (
+        "Ann Lead", "lead.a1@example.com", "10.0.0.1")
+    assert (rows[0]["Assignment status"], rows[0]["Assignment status (code)"]) == ("Not started", "not_started")
+    assert rows[0]["Question"] == "Which VMs does your area run?"
+    assert rows[1]["Owner"] == "'+cmd|' /C calc'!A0"
+    assert (rows[0]["Data handled"], rows[0]["Data handled (code)"]) == (
+        "Electronic protected health information (ePHI)", "ephi")
+    rows = list(csv.DictReader(io.StringIO(b"".join(answers.streaming_content).decode("utf-8-sig"))))
+    by_key = {row["Question key"]: row for row in rows}
+    assert (by_key["runs_vms"]["Answer"], by_key["runs_vms"]["Answer (code)"]) == ("Yes", "yes")
+    assert by_key["comments"]["Answer"] == "'=1+1 is not a comment"
+    assert (by_key["vm_platforms"]["Answer"], by_key["vm_platforms"]["Answer (code)"],
+            by_key["vm_platforms"]["Other"]) == ("KVM (including Proxmox, oVirt, libvirt); Other", "kvm; other",
+                                                 "'@SUM(A1)")
     exported = AuditEvent.objects.filter(action="campaign.exported", object_id=str(answered.campaign.pk))
     assert list(exported.order_by("sequence").values_list("actor", "details")) == [
         (officer.pk, {"export": "vms.csv"}), (officer.pk, {"export": "answers.csv"}),
     ]
 
 
-def test_the_xlsx_export_has_a_sheet_of_vms_and_one_of_answers(answered, officer):
+def test_the_xlsx_export_has_an_about_sheet_labels_typed_cells_and_no_visible_apostrophe(answered, officer, people,
+                                                                                          q):
+    answer_save(assignment=answered.head, question=q["last_review"], raw="2026-03-31", user=people["vp_a"])
+    answer_save(assignment=answered.head, question=q["vm_count"], raw="12", user=people["vp_a"])
+    officer.first_name, officer.last_name = "Olive", "Officer"
+    officer.save()
+
     response = login(officer).get(f"/questionnaires/campaigns/{answered.campaign.pk}/export/answers.xlsx")
 
     workbook = load_workbook(io.BytesIO(response.content))
-    assert workbook.sheetnames == ["VMs", "Answers"]
-    vms = list(workbook["VMs"].iter_rows(values_only=True))
-    assert [row[4] for row in vms[1:]] == ["web01", "'" + HYPERLINK]
-    answers = list(workbook["Answers"].iter_rows(values_only=True))
-    assert answers[1][:2] == ("Alice VP", "vp.a@example.com")
-    assert "'=1+1 is not a comment" in [row[6] for row in answers]
+    assert workbook.sheetnames == ["About", "VMs", "Answers", "Codes"]
+    about = dict(workbook["About"].iter_rows(values_only=True))
+    assert about["Export"] == "Answers and declared VMs of VM census 2027"
+    assert about["Campaign"].startswith("VM census 2027 (active, due ")
+    assert (about["By"], about["Rows (VMs)"], about["Rows (Answers)"]) == ("Olive Officer (officer)", 2, 5)
+    assert about["Filters"] == "none: everything you may read"
+    assert isinstance(about["Made"], datetime.datetime)
+    sheet = workbook["VMs"]
+    assert (sheet.freeze_panes, sheet.auto_filter.ref) == ("A2", "A1:S3")
+    assert sheet.column_dimensions["A"].width == 20
+    header, *vms = list(sheet.iter_rows(values_only=True))
+    assert [row[header.index("Name")] for row in vms] == ["web01", HYPERLINK]  # typed as text: no apostrophe
+    formula_like = sheet.cell(row=3, column=header.index("Name") + 1)
+    assert formula_like.data_type == "s"
+    assert vms[0][header.index("Data handled")] == "Electronic protected health information (ePHI)"
+    header, *answers = list(workbook["Answers"].iter_rows(values_only=True))
+    by_key = {row[header.index("Question key")]: row for row in answers}
+    assert by_key["comments"][header.index("Answer")] == "=1+1 is not a comment"
+    assert by_key["last_review"][header.index("Answer")] == datetime.datetime(2026, 3, 31)
+    assert by_key["vm_count"][header.index("Answer")] == 12
+    codes = list(workbook["Codes"].iter_rows(values_only=True))
+    assert ("VMs: Platform", "vmware-esxi", "VMware ESXi / vSphere") in codes
 
 
 def test_a_manager_exports_their_own_subtree_only(answered, people):
