@@ -205,3 +205,21 @@ def export_xlsx_response(export: Export, *more: Export) -> HttpResponse:
     response = HttpResponse(stream.getvalue(), content_type=XLSX_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{export.filename}.xlsx"'
     return response
+
+
+def export_filters(filterset) -> dict[str, str]:
+    """The filters a person chose on a list page, as they read them (label → value), for the About sheet and the
+    audit trail: a choice by its label, a chosen object by its name; filters left empty or invalid are left out."""
+    if not filterset.is_bound:
+        return {}
+    filterset.is_valid()  # the valid filters apply (and are named), the bad ones are left out
+    labels: dict[str, str] = {}
+    form = filterset.form
+    for name, value in getattr(form, "cleaned_data", {}).items():
+        if value in (None, "", [], ()):
+            continue
+        field_ = form.fields[name]
+        choices = {str(code): label for code, label in getattr(field_, "choices", None) or [] if code != ""}
+        values = value if isinstance(value, list | tuple) else [value]
+        labels[str(field_.label or name)] = ", ".join(str(choices.get(str(item), item)) for item in values)
+    return labels

@@ -20,6 +20,8 @@ people_patterns = [
 
 audit_patterns = [
     path("", views.AuditEventListView.as_view(), name="list"),
+    path("events.csv", views.AuditEventExportView.as_view(export="csv"), name="export_csv"),
+    path("events.xlsx", views.AuditEventExportView.as_view(export="xlsx"), name="export_xlsx"),
 ]
 
 account_patterns = [

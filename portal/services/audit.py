@@ -121,6 +121,13 @@ def audit_log_many(
         events = list(_chained(entries, actor=actor, actor_label=actor_label, last=_lock_chain()))
         AuditEvent.objects.bulk_create(events, batch_size=AUDIT_WRITE_BATCH_SIZE)
     return events
+def export_record(*, user: User, subject: str, export: str, filters: dict[str, str], rows: int) -> AuditEvent:
+    """Data leaving the portal is an auditable act: who downloaded which list (``subject``: "audit", "inventory"),
+    in which format, with which filters, how many rows."""
+    return audit_log(action=f"{subject}.exported", actor=user,
+                     details={"export": export, "filters": filters, "rows": rows})
+
+
 @transaction.atomic
 def audit_anchor_create(*, actor: User | None = None, actor_label: str = "system: audit_anchor") -> AuditAnchor:
     """Anchor the trail's head: log an ``audit.anchored`` event and record its sequence and hash.
