@@ -41,7 +41,12 @@ from portal.selectors import (
     person_roots,
     person_search,
 )
-from portal.services.audit import export_record
+from portal.services.audit import (
+    export_record,
+    session_login_failed_record,
+    session_login_record,
+    session_logout_record,
+)
 from portal.services.notifications import notifications_mark_read
 from portal.services.roles import user_grant_role, user_revoke_role
 
@@ -198,6 +203,33 @@ class AuditEventExportView(RoleRequiredMixin, View):
             user=request.user, count=count, filters=filters,
         )
         return export_xlsx_response(export) if self.export == "xlsx" else export_csv_response(export)
+
+
+def _address(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+class LoginView(auth_views.LoginView):
+    """The login page; each sign-in and each refused attempt goes in the audit trail (explicitly, here: a test's
+    or a shell's ``login()`` is not a person signing in)."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        session_login_record(user=form.get_user(), address=_address(self.request))
+        return response
+
+    def form_invalid(self, form):
+        session_login_failed_record(username=self.request.POST.get("username", ""), address=_address(self.request))
+        return super().form_invalid(form)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Signing out, recorded in the audit trail before the session ends."""
+
+    def post(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            session_logout_record(user=request.user, address=_address(request))
+        return super().post(request, *args, **kwargs)
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):

@@ -33,6 +33,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.models import User
+from portal.services.audit import audit_log
 from questionnaires.choices import DECLARED_DISPOSITIONS, AssignmentStatus, CampaignStatus, Disposition, QuestionKind
 from questionnaires.models import Answer, Assignment, DeclaredVM, Question
 from questionnaires.permissions import assignment_may_edit
@@ -281,7 +282,8 @@ def answer_save(
 ) -> Answer:
     """Save one answer as a draft (autosave): an empty value clears it; the rest of the form may be incomplete.
 
-    The assignment moves from not started to in progress. Refused while the
+    The assignment moves from not started to in progress; a changed answer writes one audit event (who, which
+    question, from what to what, summarised). Refused while the
     campaign is not active or the assignment is submitted or accepted
     (``ValidationError``), and for anybody but the assignee (``PermissionDenied``).
     """
@@ -291,11 +293,33 @@ def answer_save(
     other = other_text.strip() if isinstance(other_text, str) and _chose_other(value) else ""
     if len(other) > OTHER_TEXT_MAX_LENGTH:
         raise _invalid(question, f"other: at most {OTHER_TEXT_MAX_LENGTH} characters ({len(other):,})", "max_length")
+    previous = Answer.objects.filter(assignment=assignment, question=question).values("value", "other_text").first()
     answer, _ = Answer.objects.update_or_create(
         assignment=assignment, question=question, defaults={"value": value, "other_text": other}
     )
     assignment_mark_started(assignment)
+    before = previous or {"value": None, "other_text": ""}
+    if (before["value"], before["other_text"]) != (value, other):
+        audit_log(
+            action="answer.saved", actor=user, actor_label="system", obj=assignment,
+            details={"question": question.key, "from": _audit_text(before["value"], before["other_text"]),
+                     "to": _audit_text(value, other)},
+        )
     return answer
+
+
+# How much of an answer its audit event keeps: enough to read what changed, not a copy of every essay.
+AUDIT_ANSWER_CHARS = 200
+
+
+def _audit_text(value: Any, other: str) -> str | None:
+    """An answer as its audit event summarises it: the value (a list joined), "other" with its text, cut short."""
+    if value is None:
+        return None
+    text = ", ".join(str(item) for item in value) if isinstance(value, list) else str(value)
+    if other:
+        text += f" ({other})"
+    return text if len(text) <= AUDIT_ANSWER_CHARS else text[: AUDIT_ANSWER_CHARS - 1] + "…"
 
 
 def _format_rows(numbers: list[int]) -> str:

@@ -418,3 +418,19 @@ def test_drf_create_token_refuses_an_unknown_login(db):
 
     assert Token.objects.count() == 0
 
+
+
+# --- the audit trail of signing in and out -----------------------------------------------------------------------
+
+
+def test_signing_in_a_refused_attempt_and_signing_out_are_in_the_audit_trail(manager_login, client):
+    _login(client, "x" * 400, "not-the-password")
+    _login(client, "manager", TEST_PASSWORD)
+    client.post("/accounts/logout/")
+
+    events = list(AuditEvent.objects.order_by("sequence").values_list("action", "actor_id", "details"))
+    assert [(action, actor) for action, actor, _ in events] == [
+        ("auth.login_failed", None), ("auth.login", manager_login.pk), ("auth.logout", manager_login.pk),
+    ]
+    assert events[0][2] == {"username": "x" * 150 + "…", "address": "127.0.0.1"}
+    assert "not-the-password" not in str(events)

@@ -1134,3 +1134,20 @@ def test_a_delegated_section_says_to_whom_and_its_state_not_that_nothing_is_to_a
     assert (f'Delegated to\n      <a href="/questionnaires/assignments/{chain.part.pk}/">Ann Lead</a> '
             '<span class="badge text-bg-secondary">Not started</span>:') in section
     assert "they answer it, and you review what comes back before you submit." in section
+
+
+def test_each_answer_save_is_summarised_in_the_audit_trail_and_an_unchanged_save_writes_nothing(chain, people, q, s,
+                                                                                              role_users):
+    client = login(people["vp_a"])
+    url = assignment_url(chain.head, f"sections/{s['your-area'].pk}/")
+    client.post(url, {"question": q["runs_vms"].pk, "value": "yes"})
+    client.post(url, {"question": q["runs_vms"].pk, "value": "yes"})
+    client.post(url, {"question": q["runs_vms"].pk, "value": "no"})
+
+    saved = AuditEvent.objects.filter(action="answer.saved").order_by("sequence")
+    assert [(event.actor, event.details) for event in saved] == [
+        (people["vp_a"], {"question": "runs_vms", "from": None, "to": "yes"}),
+        (people["vp_a"], {"question": "runs_vms", "from": "yes", "to": "no"}),
+    ]
+    trail = login(role_users[Role.AUDITOR]).get("/audit/", {"action": "answer."}).content.decode()
+    assert "2 events." in trail and "VM census 2027: Alice VP" in trail
