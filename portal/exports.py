@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.forms.utils import pretty_name
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from openpyxl import Workbook
@@ -221,5 +222,5 @@ def export_filters(filterset) -> dict[str, str]:
         field_ = form.fields[name]
         choices = {str(code): label for code, label in getattr(field_, "choices", None) or [] if code != ""}
         values = value if isinstance(value, list | tuple) else [value]
-        labels[str(field_.label or name)] = ", ".join(str(choices.get(str(item), item)) for item in values)
+        labels[str(field_.label or pretty_name(name))] = ", ".join(str(choices.get(str(item), item)) for item in values)
     return labels
