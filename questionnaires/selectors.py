@@ -365,12 +365,12 @@ def assignment_questionnaire(*, assignment: Assignment) -> list[SectionState]:
 
 
 def section_delegations(*, sections: list[SectionState], children: list[Assignment]) -> list[SectionState]:
-    """Say on each section to whom it was delegated: the parts below holding it, or holding the whole
-    questionnaire. ``children`` are the parts delegated from the assignment, with ``sections`` prefetched."""
+    """Say on each section to whom it was delegated: the parts below that were given that section by name. A part
+    given the whole questionnaire answers for its own area (as in a cascade), so it is not named on each section.
+    ``children`` are the parts delegated from the assignment, with ``sections`` prefetched."""
     for state in sections:
         state.delegated_to = [
-            child for child in children
-            if not child.sections.all() or any(held.pk == state.section.pk for held in child.sections.all())
+            child for child in children if any(held.pk == state.section.pk for held in child.sections.all())
         ]
     return sections
 
