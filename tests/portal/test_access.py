@@ -7,13 +7,17 @@ flow only; the Django admin has its own staff check, tested at the end.
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from django.utils import timezone
 
+from inventory.choices import ActionBatchState, ActionKind, PolicyKind
+from inventory.models import ActionBatch, Baseline, Finding, Policy
+from inventory.services.policies import policies_load
 from portal.choices import Role
 from portal.services.audit import audit_log
 from questionnaires.choices import QuestionKind, ReconciliationTrigger
 from questionnaires.models import ReconciliationItem
 from questionnaires.services.reconciliation import reconciliation_run
-from tests.compliance.factories import RequirementFactory
+from tests.compliance.factories import ControlEvaluationFactory, ControlMappingFactory, RequirementFactory
 from tests.factories import (
     AreaMappingFactory,
     DeploymentRequestFactory,
@@ -71,6 +75,15 @@ def sample_kwargs(org, role_users):
     part = AssignmentFactory(campaign=campaign, person=part_person, parent=head)
     SectionFactory(version=campaign.version)
     requirement = RequirementFactory(version__framework__slug="hipaa")
+    # Governance: the shipped policies and baselines, a finding on the manager's VM and a batch on it.
+    policies_load()
+    rogue = Policy.objects.get(kind=PolicyKind.ROGUE)
+    finding = Finding.objects.create(policy=rogue, vm=vm, kind=rogue.kind, opened_at=timezone.now(),
+                                     state_changed_at=timezone.now(), evidence={"summary": "no approval"})
+    batch = ActionBatch.objects.create(policy=rogue, action=ActionKind.POWER_OFF, state=ActionBatchState.DRY_RUN,
+                                       proposed_by=role_users[Role.SECURITY_ADMIN], proposed_at=timezone.now())
+    evaluation = ControlEvaluationFactory()
+    control_urls = ["control_detail", "control_evaluations_csv", "control_evaluations_xlsx"]
     # The manager's submitted request for their VM: every role may read it, security admins decide it.
     deployment_request = DeploymentRequestFactory(
         requested_by=role_users[Role.MANAGER], requester=part_person, owner=part_person, state="submitted", vm=vm
@@ -102,6 +115,15 @@ def sample_kwargs(org, role_users):
         "inventory:source_scan": {"pk": source.pk},
         "inventory:source_progress": {"pk": source.pk},
         "inventory:scan_detail": {"pk": run.pk},
+        "inventory:finding_detail": {"pk": finding.pk},
+        "inventory:policy_detail": {"pk": rogue.pk},
+        "inventory:baseline_detail": {"pk": Baseline.objects.order_by("pk").first().pk},
+        "inventory:action_batch_detail": {"pk": batch.pk},
+        "api:finding-detail": {"pk": finding.pk},
+        "api:finding-acknowledge": {"pk": finding.pk},
+        "api:finding-except": {"pk": finding.pk},
+        "api:policy-detail": {"pk": rogue.pk},
+        "api:baseline-detail": {"pk": Baseline.objects.order_by("pk").first().pk},
         "api:vm-detail": {"pk": vm.pk},
         "api:vm-history": {"pk": vm.pk},
         "api:source-detail": {"pk": source.pk},
@@ -116,6 +138,11 @@ def sample_kwargs(org, role_users):
         "compliance:framework_detail": {"slug": requirement.version.framework.slug},
         "api:framework-detail": {"slug": requirement.version.framework.slug},
         "api:requirement-detail": {"pk": requirement.pk},
+        **{f"compliance:{name}": {"code": evaluation.control.code} for name in control_urls},
+        "compliance:evaluation_detail": {"pk": evaluation.pk},
+        "api:control-detail": {"code": evaluation.control.code},
+        "api:controlmapping-detail": {"pk": ControlMappingFactory(control=evaluation.control).pk},
+        "api:controlevaluation-detail": {"pk": evaluation.pk},
     }
 
 
@@ -143,6 +170,8 @@ def test_the_walk_sees_the_portal_urls():
             "inventory:vm_request_add", "api:deploymentrequest-list", "api:deploymentrequest-approve"} <= set(names)
     assert {"questionnaires:my", "questionnaires:assignment", "questionnaires:campaign_detail"} <= set(names)
     assert {"compliance:framework_list", "compliance:framework_detail", "api:requirement-list"} <= set(names)
+    assert {"compliance:control_list", "compliance:control_detail", "compliance:dashboard",
+            "compliance:evaluation_detail", "api:control-list", "api:controlevaluation-list"} <= set(names)
 
 
 @pytest.mark.parametrize("name", all_url_names())
