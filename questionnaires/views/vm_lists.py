@@ -28,7 +28,7 @@ from questionnaires.services.declared_vms import (
 )
 from questionnaires.views.common import BADGES, AssignmentMixin, error_text, posted_id, status_oob
 from questionnaires.vm_rows.columns import DATA_CATEGORIES_HELP
-from questionnaires.vm_rows.grid import GRID_COLUMNS, grid_from_post, grid_row, vm_counts
+from questionnaires.vm_rows.grid import GRID_COLUMNS, GridRefused, grid_from_json, grid_row, vm_counts
 from questionnaires.vm_rows.parse import ParsedRows, vm_rows_parse
 
 UPLOAD_TYPES = {".csv": "csv_file", ".xlsx": "xlsx_file"}
@@ -95,7 +95,8 @@ class VMListPartial(AssignmentMixin, TemplateView):
     def post(self, request, *args, **kwargs):
         assignment = self.load_assignment()
         question = self._question(assignment)
-        op = request.POST.get("op", "")
+        # The grid comes as one JSON body (see ``grid_from_json``); every other action is a form.
+        op = "grid" if request.content_type == "application/json" else request.POST.get("op", "")
         handler = {"grid": self._grid, "paste": self._paste, "upload": self._upload,
                    "disposition": self._disposition, "bulk": self._bulk, "prefill": self._prefill}.get(op)
         if handler is None:
@@ -119,28 +120,41 @@ class VMListPartial(AssignmentMixin, TemplateView):
 
     def _grid(self, assignment, question):
         """Autosave of the grid: answers with the list's state line only (the grid as typed stays in the page), and
-        names the bad cells in an ``HX-Trigger`` event the page uses to mark them."""
+        names the bad cells in an ``HX-Trigger`` event the page uses to mark them. A body that is not a grid is
+        refused whole (400), its problems named by row and column; nothing is saved."""
+        if self.request.content_type != "application/json":
+            return self._grid_status(assignment, question, status=400, problems=[
+                "Not saved: the grid is sent as JSON by the page's script; reload the page and try again."])
         try:
-            result = declared_vms_grid_save(
-                assignment=assignment, question=question, grid=grid_from_post(self.request.POST),
-                user=self.request.user,
-            )
+            grid = grid_from_json(self.request.body)
+        except GridRefused as refused:
+            return self._grid_status(assignment, question, status=400, problems=refused.problem_texts(),
+                                     cells=refused.problems)
+        try:
+            result = declared_vms_grid_save(assignment=assignment, question=question, grid=grid,
+                                            user=self.request.user)
         except ValidationError as invalid:  # the list is frozen (submitted, campaign closed): say so by the grid
             # The save is atomic: a refused one left the list as it was.
-            saved = list(declared_vm_list(assignment=assignment, question=question))
-            context = {"counts": vm_counts(saved), "problems": [f"Not saved: {error_text(invalid)}."]}
-            return HttpResponse(render_to_string("questionnaires/_vm_status.html", context, request=self.request))
+            return self._grid_status(assignment, question, problems=[f"Not saved: {error_text(invalid)}."])
         parsed = result.parsed
         saved = list(declared_vm_list(assignment=assignment, question=question))
-        context = {"counts": vm_counts(saved), "saved_at": timezone.localtime(),
-                   "problems": parsed.problem_texts()}
+        notice = None
         if parsed.problems:
-            context["notice"] = (f"{len(parsed.rows)} good row{'s' * (len(parsed.rows) != 1)} saved "
-                                 f"({result.saved.total if result.saved else len(saved)} in the list); "
-                                 "the rows with problems are not saved yet.")
-        response = HttpResponse(render_to_string("questionnaires/_vm_status.html", context, request=self.request))
-        cells = [{"row": p.row, "column": p.column, "message": p.message} for p in parsed.problems if p.row]
-        return trigger_client_event(response, "vmProblems", {"question": question.pk, "cells": cells})
+            notice = (f"{len(parsed.rows)} good row{'s' * (len(parsed.rows) != 1)} saved ({len(saved)} in the list); "
+                      "the rows with problems are not saved yet.")
+        return self._grid_status(assignment, question, saved=saved, problems=parsed.problem_texts(), notice=notice,
+                                 saved_at=timezone.localtime(), cells=parsed.problems)
+
+    def _grid_status(self, assignment, question, *, saved=None, status: int = 200, problems: list[str], cells=(),
+                     **extra):
+        """The grid's state line, with the bad cells in a ``vmProblems`` event for the page to mark."""
+        if saved is None:
+            saved = list(declared_vm_list(assignment=assignment, question=question))
+        context = {"counts": vm_counts(saved), "problems": problems, **extra}
+        html = render_to_string("questionnaires/_vm_status.html", context, request=self.request)
+        marks = [{"row": p.row, "column": p.column, "message": p.message} for p in cells if p.row]
+        return trigger_client_event(HttpResponse(html, status=status), "vmProblems",
+                                    {"question": question.pk, "cells": marks})
 
     def _paste(self, assignment, question):
         text = self.request.POST.get("text", "")

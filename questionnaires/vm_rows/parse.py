@@ -60,6 +60,9 @@ class VMRow:
     owner: str = ""
     data_categories: list[str] = field(default_factory=list)
     notes: str = ""
+    uuid: str = ""
+    vm_id: str = ""
+    mac_address: str = ""
     declared_vm_id: int | None = None
 
     def facts(self) -> dict[str, Any]:
@@ -147,12 +150,31 @@ def _parse_date(raw: Any) -> datetime.date | None:
     return value
 
 
+def _parse_uuid(raw: Any) -> str:
+    text = cells.text(raw)
+    if text and not re.fullmatch(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}", text):
+        raise ValueError(f"{cells.quoted(text[:80])} is not a UUID (32 hex digits, as 4210a1b2-c3d4-...)")
+    return text.lower()
+
+
+def _parse_mac(raw: Any) -> str:
+    text = cells.text(raw)
+    if not text:
+        return ""
+    digits = re.sub(r"[:.\-]", "", text)
+    if not re.fullmatch(r"[0-9a-fA-F]{12}", digits):
+        raise ValueError(f"{cells.quoted(text[:80])} is not a MAC address (as 00:50:56:ab:cd:ef)")
+    return ":".join(digits[index : index + 2] for index in range(0, 12, 2)).lower()
+
+
 PARSERS = {
     "platform": _parse_platform,
     "created_on": _parse_date,
     "purpose": _parse_purpose,
     "status": _parse_status,
     "data_categories": _parse_data_categories,
+    "uuid": _parse_uuid,
+    "mac_address": _parse_mac,
 }
 
 

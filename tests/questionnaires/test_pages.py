@@ -4,6 +4,7 @@ delegation, submission, review, exports, the inbox, area mappings, and the queri
 import csv
 import datetime
 import io
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -143,7 +144,7 @@ def test_the_assignment_page_opens_for_the_assignee_their_managers_and_oversight
     assert response.status_code == expected
     if expected == 200:
         assert "Ann Lead" in html
-        assert ('name="rows-__N__-name"' in html) is editable  # the VM grid is there for the assignee only
+        assert ('data-column="name" id="vm' in html) is editable  # the VM grid is there for the assignee only
         assert ('data-vm-list="vm_list"' in html)
     else:
         assert "You cannot open this page" in html
@@ -384,12 +385,16 @@ def test_multiple_choice_with_other_saves_the_ticks_and_the_text(chain, people, 
 
 def test_the_first_save_moves_the_status_badge_out_of_band(chain, people, s):
     client = login(people["lead_a1"])
-    rows = {"op": "grid", "rows-1-name": "web01", "rows-1-id": ""}
-
-    response = client.post(assignment_url(chain.part, f"vms/{chain_vm_list(chain).pk}/"), rows)
+    response = post_grid(client, assignment_url(chain.part, f"vms/{chain_vm_list(chain).pk}/"),
+                         [{"id": None, "name": "web01"}])
 
     assert '<span id="assignment-status" class="badge fs-6 text-bg-primary" data-assignment-status="in_progress" ' \
            'hx-swap-oob="true">In progress</span>' in response.content.decode()
+
+
+def post_grid(client: Client, url: str, rows: list[dict]):
+    """The grid's autosave as the page's script sends it: one JSON body."""
+    return client.post(url, json.dumps({"rows": rows}), content_type="application/json")
 
 
 def chain_vm_list(chain) -> Question:
@@ -421,7 +426,7 @@ def test_answers_are_read_only_once_submitted(chain, people, q, s):
                                              {"op": "paste", "text": "name\nweb02\n"})
 
     assert "Submitted on" in html and "waiting for review by Alice VP" in html
-    assert 'name="rows-__N__-name"' not in html  # no grid: a read-only table
+    assert 'data-column="name"' not in html  # no grid: a read-only table
     assert '<td class="fw-semibold">web01</td>' in html
     assert "submitted answers are read-only until returned" in response.content.decode()
     assert db_state() == before
@@ -470,12 +475,11 @@ def test_the_grid_autosaves_good_rows_and_names_bad_cells_for_the_page_to_mark(c
     vm_list = chain_vm_list(chain)
     url = assignment_url(chain.part, f"vms/{vm_list.pk}/")
     client = login(people["lead_a1"])
-    grid = {"op": "grid",
-            "rows-1-id": "", "rows-1-name": "web01", "rows-1-platform": "kvm", "rows-1-created_on": "2024-05-01",
-            "rows-2-id": "", "rows-2-name": "web02", "rows-2-created_on": "2999-01-01",
-            "rows-3-id": "", "rows-3-name": ""}  # a blank row added and not filled
+    grid = [{"id": None, "name": "web01", "platform": "kvm", "created_on": "2024-05-01"},
+            {"id": None, "name": "web02", "created_on": "2999-01-01"},
+            {"id": None, "name": ""}]  # a blank row added and not filled
 
-    response = client.post(url, grid)
+    response = post_grid(client, url, grid)
 
     html = response.content.decode()
     assert "row 2, Created on: 2999-01-01 is in the future" in html
@@ -487,14 +491,14 @@ def test_the_grid_autosaves_good_rows_and_names_bad_cells_for_the_page_to_mark(c
     web01 = DeclaredVM.objects.get(assignment=chain.part)
     assert (web01.name, web01.platform, web01.created_on) == ("web01", "kvm", datetime.date(2024, 5, 1))
 
-    grid["rows-1-id"] = str(web01.pk)
-    grid["rows-2-created_on"] = "2024-06-01"
-    response = client.post(url, grid)
+    grid[0]["id"] = web01.pk
+    grid[1]["created_on"] = "2024-06-01"
+    response = post_grid(client, url, grid)
     assert "✓ Saved" in response.content.decode()
     assert list(DeclaredVM.objects.order_by("row").values_list("name", "row")) == [("web01", 1), ("web02", 2)]
 
-    del grid["rows-2-id"], grid["rows-2-name"], grid["rows-2-created_on"]  # the row was removed from the grid
-    client.post(url, grid)
+    del grid[1]  # the row was removed from the grid
+    post_grid(client, url, grid)
     assert list(DeclaredVM.objects.values_list("name", flat=True)) == ["web01"]
 
 
@@ -585,7 +589,7 @@ def test_all_rows_still_to_check_are_confirmed_with_one_button(chain, people, or
     assert "<th>From inventory</th><th class=\"col-name\">Name *</th>" in html
     assert ">Data handled</th>" in html and "financial_reporting" not in html
     row = html[html.index('class="vm-prefilled"'):]
-    assert row.index('"disposition": "confirmed"') < row.index('name="rows-1-name"')
+    assert row.index('"disposition": "confirmed"') < row.index('data-column="name"')
 
     response = client.post(url, {"op": "bulk", "disposition": "confirmed"})
 
@@ -677,7 +681,7 @@ def test_return_requires_a_comment_and_the_assignee_sees_it_prominently(chain, p
     assert 'role="alert" data-review-comment>' in html
     assert '<p class="fs-5 mb-2 review-comment">web01 has no owner: who runs it?</p>' in html
     assert "Correct your answers below and submit again." in html
-    assert 'name="rows-1-name"' in html  # editable again
+    assert 'data-column="name"' in html  # editable again
 
 
 def test_only_the_reviewer_accepts_and_the_manager_answers_for_a_part_with_a_reason(chain, people, officer, org):
