@@ -290,7 +290,11 @@ class DeclaredVMRowsSerializer(serializers.Serializer):
         help_text="The rows are the whole list: typed rows not in it are deleted (never when a row has a problem; "
         "rows found by the scanners are disowned, not deleted). False adds or edits only.",
     )
-    rows = VMRowsField(max_length=MAX_ROWS, help_text=f"At most {MAX_ROWS:,} rows.")
+    rows = VMRowsField(
+        max_length=MAX_ROWS,
+        help_text=f"At most {MAX_ROWS:,} rows. A row that edits a saved one (by id, or by name) changes only the "
+        "columns it has: a column left out keeps its value.",
+    )
 
 
 class RowProblemSerializer(serializers.Serializer):

@@ -28,7 +28,14 @@ from questionnaires.services.declared_vms import (
 )
 from questionnaires.views.common import BADGES, AssignmentMixin, error_text, posted_id, status_oob
 from questionnaires.vm_rows.columns import DATA_CATEGORIES_HELP
-from questionnaires.vm_rows.grid import GRID_COLUMNS, GridRefused, grid_from_json, grid_row, vm_counts
+from questionnaires.vm_rows.grid import (
+    GRID_COLUMNS,
+    GridRefused,
+    grid_from_json,
+    grid_row,
+    row_change_texts,
+    vm_counts,
+)
 from questionnaires.vm_rows.parse import ParsedRows, vm_rows_parse
 
 UPLOAD_TYPES = {".csv": "csv_file", ".xlsx": "xlsx_file"}
@@ -161,11 +168,12 @@ class VMListPartial(AssignmentMixin, TemplateView):
         if not text.strip():
             return self._render(assignment, question, problems=["Paste the rows into the box first."])
         parsed = vm_rows_parse(text=text)
-        added = _added_text(self._save(assignment, question, parsed, replace=False) if parsed.rows else None)
+        saved = self._save(assignment, question, parsed, replace=False) if parsed.rows else None
+        added, changes = _added_text(saved), _change_texts(saved, parsed)
         if not parsed.problems:
-            return self._render(assignment, question, notice=f"{added}.")
+            return self._render(assignment, question, notice=f"{added}.", changes=changes)
         return self._render(
-            assignment, question, problems=parsed.problem_texts(), paste_text=text,
+            assignment, question, problems=parsed.problem_texts(), paste_text=text, changes=changes,
             notice=f"{added}. The rows with problems were not added: fix them in the box and add again "
                    "(rows added already are not added twice).",
         )
@@ -181,9 +189,10 @@ class VMListPartial(AssignmentMixin, TemplateView):
                 problems=[f"“{upload.name}” is not a .csv or .xlsx file: save the list as CSV UTF-8 or xlsx."],
             )
         parsed = vm_rows_parse(**{UPLOAD_TYPES[suffix]: upload})
-        added = _added_text(self._save(assignment, question, parsed, replace=False) if parsed.rows else None)
+        saved = self._save(assignment, question, parsed, replace=False) if parsed.rows else None
         return self._render(
-            assignment, question, problems=parsed.problem_texts(upload.name), notice=f"{added} from “{upload.name}”."
+            assignment, question, problems=parsed.problem_texts(upload.name),
+            notice=f"{_added_text(saved)} from “{upload.name}”.", changes=_change_texts(saved, parsed),
         )
 
     def _disposition(self, assignment, question):
@@ -220,8 +229,16 @@ class VMListPartial(AssignmentMixin, TemplateView):
 
 
 def _added_text(result: SaveResult | None) -> str:
-    """What a paste or an upload added: "3 rows added, 1 updated", or "No row added" when nothing was saved."""
+    """What a paste or an upload did: "3 rows added, 1 updated, 2 unchanged", or "No row added" when nothing was
+    saved."""
     if result is None:
         return "No row added"
     added = f"{result.created} row{'s' * (result.created != 1)} added"
-    return f"{added}, {result.updated} updated" if result.updated else added
+    others = [f"{count} {what}" for count, what in ((result.updated, "updated"), (result.unchanged, "unchanged"))
+              if count]
+    return ", ".join([added, *others])
+
+
+def _change_texts(result: SaveResult | None, parsed: ParsedRows) -> list[str]:
+    """Row by row, what a paste or an upload changed in the rows already listed, and what it kept."""
+    return row_change_texts(result.changes, parsed.problems.numbering) if result else []

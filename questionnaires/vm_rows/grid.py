@@ -4,9 +4,10 @@ import json
 from typing import Any
 
 from inventory.choices import Platform
-from portal.tabular.problems import Problems
+from portal.tabular.problems import Numbering, Problems
 from questionnaires.choices import DECLARED_DISPOSITIONS, DeclaredVMStatus, Disposition, VMPurpose
 from questionnaires.models import DeclaredVM
+from questionnaires.services.declared_vms import RowChange
 from questionnaires.vm_rows.columns import COLUMN_LABELS, COLUMNS, DATA_CATEGORY_NAMES
 from questionnaires.vm_rows.parse import MAX_ROWS
 
@@ -102,17 +103,50 @@ def grid_from_json(body: bytes) -> list[dict[str, Any]]:
     return rows
 
 
+def _cell_value(column: str, value: Any) -> Any:
+    """A saved value as the grid's cell holds it (a choice keeps its code: the select shows its label)."""
+    if column == "created_on":
+        return value.isoformat() if value else ""
+    if column == "data_categories":
+        return "; ".join(DATA_CATEGORY_NAMES.get(code, code) for code in value or [])
+    return value
+
+
 def grid_row(declared: DeclaredVM) -> dict[str, Any]:
     """A saved row as the grid shows it."""
-    cells = {}
-    for column in COLUMNS:
-        value = getattr(declared, column)
-        if column == "created_on":
-            value = value.isoformat() if value else ""
-        elif column == "data_categories":
-            value = "; ".join(DATA_CATEGORY_NAMES.get(code, code) for code in value or [])
-        cells[column] = value
+    cells = {column: _cell_value(column, getattr(declared, column)) for column in COLUMNS}
     return {"id": declared.pk, "cells": cells, "declared": declared}
+
+
+CHOICE_LABELS = {column: dict(choices) for column, (choices, _) in GRID_CELLS.items() if choices}
+
+
+def cell_text(column: str, value: Any) -> str:
+    """A saved value as a person reads it: labels, not codes."""
+    text = _cell_value(column, value)
+    return str(CHOICE_LABELS.get(column, {}).get(text, text) or "")
+
+
+def _change_text(column: str, old: Any, new: Any) -> str:
+    label, before, after = COLUMN_LABELS[column], cell_text(column, old), cell_text(column, new)
+    if not before:
+        return f"{label} set to “{after}”"
+    if not after:
+        return f"{label} emptied (was “{before}”)"
+    return f"{label} changed from “{before}” to “{after}”"
+
+
+def row_change_texts(changes: list[RowChange], numbering: Numbering) -> list[str]:
+    """What a paste or an upload did to each saved row it matched, as the page lists it:
+    "line 3 of the file, web01: Purpose changed from “Test” to “Production”; kept: Owner, Data handled"."""
+    texts = []
+    for change in changes:
+        parts = [_change_text(column, old, new) for column, old, new in change.changed] or ["unchanged"]
+        text = f"{numbering.format(change.row)}, {change.name}: {'; '.join(parts)}"
+        if change.kept:
+            text += f"; kept: {', '.join(COLUMN_LABELS[column] for column in change.kept)}"
+        texts.append(text)
+    return texts
 
 
 def vm_counts(rows: list[DeclaredVM]) -> dict[str, int]:

@@ -64,10 +64,17 @@ class VMRow:
     vm_id: str = ""
     mac_address: str = ""
     declared_vm_id: int | None = None
+    # The columns the input supplied for this row (a file's header, a grid row's keys): a row that edits a saved
+    # one changes only these, and keeps the others.
+    given: frozenset[str] = field(default=frozenset(COLUMNS), compare=False, repr=False)
 
     def facts(self) -> dict[str, Any]:
         """The ``DeclaredVM`` field values of the row."""
         return {name: getattr(self, name) for name in COLUMNS}
+
+    def given_facts(self) -> dict[str, Any]:
+        """The values of the columns the input supplied."""
+        return {name: getattr(self, name) for name in COLUMNS if name in self.given}
 
 
 @dataclass
@@ -202,15 +209,19 @@ def _row_clean(number: int, row_cells: dict[str, Any], result: ParsedRows) -> VM
     elif "name" not in bad_columns and re.search(r"[\r\n]", values["name"]):
         result.add(number, "name", "holds a line break: a VM name is one line (a quote left open?)")
         bad_columns.add("name")
+    given = set(row_cells) & set(COLUMNS)
     if values.get("purpose_other") and values.get("purpose") in ("", VMPurpose.OTHER):
         values["purpose"] = VMPurpose.OTHER.value
+        given.add("purpose")
     elif values.get("purpose_other") and values.get("purpose"):
         purpose = VMPurpose(values["purpose"]).label
         result.add(number, "purpose_other", f"is only for purpose Other, not {purpose}")
         bad_columns.add("purpose_other")
     if bad_columns:
         return None
-    return VMRow(row=number, **values)
+    if "purpose" in given and values["purpose"] != VMPurpose.OTHER:
+        given.add("purpose_other")  # a purpose other than Other has no "purpose if other" to keep
+    return VMRow(row=number, given=frozenset(given), **values)
 
 
 def _header_columns(row_cells: Sequence[Any]) -> list[str | None] | None:
@@ -307,7 +318,8 @@ def _records_read(
                 continue
             rows.append((row_number, dict(zip(COLUMNS, cut, strict=False))))
         else:
-            values: dict[str, Any] = {}
+            # Every column of the header is supplied, by each row, even where a short row ends before it.
+            values: dict[str, Any] = {column: None for column in columns if column is not None}
             for cell, column in zip(row_cells, columns, strict=False):
                 if column is not None:
                     values[column] = cell

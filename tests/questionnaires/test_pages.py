@@ -467,7 +467,7 @@ def test_pasting_20_rows_with_2_bad_cells_names_both_and_keeps_the_18_good_rows(
     fixed = twenty_rows_with_two_bad_cells().replace("Parallels", "VirtualBox").replace("31/02/2024", "2024-02-11")
     response = login(people["lead_a1"]).post(assignment_url(chain.part, f"vms/{vm_list.pk}/"),
                                              {"op": "paste", "text": fixed})
-    assert "2 rows added." in response.content.decode()
+    assert "2 rows added, 18 unchanged." in response.content.decode()
     assert DeclaredVM.objects.filter(assignment=chain.part).count() == 20
 
 

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from questionnaires.models import DeclaredVM
 from questionnaires.vm_rows.parse import MAX_ROWS
@@ -139,3 +140,40 @@ def test_rvtools_identity_columns_pasted_are_kept_and_shown_and_bad_ones_named(c
     assert (db01.name, db01.uuid, db01.vm_id, db01.mac_address) == (
         "db01", "4210aaaa-bbbb-cccc-dddd-000000000001", "vm-1042", "00:50:56:ab:cd:ef")
     assert 'value="vm-1042"' in page and ">VM ID (moref)</" in page  # the grid has the columns (hidden at first)
+
+
+# --- a re-upload keeps what the file does not have ----------------------------------------------------------
+
+
+def upload(client, url, name: str, text: str):
+    return client.post(url, {"op": "upload", "file": SimpleUploadedFile(name, text.encode(), "text/csv")})
+
+
+def test_a_second_csv_with_fewer_columns_keeps_the_others_and_says_row_by_row_what_changed(chain, people):
+    client = login(people["lead_a1"])
+    upload(client, vm_url(chain), "first.csv",
+           "Name,Owner,Data handled,Purpose,Notes\nweb01,Ann Lead,ePHI,Test,front end\ndb01,Bo Ops,PII,Production,\n")
+
+    response = upload(client, vm_url(chain), "second.csv", "Name,Purpose\nweb01,Production\ndb01,Production\nnew01,Test\n")
+
+    page = html.unescape(response.content.decode())
+    assert "1 row added, 1 updated, 1 unchanged from “second.csv”." in page
+    assert ("line 2 of the file, web01: Purpose changed from “Test” to “Production”; kept: Owner, Data handled, Notes"
+            in page)
+    assert "line 3 of the file, db01: unchanged; kept: Owner, Data handled" in page
+    rows = DeclaredVM.objects.filter(assignment=chain.part).order_by("row")
+    assert [(vm.name, vm.owner, vm.data_categories, vm.purpose, vm.notes) for vm in rows] == [
+        ("web01", "Ann Lead", ["ephi"], "production", "front end"),
+        ("db01", "Bo Ops", ["personal"], "production", ""),
+        ("new01", "", [], "test", ""),
+    ]
+
+
+def test_a_column_the_file_has_but_leaves_empty_is_emptied_and_said_so(chain, people):
+    client = login(people["lead_a1"])
+    upload(client, vm_url(chain), "first.csv", "Name,Owner\nweb01,Ann Lead\n")
+
+    response = upload(client, vm_url(chain), "second.csv", "Name,Owner\nweb01,\n")
+
+    assert "line 2 of the file, web01: Owner emptied (was “Ann Lead”)" in html.unescape(response.content.decode())
+    assert DeclaredVM.objects.get(assignment=chain.part).owner == ""
