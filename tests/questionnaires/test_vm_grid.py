@@ -154,7 +154,8 @@ def test_a_second_csv_with_fewer_columns_keeps_the_others_and_says_row_by_row_wh
     upload(client, vm_url(chain), "first.csv",
            "Name,Owner,Data handled,Purpose,Notes\nweb01,Ann Lead,ePHI,Test,front end\ndb01,Bo Ops,PII,Production,\n")
 
-    response = upload(client, vm_url(chain), "second.csv", "Name,Purpose\nweb01,Production\ndb01,Production\nnew01,Test\n")
+    response = upload(client, vm_url(chain), "second.csv",
+                      "Name,Purpose\nweb01,Production\ndb01,Production\nnew01,Test\n")
 
     page = html.unescape(response.content.decode())
     assert "1 row added, 1 updated, 1 unchanged from “second.csv”." in page
