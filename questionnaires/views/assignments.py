@@ -88,6 +88,9 @@ class AssignmentView(AssignmentMixin, TemplateView):
             may_answer_for=may_answer_for,
             # The side panel (parts below, delegation) only when it has something to show or do.
             side_panel=bool(children) or editable or (may_answer_for and not is_assignee),
+            # A VM list takes the page's width; the side panel then goes below the questionnaire.
+            wide=any(state.question.kind == QuestionKind.VM_LIST for section in sections
+                     for state in section.visible_questions),
             candidates=list(assignment_delegation_candidates(assignment=assignment)) if editable else [],
             held_sections=assignment_held_sections(assignment=assignment) if editable else [],
             reviewer=reviewer,

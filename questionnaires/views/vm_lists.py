@@ -27,7 +27,7 @@ from questionnaires.services.declared_vms import (
     declared_vms_save,
 )
 from questionnaires.views.common import BADGES, AssignmentMixin, error_text, posted_id, status_oob
-from questionnaires.vm_rows.columns import DATA_CATEGORIES_HELP
+from questionnaires.vm_rows.columns import DATA_CATEGORIES_HELP, IDENTITY_COLUMNS
 from questionnaires.vm_rows.grid import (
     GRID_COLUMNS,
     GridRefused,
@@ -52,9 +52,11 @@ EMPTY_GRID_ROW = {"id": None, "cells": {}, "declared": None}
 
 
 def vm_context() -> dict:
-    """What every rendering of a VM list needs besides its rows."""
+    """What every rendering of a VM list needs besides its rows. The identity columns start hidden: a person who
+    pastes them from RVTools shows them (the page remembers the choice)."""
     return {"grid_columns": GRID_COLUMNS, "badge": BADGES, "dispositions": DISPOSITION_BUTTONS,
-            "empty_row": EMPTY_GRID_ROW, "data_categories_help": DATA_CATEGORIES_HELP}
+            "empty_row": EMPTY_GRID_ROW, "data_categories_help": DATA_CATEGORIES_HELP,
+            "default_hidden": " ".join(IDENTITY_COLUMNS)}
 
 
 def with_vm_rows(sections: list[SectionState]) -> list[SectionState]:

@@ -112,12 +112,6 @@ def _cell_value(column: str, value: Any) -> Any:
     return value
 
 
-def grid_row(declared: DeclaredVM) -> dict[str, Any]:
-    """A saved row as the grid shows it."""
-    cells = {column: _cell_value(column, getattr(declared, column)) for column in COLUMNS}
-    return {"id": declared.pk, "cells": cells, "declared": declared}
-
-
 CHOICE_LABELS = {column: dict(choices) for column, (choices, _) in GRID_CELLS.items() if choices}
 
 
@@ -125,6 +119,16 @@ def cell_text(column: str, value: Any) -> str:
     """A saved value as a person reads it: labels, not codes."""
     text = _cell_value(column, value)
     return str(CHOICE_LABELS.get(column, {}).get(text, text) or "")
+
+
+def grid_row(declared: DeclaredVM) -> dict[str, Any]:
+    """A saved row as the grid's cells hold it (``cells``) and as the read-only list shows it (``texts``)."""
+    values = {column: getattr(declared, column) for column in COLUMNS}
+    return {
+        "id": declared.pk, "declared": declared,
+        "cells": {column: _cell_value(column, value) for column, value in values.items()},
+        "texts": {column: cell_text(column, value) for column, value in values.items()},
+    }
 
 
 def _change_text(column: str, old: Any, new: Any) -> str:

@@ -100,6 +100,7 @@
       var body = form.querySelector("tbody");
       body.insertAdjacentHTML("beforeend", html);
       renumber(form);
+      applyFilter(form.closest(".vm-list"));
       body.lastElementChild.querySelector("input, select").focus();
       return;
     }
@@ -138,6 +139,93 @@
       box.querySelector("[data-undo-text]").textContent = "Row “" + (last.name || "without a name") + "” removed.";
     }
   }
+  // --- the VM tables: filter, sort, columns (in the page only; the grid is saved in its list order) ------------
+  var STORE = "vmcensus.vm-columns.";
+  function cellValue(td) {
+    if (!td) return "";
+    if (td.dataset.value !== undefined) return td.dataset.value;
+    var field = td.querySelector("[data-column]");
+    if (!field) return td.textContent.trim();
+    if (field.tagName === "SELECT") return field.selectedIndex > 0 ? field.options[field.selectedIndex].text : "";
+    return field.value.trim();
+  }
+  function hiddenColumns(table) {
+    var stored = null;
+    try { stored = JSON.parse(window.localStorage.getItem(STORE + table.dataset.vmTable)); } catch (error) { stored = null; }
+    return Array.isArray(stored) ? stored : (table.dataset.defaultHidden || "").split(" ").filter(Boolean);
+  }
+  function applyColumns(table) {
+    if (!table) return;
+    var hidden = hiddenColumns(table);
+    table.dataset.hidden = hidden.join(" ");
+    var tools = table.closest(".vm-list").querySelector("[data-vm-tools]");
+    if (tools) tools.querySelectorAll("[data-vm-column]").forEach(function (box) { box.checked = hidden.indexOf(box.dataset.vmColumn) < 0; });
+  }
+  function applyFilter(list) {
+    var tools = list.querySelector("[data-vm-tools]");
+    var table = list.querySelector(".vm-table");
+    if (!tools || !table) return;
+    var words = tools.querySelector("[data-vm-filter]").value.toLowerCase().split(/\s+/).filter(Boolean);
+    var rows = table.querySelectorAll("tbody tr[data-seq]");
+    var shown = 0;
+    rows.forEach(function (tr) {
+      var text = Array.prototype.map.call(tr.cells, cellValue).join(" ").toLowerCase();
+      var match = words.every(function (word) { return text.indexOf(word) >= 0; });
+      tr.hidden = !match;
+      if (match) shown += 1;
+    });
+    tools.querySelector("[data-vm-shown]").textContent = words.length ? shown + " of " + rows.length + " rows shown" : "";
+  }
+  function sortBy(button) {
+    var table = button.closest("table");
+    var heading = button.closest("th");
+    var ascending = heading.getAttribute("aria-sort") !== "ascending";
+    var index = Array.prototype.indexOf.call(heading.parentNode.children, heading);
+    var key = button.dataset.sort;
+    var rows = Array.prototype.slice.call(table.querySelectorAll("tbody tr[data-seq]"));
+    var collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
+    rows.sort(function (a, b) {
+      var order = key === "#" ? parseInt(a.dataset.seq, 10) - parseInt(b.dataset.seq, 10)
+        : collator.compare(cellValue(a.cells[index]), cellValue(b.cells[index]));
+      if (key !== "#" && order === 0) order = parseInt(a.dataset.seq, 10) - parseInt(b.dataset.seq, 10);
+      return ascending ? order : -order;
+    });
+    var body = table.querySelector("tbody");
+    rows.forEach(function (tr) { body.appendChild(tr); });
+    table.querySelectorAll("thead th").forEach(function (th) { th.setAttribute("aria-sort", "none"); });
+    heading.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+  }
+  document.body.addEventListener("input", function (event) {
+    if (event.target.matches("[data-vm-filter]")) applyFilter(event.target.closest(".vm-list"));
+  });
+  document.body.addEventListener("change", function (event) {
+    var box = event.target.closest("[data-vm-column]");
+    if (!box) return;
+    var table = box.closest(".vm-list").querySelector(".vm-table");
+    var hidden = [];
+    box.closest("[data-vm-tools]").querySelectorAll("[data-vm-column]").forEach(function (other) {
+      if (!other.checked) hidden.push(other.dataset.vmColumn);
+    });
+    try { window.localStorage.setItem(STORE + table.dataset.vmTable, JSON.stringify(hidden)); } catch (error) { /* private mode: this page only */ }
+    table.dataset.hidden = hidden.join(" ");
+  });
+  document.body.addEventListener("click", function (event) {
+    var sort = event.target.closest(".vm-sort");
+    if (sort) { sortBy(sort); return; }
+    var reset = event.target.closest("[data-vm-columns-reset]");
+    if (reset) {
+      var table = reset.closest(".vm-list").querySelector(".vm-table");
+      try { window.localStorage.removeItem(STORE + table.dataset.vmTable); } catch (error) { /* nothing stored */ }
+      applyColumns(table);
+    }
+  });
+  function setUpTables(root) {
+    (root.querySelectorAll ? root : document).querySelectorAll(".vm-table").forEach(applyColumns);
+    if (root.matches && root.matches(".vm-table")) applyColumns(root);
+  }
+  document.body.addEventListener("htmx:load", function (event) { setUpTables(event.target); });
+  setUpTables(document);
+
   document.body.addEventListener("vmProblems", function (event) {
     var form = document.querySelector('.vm-grid-form[data-question="' + event.detail.question + '"]');
     if (!form) return;
