@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from questionnaires.models import DeclaredVM
 from questionnaires.vm_rows.parse import MAX_ROWS
+from tests.page_reading import read
 from tests.questionnaires import test_pages
 from tests.questionnaires.test_pages import assignment_url, chain_vm_list, db_state, login, post_grid
 
@@ -157,11 +158,12 @@ def test_a_second_csv_with_fewer_columns_keeps_the_others_and_says_row_by_row_wh
     response = upload(client, vm_url(chain), "second.csv",
                       "Name,Purpose\nweb01,Production\ndb01,Production\nnew01,Test\n")
 
-    page = html.unescape(response.content.decode())
-    assert "1 row added, 1 updated, 1 unchanged from “second.csv”." in page
-    assert ("line 2 of the file, web01: Purpose changed from “Test” to “Production”; kept: Owner, Data handled, Notes"
-            in page)
-    assert "line 3 of the file, db01: unchanged; kept: Owner, Data handled" in page
+    page = read(response.content.decode())
+    assert page.find(data_notice="").text() == "1 row added, 1 updated, 1 unchanged from “second.csv”."
+    assert [item.text() for item in page.find(data_changes="").find_all("li")] == [
+        "line 2 of the file, web01: Purpose changed from “Test” to “Production”; kept: Owner, Data handled, Notes",
+        "line 3 of the file, db01: unchanged; kept: Owner, Data handled",
+    ]
     rows = DeclaredVM.objects.filter(assignment=chain.part).order_by("row")
     assert [(vm.name, vm.owner, vm.data_categories, vm.purpose, vm.notes) for vm in rows] == [
         ("web01", "Ann Lead", ["ephi"], "production", "front end"),
@@ -176,5 +178,6 @@ def test_a_column_the_file_has_but_leaves_empty_is_emptied_and_said_so(chain, pe
 
     response = upload(client, vm_url(chain), "second.csv", "Name,Owner\nweb01,\n")
 
-    assert "line 2 of the file, web01: Owner emptied (was “Ann Lead”)" in html.unescape(response.content.decode())
+    changes = read(response.content.decode()).find(data_changes="").find_all("li")
+    assert [item.text() for item in changes] == ["line 2 of the file, web01: Owner emptied (was “Ann Lead”)"]
     assert DeclaredVM.objects.get(assignment=chain.part).owner == ""
