@@ -4,16 +4,44 @@ Every list here carries the ``select_related`` / annotations its pages need, so
 a page or an API list costs the same number of queries for 3 VMs or 10,000.
 """
 
+import datetime
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, When
 from django.urls import reverse
+from django.utils import timezone
 
-from inventory.choices import Sanction, ScanStatus, VMStatus
-from inventory.models import AreaMapping, Cluster, Datacenter, Host, ScanRun, Source, VirtualMachine, VMChange
+from inventory.choices import (
+    ChangeKind,
+    Decision,
+    FindingState,
+    PolicyKind,
+    RequestState,
+    Sanction,
+    ScanStatus,
+    VMStatus,
+)
+from inventory.models import (
+    ActionBatch,
+    AreaMapping,
+    Baseline,
+    Cluster,
+    Datacenter,
+    DeploymentApproval,
+    DeploymentRequest,
+    Finding,
+    Host,
+    Policy,
+    PolicyVersion,
+    ScanRun,
+    Source,
+    VirtualMachine,
+    VMChange,
+)
 from portal.choices import Role
-from portal.models import Person, User
+from portal.models import AuditEvent, Person, User
 from portal.selectors import person_for_user, person_subtree
 
 # Lineage lists are capped: a template may have deployed thousands of VMs, and the
@@ -219,7 +247,12 @@ def dashboard_cards(*, user) -> list[dict]:
         status__in=[ScanStatus.FAILED, ScanStatus.PARTIAL],
     ).count()
     vm_url = reverse("inventory:vm_list")
-    return [
+    cards = []
+    if user.has_role(Role.SECURITY_ADMIN):
+        waiting = deployment_requests_to_review_count(user)
+        cards.append({"label": "Requests to review", "value": waiting, "url": reverse("inventory:request_review"),
+                      "note": "deployment requests waiting for your vote", "priority": 0 if waiting else 1})
+    return cards + [
         {"label": "VMs present", "value": counts["present"], "url": vm_url + "?status=missing",
          "note": f"{counts['missing']} missing from their last scan"},
         {"label": "Unapproved VMs", "value": counts["unapproved"],
@@ -232,3 +265,182 @@ def dashboard_cards(*, user) -> list[dict]:
          "note": (f"{last.source} · {last.started_at:%Y-%m-%d %H:%M}" if last else "add a source to start")
          + (f" · {failing} source(s) failing" if failing else "")},
     ]
+
+
+# -- policies and findings -------------------------------------------------------------------------------------
+
+# Days a finding of each kind may stay open or acknowledged before it is overdue: what the security team
+# commits to (a rogue or copied VM is a possible breach; a dormant one a cleanup).
+FINDING_SLA_DAYS = {
+    PolicyKind.ROGUE: 7, PolicyKind.COPIED: 7, PolicyKind.EXPORTED: 3, PolicyKind.EXPIRED: 14,
+    PolicyKind.RUNNING_BUT_DECOMMISSIONED: 14, PolicyKind.OFF_BASELINE: 30, PolicyKind.UNPATCHED: 30,
+    PolicyKind.DORMANT: 30, PolicyKind.UNDECLARED: 30,
+}
+UNRESOLVED_STATES = (FindingState.OPEN, FindingState.ACKNOWLEDGED, FindingState.EXCEPTED)
+# Weeks of opened / resolved counts the dashboard's trend shows.
+TREND_WEEKS = 8
+
+
+def finding_list(*, user: User) -> QuerySet[Finding]:
+    """Findings ``user`` may read (managers: of their subtree's VMs), with what the queue shows."""
+    findings = Finding.objects.select_related("vm", "vm__source", "policy", "assigned_to").order_by("-opened_at", "-id")
+    return vm_scoped(findings, user, prefix="vm__")
+
+
+def finding_sla_overdue(finding: Finding, now: datetime.datetime) -> bool:
+    return (finding.state in (FindingState.OPEN, FindingState.ACKNOWLEDGED)
+            and (now - finding.opened_at).days > FINDING_SLA_DAYS[finding.kind])
+
+
+def finding_history(*, finding: Finding) -> QuerySet[VMChange]:
+    """The VM's timeline entries about this finding (opened, changed, vCenter actions on it)."""
+    return (VMChange.objects.filter(vm_id=finding.vm_id, kind__in=(
+        ChangeKind.FINDING_OPENED, ChangeKind.FINDING_CHANGED, ChangeKind.VCENTER_ACTION))
+        .filter(new__finding=finding.pk).select_related("user").order_by("-at", "-id"))
+
+
+def policy_list() -> QuerySet[Policy]:
+    return Policy.objects.select_related("updated_by").annotate(
+        unresolved=Count("findings", filter=Q(findings__state__in=UNRESOLVED_STATES)),
+    ).order_by("kind", "name")
+
+
+def policy_versions(*, policy: Policy) -> QuerySet[PolicyVersion]:
+    return policy.versions.select_related("changed_by").order_by("-version")
+
+
+def baseline_list() -> QuerySet[Baseline]:
+    return Baseline.objects.select_related("updated_by").annotate(rule_count=Count("rules")).order_by("name")
+
+
+def action_batch_list() -> QuerySet[ActionBatch]:
+    return ActionBatch.objects.select_related("policy", "proposed_by", "confirmed_by").annotate(
+        vm_count=Count("attempts")).order_by("-proposed_at", "-id")
+
+
+def findings_dashboard(*, user: User, now: datetime.datetime | None = None) -> dict:
+    """Counts by kind and state, overdue ones, and opened / resolved per week: four queries."""
+    now = now or timezone.now()
+    findings = vm_scoped(Finding.objects.all(), user, prefix="vm__")
+    counts = {(kind, state): n for kind, state, n in findings.order_by().values("kind", "state").annotate(
+        n=Count("id")).values_list("kind", "state", "n")}
+    overdue_q = Q()
+    for kind, days in FINDING_SLA_DAYS.items():
+        overdue_q |= Q(kind=kind, opened_at__lt=now - datetime.timedelta(days=days))
+    overdue = dict(findings.filter(overdue_q, state__in=(FindingState.OPEN, FindingState.ACKNOWLEDGED))
+                   .order_by().values("kind").annotate(n=Count("id")).values_list("kind", "n"))
+    start = (now - datetime.timedelta(weeks=TREND_WEEKS - 1)).date()
+    start -= datetime.timedelta(days=start.weekday())
+    opened = Counter(timezone.localdate(at).isocalendar()[:2] for at in findings.filter(
+        opened_at__date__gte=start).values_list("opened_at", flat=True))
+    resolved = Counter(timezone.localdate(at).isocalendar()[:2] for at in findings.filter(
+        resolved_at__date__gte=start).values_list("resolved_at", flat=True))
+    weeks = [start + datetime.timedelta(weeks=n) for n in range(TREND_WEEKS)]
+    rows = [{"kind": kind, "label": label, "sla": FINDING_SLA_DAYS[kind], "overdue": overdue.get(kind, 0),
+             **{state: counts.get((kind, state), 0) for state in FindingState.values}}
+            for kind, label in PolicyKind.choices]
+    trend = [{"week": week, "opened": opened.get(week.isocalendar()[:2], 0),
+              "resolved": resolved.get(week.isocalendar()[:2], 0)} for week in weeks]
+    peak = max([1, *(max(row["opened"], row["resolved"]) for row in trend)])
+    return {"rows": rows, "trend": trend, "peak": peak,
+            "totals": {state: sum(row[state] for row in rows) for state in FindingState.values},
+            "overdue": sum(overdue.values())}
+
+
+def vm_panels(*, vm, user: User) -> list[dict]:
+    """The VM page's "Findings" panel (see ``portal.selectors.app_vm_panels``): its unresolved findings as badges,
+    and how many were resolved."""
+    findings = list(Finding.objects.filter(vm=vm).select_related("policy").order_by("state", "-opened_at"))
+    return [{
+        "title": "Findings",
+        "template": "inventory/findings/_vm_panel.html",
+        "unresolved": [f for f in findings if f.state != FindingState.RESOLVED],
+        "resolved": sum(1 for f in findings if f.state == FindingState.RESOLVED),
+    }]
+
+
+# --- deployment requests ------------------------------------------------------------------------------------------
+
+# Roles that read every deployment request; anybody else reads those filed by, or for, their part of the organisation.
+REQUEST_WIDE_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.SECURITY_ADMIN, Role.AUDITOR, Role.ADMIN})
+
+
+def deployment_request_scope_q(user: User) -> Q | None:
+    """None (all of them) for ``REQUEST_WIDE_ROLES``; otherwise the requests the user filed, and those whose
+    requester or owner is in their subtree."""
+    if user.has_role(*REQUEST_WIDE_ROLES):
+        return None
+    person = person_for_user(user=user)
+    if person is None:
+        return Q(requested_by=user)
+    subtree = person_subtree(person=person).values("pk")
+    return Q(requested_by=user) | Q(requester__in=subtree) | Q(owner__in=subtree)
+
+
+def deployment_request_list(*, user: User | None = None) -> QuerySet[DeploymentRequest]:
+    """Requests (those ``user`` may read, when given), newest first, with the people, the VM and the approvals
+    count a list shows: one query whatever the number of rows."""
+    requests = DeploymentRequest.objects.select_related("requester", "owner", "vm", "requested_by").annotate(
+        approvals_count=Count("approvals", filter=Q(approvals__decision=Decision.APPROVE)),
+    ).order_by("-created_at", "-id")
+    if user is None:
+        return requests
+    condition = deployment_request_scope_q(user)
+    return requests if condition is None else requests.filter(condition)
+
+
+def deployment_request_review_queue(*, user: User) -> QuerySet[DeploymentRequest]:
+    """Submitted requests waiting for security admins, oldest first, marked with whether ``user`` voted already."""
+    return (
+        deployment_request_list(user=user).filter(state=RequestState.SUBMITTED)
+        .annotate(voted=Exists(DeploymentApproval.objects.filter(request=OuterRef("pk"), approver=user)))
+        .order_by("submitted_at", "id")
+    )
+
+
+def deployment_request_approvals(*, request: DeploymentRequest) -> QuerySet[DeploymentApproval]:
+    return request.approvals.select_related("approver").order_by("at", "id")
+
+
+def deployment_request_history(*, request: DeploymentRequest) -> QuerySet[AuditEvent]:
+    """The request's audit events, oldest first: what happened to it, who did it, when."""
+    return AuditEvent.objects.filter(
+        object_type=DeploymentRequest._meta.label_lower, object_id=str(request.pk)
+    ).select_related("actor").order_by("sequence")
+
+
+def vm_deployment_requests(*, vm: VirtualMachine) -> list[DeploymentRequest]:
+    """The requests linked to a VM, the one that holds it first."""
+    return list(
+        DeploymentRequest.objects.filter(vm=vm).select_related("owner").order_by(
+            Case(When(state__in=[RequestState.APPROVED, RequestState.FULFILLED], then=0), default=1), "-id"
+        )
+    )
+
+
+def deployment_request_counts(*, user: User) -> dict[str, int]:
+    """Requests the user may read, by state."""
+    requests = DeploymentRequest.objects.all()
+    condition = deployment_request_scope_q(user)
+    if condition is not None:
+        requests = requests.filter(condition)
+    return dict(requests.order_by().values_list("state").annotate(n=Count("id")))
+
+
+def deployment_requests_to_review_count(user: User) -> int:
+    """Submitted requests waiting for this security admin's vote (not their own, not voted yet)."""
+    if not user.has_role(Role.SECURITY_ADMIN):
+        return 0
+    return (
+        DeploymentRequest.objects.filter(state=RequestState.SUBMITTED)
+        .exclude(requested_by=user).exclude(requester__user=user).exclude(approvals__approver=user).count()
+    )
+
+
+def navigation_badges(*, user: User) -> dict:
+    """The counts beside "Requests" and, for security admins, "Findings" (their queue: open findings) in the
+    navigation (see ``portal.selectors.app_navigation_badges``)."""
+    badges = {"inventory:request_list": lambda: deployment_requests_to_review_count(user)}
+    if user.has_role(Role.SECURITY_ADMIN):
+        badges["inventory:finding_list"] = lambda: Finding.objects.filter(state=FindingState.OPEN).count()
+    return badges

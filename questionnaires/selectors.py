@@ -629,3 +629,34 @@ def vm_panels(*, vm, user: User) -> list[dict]:
         "template": "questionnaires/_vm_declarations.html",
         "items": reconciliation_items_for_vm(vm=vm, user=user),
     }]
+
+
+def vm_policy_facts(*, kinds: frozenset[str]) -> dict[str, dict[int, dict]]:
+    """What reconciliation says for the inventory's ``undeclared`` and ``running_but_decommissioned`` policies
+    (see ``inventory.services.policies.estate_facts``): of each VM, the newest unresolved item of a campaign that
+    ran (active or closed), with its evidence. One query."""
+    wanted = {"undeclared", "running_but_decommissioned"} & set(kinds)
+    if not wanted:
+        return {}
+    items = (
+        ReconciliationItem.objects.filter(resolution="", vm__isnull=False)
+        .exclude(campaign__status=CampaignStatus.DRAFT)
+        .exclude(state=ReconciliationState.MATCHED)
+        .order_by("vm_id", "-campaign_id")
+        .values("vm_id", "state", "reasons", "campaign_id", "campaign__name")
+    )
+    found: dict[str, dict[int, dict]] = {kind: {} for kind in wanted}
+    seen: set[int] = set()
+    for item in items:
+        if item["vm_id"] in seen:
+            continue
+        seen.add(item["vm_id"])
+        evidence = {"campaign": item["campaign__name"], "campaign_id": item["campaign_id"]}
+        codes = {reason.get("code") for reason in item["reasons"] or []}
+        if "undeclared" in wanted and item["state"] == ReconciliationState.UNDECLARED:
+            found["undeclared"][item["vm_id"]] = {
+                **evidence, "summary": f"nobody declared it in {evidence['campaign']}"}
+        if "running_but_decommissioned" in wanted and "running_but_decommissioned" in codes:
+            found["running_but_decommissioned"][item["vm_id"]] = {
+                **evidence, "summary": f"declared decommissioned in {evidence['campaign']}, but powered on"}
+    return found

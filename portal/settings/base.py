@@ -178,6 +178,11 @@ RECONCILIATION_CREATED_TOLERANCE_DAYS = env.int("RECONCILIATION_CREATED_TOLERANC
 # Never in production: lets `manage.py flush` empty the audit trail (the test suite flushes between tests).
 AUDIT_TRAIL_FLUSHABLE = False
 
+# Deployment requests: security admins' approvals a request needs (a request may ask for more), and the days before
+# an approved VM's end date its owner is reminded to decommission it.
+DEPLOYMENT_APPROVAL_QUORUM = env.int("DEPLOYMENT_APPROVAL_QUORUM", default=1)
+DECOMMISSION_REMINDER_DAYS = env.int("DECOMMISSION_REMINDER_DAYS", default=14)
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -207,11 +212,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 CELERY_TASK_ROUTES = {
     "inventory.scan_run_execute": {"queue": "scans"},
     "inventory.scan_all_sources": {"queue": "scans"},
+    "inventory.policies_evaluate": {"queue": "policies"},
+    "inventory.policy_tags_apply": {"queue": "policies"},
+    "inventory.action_batch_execute": {"queue": "policies"},
+    "inventory.deployment_requests_link": {"queue": "default"},
+    "inventory.deployment_requests_end_dates": {"queue": "notifications"},
     "portal.notifications_send": {"queue": "notifications"},
     "portal.audit_anchor_take": {"queue": "default"},
     "questionnaires.reminders_run": {"queue": "notifications"},
     "questionnaires.reconciliation_run": {"queue": "default"},
     "questionnaires.reconciliation_run_all": {"queue": "default"},
+    "compliance.controls_evaluate": {"queue": "policies"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Periodic work for `celery beat` (times in TIME_ZONE). Each task is safe to run twice.
@@ -231,6 +242,17 @@ CELERY_BEAT_SCHEDULE = {
     "portal-audit-anchor-daily": {
         "task": "portal.audit_anchor_take",
         "schedule": crontab(hour=env.int("AUDIT_ANCHOR_HOUR", default=0), minute=30),
+    },
+    # Evaluate every automated control once a day, whatever else triggered it (scans, reconciliations).
+    "compliance-controls-evaluate-daily": {
+        "task": "compliance.controls_evaluate",
+        "schedule": crontab(hour=env.int("CONTROLS_EVALUATE_HOUR", default=5), minute=0),
+        "args": ["daily"],
+    },
+    # Deployment requests near or past their end date: owners reminded, requests expired.
+    "inventory-deployment-requests-end-dates-daily": {
+        "task": "inventory.deployment_requests_end_dates",
+        "schedule": crontab(hour=env.int("REMINDERS_HOUR", default=6), minute=15),
     },
     # Scan every enabled vCenter source.
     "inventory-scan-all-sources": {
@@ -263,6 +285,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     # The favicon too: its default is a CDN URL, and the portal must work offline.
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Choice sets that share a field name ("status") get a name of their own rather than a hashed one.
+    "ENUM_NAME_OVERRIDES": {
+        "EvaluationStatusEnum": "compliance.choices.EvaluationStatus",
+        "PolicyKindEnum": "inventory.choices.PolicyKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "portal.api.schema.document_error_responses",

@@ -33,6 +33,7 @@ from django.utils import timezone
 from inventory.choices import PowerState
 from inventory.models import AreaMapping
 from inventory.services.area_mappings import area_mapping_create
+from inventory.services.demo import governance_demo_evaluate
 from portal.choices import Role
 from portal.models import Notification, Person, User
 from portal.services.demo import DEMO_PASSWORD
@@ -418,6 +419,7 @@ def demo_load() -> list[str]:
         live, prefilled = _live_campaign(division, version, owner)
         pilot = _pilot_campaign(division, version, owner)
     reconciled = reconciliation_run(campaign=live, trigger=ReconciliationTrigger.COMMAND)
+    lines += governance_demo_evaluate()
     declared = DeclaredVM.objects.filter(assignment__campaign=live).count()
     manager = division.directors["manager"]
     return [

@@ -7,15 +7,20 @@ flow only; the Django admin has its own staff check, tested at the end.
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from django.utils import timezone
 
+from inventory.choices import ActionBatchState, ActionKind, PolicyKind
+from inventory.models import ActionBatch, Baseline, Finding, Policy
+from inventory.services.policies import policies_load
 from portal.choices import Role
 from portal.services.audit import audit_log
 from questionnaires.choices import QuestionKind, ReconciliationTrigger
 from questionnaires.models import ReconciliationItem
 from questionnaires.services.reconciliation import reconciliation_run
-from tests.compliance.factories import RequirementFactory
+from tests.compliance.factories import ControlEvaluationFactory, ControlMappingFactory, RequirementFactory
 from tests.factories import (
     AreaMappingFactory,
+    DeploymentRequestFactory,
     HostFactory,
     PersonFactory,
     ScanRunFactory,
@@ -70,6 +75,19 @@ def sample_kwargs(org, role_users):
     part = AssignmentFactory(campaign=campaign, person=part_person, parent=head)
     SectionFactory(version=campaign.version)
     requirement = RequirementFactory(version__framework__slug="hipaa")
+    # Governance: the shipped policies and baselines, a finding on the manager's VM and a batch on it.
+    policies_load()
+    rogue = Policy.objects.get(kind=PolicyKind.ROGUE)
+    finding = Finding.objects.create(policy=rogue, vm=vm, kind=rogue.kind, opened_at=timezone.now(),
+                                     state_changed_at=timezone.now(), evidence={"summary": "no approval"})
+    batch = ActionBatch.objects.create(policy=rogue, action=ActionKind.POWER_OFF, state=ActionBatchState.DRY_RUN,
+                                       proposed_by=role_users[Role.SECURITY_ADMIN], proposed_at=timezone.now())
+    evaluation = ControlEvaluationFactory()
+    control_urls = ["control_detail", "control_evaluations_csv", "control_evaluations_xlsx"]
+    # The manager's submitted request for their VM: every role may read it, security admins decide it.
+    deployment_request = DeploymentRequestFactory(
+        requested_by=role_users[Role.MANAGER], requester=part_person, owner=part_person, state="submitted", vm=vm
+    )
     # Reconciled: the manager's VM is undeclared, routed to the manager, whom every role may read it of.
     recon_run = reconciliation_run(campaign=campaign, trigger=ReconciliationTrigger.COMMAND)
     campaign_urls = ["campaign_detail", "campaign_launch", "campaign_close", "campaign_reopen", "export_vms_csv",
@@ -86,11 +104,25 @@ def sample_kwargs(org, role_users):
         "inventory:area_mapping_delete": {"pk": AreaMappingFactory().pk},
         "*": {"pk": org["vp_a"].pk, "sequence": event.sequence, "uidb64": "MQ", "token": "set-password"},
         "inventory:vm_detail": {"pk": vm.pk},
+        "inventory:vm_request_add": {"pk": vm.pk},
+        "inventory:request_detail": {"pk": deployment_request.pk},
+        **{f"api:deploymentrequest-{name}": {"pk": deployment_request.pk} for name in (
+            "detail", "submit", "approve", "reject", "withdraw", "link-vm",
+        )},
         "inventory:source_detail": {"pk": source.pk},
         "inventory:source_edit": {"pk": source.pk},
         "inventory:source_scan": {"pk": source.pk},
         "inventory:source_progress": {"pk": source.pk},
         "inventory:scan_detail": {"pk": run.pk},
+        "inventory:finding_detail": {"pk": finding.pk},
+        "inventory:policy_detail": {"pk": rogue.pk},
+        "inventory:baseline_detail": {"pk": Baseline.objects.order_by("pk").first().pk},
+        "inventory:action_batch_detail": {"pk": batch.pk},
+        "api:finding-detail": {"pk": finding.pk},
+        "api:finding-acknowledge": {"pk": finding.pk},
+        "api:finding-except": {"pk": finding.pk},
+        "api:policy-detail": {"pk": rogue.pk},
+        "api:baseline-detail": {"pk": Baseline.objects.order_by("pk").first().pk},
         "api:vm-detail": {"pk": vm.pk},
         "api:vm-history": {"pk": vm.pk},
         "api:source-detail": {"pk": source.pk},
@@ -105,6 +137,11 @@ def sample_kwargs(org, role_users):
         "compliance:framework_detail": {"slug": requirement.version.framework.slug},
         "api:framework-detail": {"slug": requirement.version.framework.slug},
         "api:requirement-detail": {"pk": requirement.pk},
+        **{f"compliance:{name}": {"code": evaluation.control.code} for name in control_urls},
+        "compliance:evaluation_detail": {"pk": evaluation.pk},
+        "api:control-detail": {"code": evaluation.control.code},
+        "api:controlmapping-detail": {"pk": ControlMappingFactory(control=evaluation.control).pk},
+        "api:controlevaluation-detail": {"pk": evaluation.pk},
     }
 
 
@@ -128,8 +165,12 @@ def test_the_walk_sees_the_portal_urls():
     assert {"dashboard", "people:org_chart", "audit:list", "api:person-list", "api:schema", "login"} <= set(names)
     assert {"inventory:vm_list", "inventory:source_scan", "api:vm-history", "api:source-list"} <= set(names)
     assert {"inventory:source_add", "inventory:source_edit"} <= set(names)
+    assert {"inventory:request_list", "inventory:request_add", "inventory:request_review", "inventory:request_detail",
+            "inventory:vm_request_add", "api:deploymentrequest-list", "api:deploymentrequest-approve"} <= set(names)
     assert {"questionnaires:my", "questionnaires:assignment", "questionnaires:campaign_detail"} <= set(names)
     assert {"compliance:framework_list", "compliance:framework_detail", "api:requirement-list"} <= set(names)
+    assert {"compliance:control_list", "compliance:control_detail", "compliance:dashboard",
+            "compliance:evaluation_detail", "api:control-list", "api:controlevaluation-list"} <= set(names)
 
 
 @pytest.mark.parametrize("name", all_url_names())
