@@ -167,14 +167,35 @@ class InventoryMixin(RoleRequiredMixin):
         return super().get_context_data(badge=BADGES, can_scan=self.request.user.has_role(*SCAN_ROLES), **kwargs)
 
 
-class VMListView(InventoryMixin, ListView):
+class ClampedPaginationMixin:
+    """A page number past the last shows the last page (and one that is not a number the first), as a link kept
+    from a longer list expects: never a 404."""
+
+    def paginate_queryset(self, queryset, page_size):
+        paginator = self.get_paginator(queryset, page_size)
+        page = paginator.get_page(self.request.GET.get(self.page_kwarg))
+        return paginator, page, page.object_list, page.has_other_pages()
+
+
+# The status filter's choice that shows removed VMs too; without a status the list shows present and missing VMs
+# only (a removed VM is history: its page and timeline stay).
+ANY_STATUS = "any"
+
+
+class VMListView(InventoryMixin, ClampedPaginationMixin, ListView):
     template_name = "inventory/vm_list.html"
     paginate_by = 50
     context_object_name = "vms"
 
     def get_queryset(self):
-        self.filterset = VMFilter(self.request.GET or None, queryset=vm_list(user=self.request.user))
-        return self.filterset.qs
+        data = self.request.GET.copy()
+        self.status = data.get("status", "")
+        if self.status == ANY_STATUS:
+            del data["status"]
+        self.filterset = VMFilter(data or None, queryset=vm_list(user=self.request.user))
+        if self.status:
+            return self.filterset.qs
+        return self.filterset.qs.exclude(status=VMStatus.REMOVED)
 
     def get_context_data(self, **kwargs):
         current = self.request.GET.get("ordering", "")
@@ -192,6 +213,7 @@ class VMListView(InventoryMixin, ListView):
             selected={name: self.request.GET.get(name, "") for name in self.filterset.filters},
             power_states=PowerState.choices,
             statuses=VMStatus.choices,
+            any_status=ANY_STATUS,
             sanctions=Sanction.choices,
             querystring=querystring(self.request),
             sort=sort,
@@ -393,7 +415,7 @@ class SourceFormView(InventoryMixin, FormView):
         return redirect("inventory:source_detail", pk=source.pk)
 
 
-class ScanRunListView(InventoryMixin, ListView):
+class ScanRunListView(InventoryMixin, ClampedPaginationMixin, ListView):
     template_name = "inventory/scan_list.html"
     paginate_by = 50
     context_object_name = "runs"

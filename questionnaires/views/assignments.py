@@ -106,6 +106,9 @@ class AssignmentView(AssignmentMixin, TemplateView):
             may_delegate=may_delegate,
             reassign_form=reassign_form,
             side_panel=bool(children) or may_delegate or (may_answer_for and not is_assignee) or bool(reassign_form),
+            # A VM list takes the page's width; the side panel then goes below the questionnaire.
+            wide=any(state.question.kind == QuestionKind.VM_LIST for section in sections
+                     for state in section.visible_questions),
             candidates=list(assignment_delegation_candidates(assignment=assignment)) if may_delegate else [],
             held_sections=assignment_held_sections(assignment=assignment) if may_delegate else [],
             reviewer=reviewer,

@@ -683,7 +683,7 @@ def test_bad_cells_are_a_400_naming_each_and_the_good_rows_are_saved(launched, p
         "id": vm.pk, "question": "vms", "row": 1, "name": "app01", "address": "", "platform": "vmware-esxi",
         "software": "", "location": "", "created_on": "2024-03-05", "created_by": "", "purpose": "",
         "purpose_other": "", "status": "", "owner": "", "data_categories": ["ephi"], "notes": "",
-        "disposition": "added", "inventory_vm": None,
+        "uuid": "", "vm_id": "", "mac_address": "", "disposition": "added", "inventory_vm": None,
     }
     assert [(row["row"], row["name"], row["status"]) for row in listed] == [(1, "app01", ""), (2, "desk03", "running")]
     assert Assignment.objects.get(pk=parts["lead_a1"].pk).status == AssignmentStatus.IN_PROGRESS

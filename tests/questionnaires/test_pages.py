@@ -5,6 +5,7 @@ import csv
 import datetime
 import html
 import io
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -33,6 +34,8 @@ from tests.factories import (
     UserFactory,
     VirtualMachineFactory,
 )
+from tests.page_reading import read
+from tests.page_reading import rows as table_rows
 from tests.questionnaires.factories import DeclaredVMFactory
 
 pytestmark = pytest.mark.django_db
@@ -144,7 +147,7 @@ def test_the_assignment_page_opens_for_the_assignee_their_managers_and_oversight
     assert response.status_code == expected
     if expected == 200:
         assert "Ann Lead" in html
-        assert ('name="rows-__N__-name"' in html) is editable  # the VM grid is there for who may answer
+        assert ('data-column="name" id="vm' in html) is editable  # the VM grid is there for who may answer
         assert ('data-vm-list="vm_list"' in html)
     else:
         assert "You cannot open this page" in html
@@ -516,12 +519,16 @@ def test_multiple_choice_with_other_saves_the_ticks_and_the_text(chain, people, 
 
 def test_the_first_save_moves_the_status_badge_out_of_band(chain, people, s):
     client = login(people["lead_a1"])
-    rows = {"op": "grid", "rows-1-name": "web01", "rows-1-id": ""}
-
-    response = client.post(assignment_url(chain.part, f"vms/{chain_vm_list(chain).pk}/"), rows)
+    response = post_grid(client, assignment_url(chain.part, f"vms/{chain_vm_list(chain).pk}/"),
+                         [{"id": None, "name": "web01"}])
 
     assert '<span id="assignment-status" class="badge fs-6 text-bg-primary" data-assignment-status="in_progress" ' \
            'hx-swap-oob="true">In progress</span>' in response.content.decode()
+
+
+def post_grid(client: Client, url: str, rows: list[dict]):
+    """The grid's autosave as the page's script sends it: one JSON body."""
+    return client.post(url, json.dumps({"rows": rows}), content_type="application/json")
 
 
 def chain_vm_list(chain) -> Question:
@@ -553,8 +560,8 @@ def test_answers_are_read_only_once_submitted(chain, people, q, s):
                                              {"op": "paste", "text": "name\nweb02\n"})
 
     assert "Submitted on" in html and "waiting for review by Alice VP" in html
-    assert 'name="rows-__N__-name"' not in html  # no grid: a read-only table
-    assert '<td class="fw-semibold">web01</td>' in html
+    assert 'data-column="name"' not in html  # no grid: a read-only table
+    assert table_rows(read(html).find("table", css_class="vm-readonly"))[0][1:3] == ["Added", "web01"]
     assert "submitted answers are read-only until returned" in response.content.decode()
     assert db_state() == before
 
@@ -594,7 +601,7 @@ def test_pasting_20_rows_with_2_bad_cells_names_both_and_keeps_the_18_good_rows(
     fixed = twenty_rows_with_two_bad_cells().replace("Parallels", "VirtualBox").replace("31/02/2024", "2024-02-11")
     response = login(people["lead_a1"]).post(assignment_url(chain.part, f"vms/{vm_list.pk}/"),
                                              {"op": "paste", "text": fixed})
-    assert "2 rows added." in response.content.decode()
+    assert "2 rows added, 18 unchanged." in response.content.decode()
     assert DeclaredVM.objects.filter(assignment=chain.part).count() == 20
 
 
@@ -602,12 +609,11 @@ def test_the_grid_autosaves_good_rows_and_names_bad_cells_for_the_page_to_mark(c
     vm_list = chain_vm_list(chain)
     url = assignment_url(chain.part, f"vms/{vm_list.pk}/")
     client = login(people["lead_a1"])
-    grid = {"op": "grid",
-            "rows-1-id": "", "rows-1-name": "web01", "rows-1-platform": "kvm", "rows-1-created_on": "2024-05-01",
-            "rows-2-id": "", "rows-2-name": "web02", "rows-2-created_on": "2999-01-01",
-            "rows-3-id": "", "rows-3-name": ""}  # a blank row added and not filled
+    grid = [{"id": None, "name": "web01", "platform": "kvm", "created_on": "2024-05-01"},
+            {"id": None, "name": "web02", "created_on": "2999-01-01"},
+            {"id": None, "name": ""}]  # a blank row added and not filled
 
-    response = client.post(url, grid)
+    response = post_grid(client, url, grid)
 
     html = response.content.decode()
     assert "row 2, Created on: 2999-01-01 is in the future" in html
@@ -619,14 +625,14 @@ def test_the_grid_autosaves_good_rows_and_names_bad_cells_for_the_page_to_mark(c
     web01 = DeclaredVM.objects.get(assignment=chain.part)
     assert (web01.name, web01.platform, web01.created_on) == ("web01", "kvm", datetime.date(2024, 5, 1))
 
-    grid["rows-1-id"] = str(web01.pk)
-    grid["rows-2-created_on"] = "2024-06-01"
-    response = client.post(url, grid)
+    grid[0]["id"] = web01.pk
+    grid[1]["created_on"] = "2024-06-01"
+    response = post_grid(client, url, grid)
     assert "✓ Saved" in response.content.decode()
     assert list(DeclaredVM.objects.order_by("row").values_list("name", "row")) == [("web01", 1), ("web02", 2)]
 
-    del grid["rows-2-id"], grid["rows-2-name"], grid["rows-2-created_on"]  # the row was removed from the grid
-    client.post(url, grid)
+    del grid[1]  # the row was removed from the grid
+    post_grid(client, url, grid)
     assert list(DeclaredVM.objects.values_list("name", flat=True)) == ["web01"]
 
 
@@ -714,10 +720,11 @@ def test_all_rows_still_to_check_are_confirmed_with_one_button(chain, people, or
     assert "Add the VMs that inventory already attributes to my area" in html
     assert 'hx-confirm="Confirm all 2 rows still to check' in html and "Confirm all rows still to check" in html
     # The headings are the labels people read; a pre-filled row's buttons come before its name.
-    assert "<th>From inventory</th><th class=\"col-name\">Name *</th>" in html
-    assert ">Data handled</th>" in html and "financial_reporting" not in html
+    headings = [th.text() for th in read(html).find("table", css_class="vm-grid").find("thead").find_all("th")]
+    assert headings[1:3] == ["From inventory", "Name *"]
+    assert "Data handled" in headings and "financial_reporting" not in html
     row = html[html.index('class="vm-prefilled"'):]
-    assert row.index('"disposition": "confirmed"') < row.index('name="rows-1-name"')
+    assert row.index('"disposition": "confirmed"') < row.index('data-column="name"')
 
     response = client.post(url, {"op": "bulk", "disposition": "confirmed"})
 
@@ -824,7 +831,7 @@ def test_return_requires_a_comment_and_the_assignee_sees_it_prominently(chain, p
     assert 'role="alert" data-review-comment>' in html
     assert '<p class="fs-5 mb-2 review-comment">web01 has no owner: who runs it?</p>' in html
     assert "Correct your answers below and submit again." in html
-    assert 'name="rows-1-name"' in html  # editable again
+    assert 'data-column="name"' in html  # editable again
 
 
 def test_only_the_reviewer_accepts_and_the_manager_answers_for_a_part_with_a_reason(chain, people, officer, org):
