@@ -115,10 +115,11 @@ def test_a_grid_body_over_the_size_limit_is_refused_before_it_is_read(chain, peo
     assert db_state() == before
 
 
-def test_only_the_assignee_saves_the_grid(chain, people):
+def test_nobody_outside_the_parts_chain_saves_the_grid(chain, people):
+    """The assignee saves, and so may the managers above who answer for them; a peer elsewhere may not."""
     before = db_state()
 
-    response = post_grid(login(people["vp_a"]), vm_url(chain), [{"id": None, "name": "rogue01"}])
+    response = post_grid(login(people["lead_b1"]), vm_url(chain), [{"id": None, "name": "rogue01"}])
 
     assert response.status_code == 403
     assert db_state() == before
@@ -181,3 +182,10 @@ def test_a_column_the_file_has_but_leaves_empty_is_emptied_and_said_so(chain, pe
     changes = read(response.content.decode()).find(data_changes="").find_all("li")
     assert [item.text() for item in changes] == ["line 2 of the file, web01: Owner emptied (was “Ann Lead”)"]
     assert DeclaredVM.objects.get(assignment=chain.part).owner == ""
+
+
+def test_the_manager_above_answering_for_their_report_saves_the_grid(chain, people):
+    response = post_grid(login(people["vp_a"]), vm_url(chain), [{"id": None, "name": "lab01"}])
+
+    assert response.status_code == 200
+    assert list(chain.part.declared_vms.values_list("name", flat=True)) == ["lab01"]
