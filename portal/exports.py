@@ -106,9 +106,9 @@ def _about_rows(export: Export, written: int) -> Iterator[list[Any]]:
         yield ["Filters", "none: everything you may read"]
 
 
-def export_xlsx_response(export: Export) -> HttpResponse:
+def export_xlsx_bytes(export: Export) -> bytes:
     """The rows as an xlsx workbook: an About sheet first, then the data with a frozen header row, filters on it
-    and set column widths."""
+    and set column widths. Evidence packs embed these bytes; pages send them with ``export_xlsx_response``."""
     workbook = Workbook(write_only=True)
     about = workbook.create_sheet("About")
     about.column_dimensions["A"].width = 18
@@ -128,7 +128,12 @@ def export_xlsx_response(export: Export) -> HttpResponse:
         about.append([_bold(about, label, bold), export_cell(value)])
     stream = io.BytesIO()
     workbook.save(stream)
-    response = HttpResponse(stream.getvalue(), content_type=XLSX_TYPE)
+    return stream.getvalue()
+
+
+def export_xlsx_response(export: Export) -> HttpResponse:
+    """The rows as an xlsx download (``export_xlsx_bytes``)."""
+    response = HttpResponse(export_xlsx_bytes(export), content_type=XLSX_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{export.filename}.xlsx"'
     return response
 

@@ -1,0 +1,439 @@
+"""The reads of an evidence pack: one selector per section, each returning the tables it prints.
+
+Every table carries what an auditor needs to rely on it (AS 1105.10, information produced by the entity): the
+data source, the parameters, when and by whom it was produced, the row count and the SHA-256 of its rows. A
+table longer than ``PRINTED_ROWS_MAX`` prints its first rows and goes whole into a spreadsheet attached to the
+PDF: WeasyPrint is slow on tables spanning hundreds of pages, and an auditor filters a spreadsheet anyway.
+
+Cells are plain JSON values (text, whole numbers, None) from the start, so the hash of the rows printed, the
+hash in the manifest and the hash ``verify_pack`` recomputes from the attached ``evidence.json`` are one hash.
+"""
+
+import datetime
+import hashlib
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+
+from compliance.models import CatalogVersion, Framework, Mapping
+from inventory.choices import ScanStatus, VMStatus
+from inventory.models import Source, VirtualMachine, VMChange
+from portal.exports import Export, ExportColumn, export_xlsx_bytes
+from portal.models import AuditEvent
+from portal.pdf import PdfAttachment
+from portal.services.audit import audit_anchor_points, audit_chain_verify
+from questionnaires.choices import AssignmentStatus, CampaignStatus, DataCategory, ReconciliationState
+from questionnaires.models import Assignment, Campaign, ReconciliationItem
+
+# Rows a table prints in the PDF before the rest goes only to its attachment: a few pages at most.
+PRINTED_ROWS_MAX = 40
+# Timeline entries shown per sampled VM: the latest of the period, enough to see what happened to it.
+TIMELINE_EXCERPT = 5
+# The data each regulation is about: a VM handling it is in the framework's scope (45 CFR 164.306, SOX 404, GLBA
+# 314.4(c)(2)).
+FRAMEWORK_DATA_CATEGORY = {
+    "hipaa": DataCategory.EPHI,
+    "sox": DataCategory.FINANCIAL_REPORTING,
+    "glba": DataCategory.CUSTOMER_FINANCIAL,
+}
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one byte form of a JSON value that every hash of the pack is taken over."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sha256_hex(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def _cell(value: Any) -> Any:
+    """A cell as a plain JSON value: dates and times as ISO text (UTC), choices and the rest as text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, datetime.datetime):
+        return value.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)
+
+
+@dataclass(frozen=True)
+class PackContext:
+    """What every section is read for: the framework and its catalog version, the period, the as-of date, the
+    population in scope and the sample, who produced the pack and when."""
+
+    pack_id: int
+    framework: Framework
+    version: CatalogVersion | None
+    period_start: datetime.date
+    period_end: datetime.date
+    as_of: datetime.date
+    produced_at: datetime.datetime
+    produced_by: str
+    sample_seed: int
+    sample_ids: tuple[int, ...] = ()
+    population_ids: tuple[int, ...] = ()
+
+    @property
+    def starts(self) -> datetime.datetime:
+        return _day_start(self.period_start)
+
+    @property
+    def ends(self) -> datetime.datetime:
+        """The first moment after the period."""
+        return _day_start(self.period_end + datetime.timedelta(days=1))
+
+    @property
+    def as_of_end(self) -> datetime.datetime:
+        return _day_start(self.as_of + datetime.timedelta(days=1))
+
+    @property
+    def category(self) -> str | None:
+        return FRAMEWORK_DATA_CATEGORY.get(self.framework.slug)
+
+    def parameters(self, **extra: Any) -> dict[str, str]:
+        base = {"framework": self.framework.slug, "period": f"{self.period_start} to {self.period_end}",
+                "as of": str(self.as_of)}
+        return {**base, **{key: str(value) for key, value in extra.items()}}
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+@dataclass
+class EvidenceTable:
+    """One table of the pack with its provenance; ``attachment`` names the spreadsheet holding every row when
+    the PDF prints only the first ``PRINTED_ROWS_MAX``."""
+
+    key: str
+    title: str
+    source: str
+    columns: list[str]
+    rows: list[list[Any]]
+    parameters: dict[str, str]
+    produced_at: datetime.datetime
+    produced_by: str
+    attachment: str = ""
+
+    def __post_init__(self) -> None:
+        self.rows = [[_cell(value) for value in row] for row in self.rows]
+
+    @property
+    def sha256(self) -> str:
+        return sha256_hex(canonical_json(self.rows))
+
+    @property
+    def printed_rows(self) -> list[list[Any]]:
+        return self.rows if not self.attachment else self.rows[:PRINTED_ROWS_MAX]
+
+    def manifest_entry(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "title": self.title, "source": self.source, "parameters": self.parameters,
+            "produced_at": _cell(self.produced_at), "produced_by": self.produced_by, "rows": len(self.rows),
+            "sha256": self.sha256, "attachment": self.attachment,
+        }
+
+
+@dataclass
+class PackSection:
+    """A chapter of the pack: its heading (a PDF bookmark and a line of the contents), its template, tables,
+    attachments and whatever else its template shows."""
+
+    key: str
+    title: str
+    template: str
+    tables: list[EvidenceTable] = field(default_factory=list)
+    attachments: list[PdfAttachment] = field(default_factory=list)
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def table(self, key: str) -> EvidenceTable:
+        return next(table for table in self.tables if table.key == key)
+
+
+def _table(ctx: PackContext, key: str, title: str, source: str, columns: list[str], rows: list[list[Any]],
+           section: PackSection | None = None, **parameters: Any) -> EvidenceTable:
+    """A table; a long one also becomes an xlsx attachment of ``section`` (through ``portal.exports``)."""
+    table = EvidenceTable(key=key, title=title, source=source, columns=columns, rows=rows,
+                          parameters=ctx.parameters(**parameters), produced_at=ctx.produced_at,
+                          produced_by=ctx.produced_by)
+    if section is not None and len(table.rows) > PRINTED_ROWS_MAX:
+        table.attachment = f"{key}.xlsx"
+        section.attachments.append(_xlsx_attachment(table))
+    return table
+
+
+def _xlsx_attachment(table: EvidenceTable) -> PdfAttachment:
+    export = Export(
+        title=table.title, filename=table.key, columns=[ExportColumn(label, 22) for label in table.columns],
+        rows=table.rows, user=table.produced_by, count=len(table.rows), filters=table.parameters,
+        sheet=table.title[:31],
+    )
+    return PdfAttachment(name=table.attachment, content=export_xlsx_bytes(export),
+                         description=f"{table.title}: all {len(table.rows)} rows")
+
+
+# --- population -------------------------------------------------------------------------------------------------
+
+POPULATION_FIELDS = (
+    "id", "name", "source__name", "cluster__name", "power_state", "status", "sanction", "owner__name", "purpose",
+    "data_categories", "guest_os", "tools_status", "tools_version", "first_seen", "last_seen", "is_template",
+)
+
+
+def population_scope(*, framework: Framework, period_start: datetime.date, as_of: datetime.date) -> tuple[
+        list[dict], Counter]:
+    """The VMs in the framework's scope on the period, and the reasons the others are out of it, counted.
+
+    In scope: a VM (not a template) seen by the as-of date, not removed before the period, whose owner declared
+    it handles the framework's data category. Data categories are lists in JSON; read once and sorted in Python,
+    which also keeps this the same on SQLite and PostgreSQL.
+    """
+    category = FRAMEWORK_DATA_CATEGORY.get(framework.slug)
+    starts, as_of_end = _day_start(period_start), _day_start(as_of + datetime.timedelta(days=1))
+    in_scope, out = [], Counter()
+    for row in VirtualMachine.objects.order_by("id").values(*POPULATION_FIELDS).iterator(chunk_size=2000):
+        if row["is_template"]:
+            out["a template, not a running VM"] += 1
+        elif row["first_seen"] >= as_of_end:
+            out["first seen after the as-of date"] += 1
+        elif row["status"] == VMStatus.REMOVED and row["last_seen"] < starts:
+            out["removed before the period"] += 1
+        elif not row["data_categories"]:
+            out["no data category declared by an owner"] += 1
+        elif category not in row["data_categories"]:
+            out[f"handles no {DataCategory(category).label}" if category else "framework scopes no data"] += 1
+        else:
+            in_scope.append(row)
+    return in_scope, out
+
+
+def _category_labels(values: list[str]) -> str:
+    labels = dict(DataCategory.choices)
+    return ", ".join(labels.get(value, value) for value in values)
+
+
+# --- sections ---------------------------------------------------------------------------------------------------
+
+
+def section_scope(ctx: PackContext, population: list[dict], out_of_scope: Counter) -> PackSection:
+    """Scope: the sources and their last complete scans, the campaigns of the period, the VM population in scope
+    by data category, and what is out of scope and why."""
+    section = PackSection("scope", "Scope", "compliance/pdf/_tables.html")
+    sources = Source.objects.order_by("name").annotate(
+        last_complete=Max("scan_runs__finished_at", filter=Q(scan_runs__status=ScanStatus.COMPLETE,
+                                                             scan_runs__finished_at__lt=ctx.as_of_end)),
+        live_vms=Count("vms", filter=~Q(vms__status=VMStatus.REMOVED)),
+    )
+    section.tables.append(_table(
+        ctx, "sources", "Sources and their last complete scans", "inventory.Source, inventory.ScanRun",
+        ["Source", "Kind", "Enabled", "Last complete scan", "VMs not removed"],
+        [[s.name, s.get_kind_display(), "yes" if s.enabled else "no", s.last_complete or "never", s.live_vms]
+         for s in sources], section,
+    ))
+    campaigns = _period_campaigns(ctx)
+    section.tables.append(_table(
+        ctx, "campaigns", "Questionnaire campaigns of the period", "questionnaires.Campaign",
+        ["Campaign", "Status", "Launched", "Closed", "Due", "Assignments"],
+        [[c.name, c.get_status_display(), c.launched_at, c.closed_at, c.due_date, c.assignment_count]
+         for c in campaigns], section,
+    ))
+    by_category = Counter(value for row in population for value in row["data_categories"])
+    section.tables.append(_table(
+        ctx, "population_by_category", "VMs in scope by data category", "inventory.VirtualMachine.data_categories",
+        ["Data category", "VMs in scope"],
+        [[label, by_category.get(value, 0)] for value, label in DataCategory.choices if by_category.get(value)],
+        section, in_scope=f"VMs handling {DataCategory(ctx.category).label}" if ctx.category else "none",
+    ))
+    section.tables.append(_table(
+        ctx, "out_of_scope", "Out of scope, and why", "inventory.VirtualMachine",
+        ["Reason", "VMs"], [[reason, count] for reason, count in sorted(out_of_scope.items())], section,
+    ))
+    section.context["in_scope"] = len(population)
+    return section
+
+
+def _period_campaigns(ctx: PackContext) -> list[Campaign]:
+    return list(
+        Campaign.objects.filter(launched_at__lt=ctx.ends)
+        .exclude(status=CampaignStatus.DRAFT)
+        .filter(Q(closed_at__isnull=True) | Q(closed_at__gte=ctx.starts))
+        .annotate(assignment_count=Count("assignments"))
+        .order_by("launched_at", "id")
+    )
+
+
+def section_requirements(ctx: PackContext, population: list[dict], out_of_scope: Counter) -> PackSection:
+    """Summary of requirements: every requirement of the framework's catalog version with the 800-53 controls it
+    maps to."""
+    section = PackSection("requirements", "Summary of requirements", "compliance/pdf/_tables.html")
+    rows = []
+    if ctx.version is not None:
+        targets = defaultdict(list)
+        for requirement_id, citation in Mapping.objects.filter(requirement__version=ctx.version).order_by(
+                "target__order").values_list("requirement_id", "target__citation"):
+            targets[requirement_id].append(citation)
+        for requirement in ctx.version.requirements.order_by("order"):
+            rows.append([requirement.citation, requirement.title, requirement.get_kind_display(),
+                         requirement.get_implementation_display() or "", ", ".join(targets[requirement.pk])])
+    section.tables.append(_table(
+        ctx, "requirements", f"{ctx.framework.name} requirements and mapped controls",
+        "compliance.Requirement, compliance.Mapping", ["Citation", "Title", "Kind", "R/A", "NIST 800-53 controls"],
+        rows, catalog_version=ctx.version.number if ctx.version else "none loaded",
+    ))
+    section.context["catalog"] = ctx.version
+    return section
+
+
+def section_inventory(ctx: PackContext, population: list[dict], out_of_scope: Counter) -> PackSection:
+    """Inventory and reconciliation: the population's counts, the reconciliation states of the period's
+    campaigns, and the timeline of the population in the period by kind of change."""
+    section = PackSection("inventory", "Inventory and reconciliation", "compliance/pdf/_tables.html")
+    count = Counter()
+    for row in population:
+        count[("Status", VMStatus(row["status"]).label)] += 1
+        count[("Approval", row["sanction"])] += 1
+        count[("Power state", row["power_state"])] += 1
+    section.tables.append(_table(
+        ctx, "population_counts", "The population in scope", "inventory.VirtualMachine",
+        ["Measure", "Value", "VMs"], [[measure, value, n] for (measure, value), n in sorted(count.items())],
+        section,
+    ))
+    ids = [row["id"] for row in population]
+    campaign_ids = [campaign.pk for campaign in _period_campaigns(ctx)]
+    states = Counter()
+    items = ReconciliationItem.objects.filter(campaign_id__in=campaign_ids).values_list(
+        "campaign__name", "state", "vm_id")
+    population_set = set(ids)
+    for campaign_name, state, vm_id in items:
+        if vm_id is None or vm_id in population_set:
+            states[(campaign_name, ReconciliationState(state).label)] += 1
+    section.tables.append(_table(
+        ctx, "reconciliation_states", "Reconciliation of declared VMs against the inventory",
+        "questionnaires.ReconciliationItem", ["Campaign", "State", "Items"],
+        [[campaign, state, n] for (campaign, state), n in sorted(states.items())], section,
+        scope="items of the population in scope, and declared VMs found nowhere",
+    ))
+    changes = Counter()
+    for kind, vm_id in VMChange.objects.filter(at__gte=ctx.starts, at__lt=ctx.ends).values_list("kind", "vm_id"):
+        if vm_id in population_set:
+            changes[kind] += 1
+    section.tables.append(_table(
+        ctx, "changes_by_kind", "Changes to the population in the period", "inventory.VMChange",
+        ["Kind of change", "Changes"], [[kind, n] for kind, n in sorted(changes.items())], section,
+    ))
+    return section
+
+
+def population_rows(population: list[dict]) -> list[list[Any]]:
+    return [[row["id"], row["name"], row["source__name"], row["cluster__name"], row["power_state"], row["status"],
+             row["sanction"], row["owner__name"], row["purpose"], _category_labels(row["data_categories"]),
+             row["guest_os"], row["tools_status"], row["tools_version"], row["first_seen"], row["last_seen"]]
+            for row in population]
+
+
+POPULATION_COLUMNS = ["VM id", "Name", "Source", "Cluster", "Power state", "Status", "Approval", "Owner", "Purpose",
+                      "Data categories", "Guest OS", "Tools status", "Tools version", "First seen", "Last seen"]
+
+
+def sample_evidence(*, vm_ids: list[int], starts: datetime.datetime, ends: datetime.datetime) -> list[dict]:
+    """Per sampled VM: approval, patch facts, declarations and reconciliation, and a timeline excerpt of the
+    period; four queries whatever the sample's size."""
+    vms = {vm.pk: vm for vm in VirtualMachine.objects.filter(pk__in=vm_ids).select_related("owner", "source")}
+    items = defaultdict(list)
+    for item in ReconciliationItem.objects.filter(vm_id__in=vm_ids).select_related(
+            "campaign", "declarer", "declared_vm").order_by("campaign_id", "id"):
+        items[item.vm_id].append(item)
+    timeline = defaultdict(list)
+    for change in VMChange.objects.filter(vm_id__in=vm_ids, at__gte=starts, at__lt=ends).order_by("-at", "-id"):
+        if len(timeline[change.vm_id]) < TIMELINE_EXCERPT:
+            timeline[change.vm_id].append(change)
+    return [{"vm": vms[pk], "items": items[pk], "timeline": timeline[pk]} for pk in vm_ids if pk in vms]
+
+
+def section_sampling(ctx: PackContext, population: list[dict], out_of_scope: Counter) -> PackSection:
+    """Audit sampling: the whole population as an attached spreadsheet (with its hash in the manifest), and the
+    VMs drawn with the recorded seed, each with its evidence."""
+    section = PackSection("sampling", "Audit sampling", "compliance/pdf/_sampling.html")
+    population_table = _table(ctx, "population", "The population in scope", "inventory.VirtualMachine",
+                              POPULATION_COLUMNS, population_rows(population), in_scope_rule="see Scope")
+    population_table.attachment = "population.xlsx"
+    section.attachments.append(_xlsx_attachment(population_table))
+    section.tables.append(population_table)
+    evidence = sample_evidence(vm_ids=list(ctx.sample_ids), starts=ctx.starts, ends=ctx.ends)
+    rows = []
+    for entry in evidence:
+        vm = entry["vm"]
+        states = "; ".join(f"{item.campaign.name}: {item.get_state_display()}" for item in entry["items"])
+        rows.append([vm.pk, vm.name, vm.get_sanction_display(), vm.owner.name if vm.owner else "",
+                     f"{vm.tools_status or 'unknown'} {vm.tools_version}".strip(), states or "not in a campaign"])
+    section.tables.append(_table(
+        ctx, "sample", "The sample", "inventory.VirtualMachine, questionnaires.ReconciliationItem",
+        ["VM id", "Name", "Approval", "Owner", "VMware Tools (patch facts)", "Reconciliation"], rows,
+        seed=ctx.sample_seed, size=len(ctx.sample_ids), drawn_from=f"{len(population)} VMs in scope, by id",
+    ))
+    section.context.update(evidence=evidence, seed=ctx.sample_seed, population_count=len(population))
+    return section
+
+
+def section_questionnaires(ctx: PackContext, population: list[dict], out_of_scope: Counter) -> PackSection:
+    """Questionnaire completion by org unit (the respondent's department), with every respondent and dates."""
+    section = PackSection("questionnaires", "Questionnaire completion", "compliance/pdf/_tables.html")
+    campaign_ids = [campaign.pk for campaign in _period_campaigns(ctx)]
+    assignments = list(Assignment.objects.filter(campaign_id__in=campaign_ids).select_related(
+        "campaign", "person", "reviewed_by").order_by("campaign_id", "person__department", "person__name", "id"))
+    done = {AssignmentStatus.SUBMITTED, AssignmentStatus.ACCEPTED}
+    units = defaultdict(lambda: [0, 0, 0])
+    for assignment in assignments:
+        unit = units[(assignment.campaign.name, assignment.person.department or "(no department)")]
+        unit[0] += 1
+        unit[1] += assignment.status in done
+        unit[2] += assignment.status == AssignmentStatus.ACCEPTED
+    section.tables.append(_table(
+        ctx, "completion_by_unit", "Completion by org unit", "questionnaires.Assignment",
+        ["Campaign", "Org unit", "Assignments", "Answered", "Accepted", "Answered %"],
+        [[campaign, unit, total, answered, accepted, f"{100 * answered // total} %"]
+         for (campaign, unit), (total, answered, accepted) in sorted(units.items())], section,
+    ))
+    section.tables.append(_table(
+        ctx, "respondents", "Respondents", "questionnaires.Assignment",
+        ["Campaign", "Org unit", "Respondent", "Status", "Submitted", "Reviewed", "Reviewed by"],
+        [[a.campaign.name, a.person.department, a.person.name, a.get_status_display(), a.submitted_at,
+          a.reviewed_at, str(a.reviewed_by) if a.reviewed_by else ""] for a in assignments], section,
+    ))
+    return section
+
+
+def section_audit_trail(ctx: PackContext, population: list[dict], out_of_scope: Counter) -> PackSection:
+    """The audit trail of the period: events by action, the events themselves (attached when long), and the
+    result of verifying the whole chain against its anchors."""
+    section = PackSection("audit", "Audit trail", "compliance/pdf/_audit.html")
+    events = AuditEvent.objects.filter(at__gte=ctx.starts, at__lt=ctx.ends).order_by("sequence")
+    by_action = Counter(events.values_list("action", flat=True))
+    section.tables.append(_table(
+        ctx, "audit_by_action", "Events of the period by action", "portal.AuditEvent", ["Action", "Events"],
+        sorted(map(list, by_action.items())), section,
+    ))
+    section.tables.append(_table(
+        ctx, "audit_events", "Events of the period", "portal.AuditEvent",
+        ["Sequence", "At", "Actor", "Action", "Object", "Hash"],
+        [list(row) for row in events.values_list("sequence", "at", "actor_label", "action", "object_repr", "hash")
+         .iterator(chunk_size=5000)], section,
+    ))
+    anchors = audit_anchor_points()
+    verified, chain_break = audit_chain_verify(anchors=anchors)
+    section.context.update(
+        verified=verified, chain_break=chain_break, anchor=anchors[-1].text if anchors else "",
+    )
+    return section
+
+
+# The sections between the contents and the manifest, in the order they print.
+SECTIONS = (section_scope, section_requirements, section_inventory, section_sampling, section_questionnaires,
+            section_audit_trail)
