@@ -4,11 +4,23 @@ Every list here is a fixed number of queries whatever its length: counts are agg
 mappings come by prefetch.
 """
 
+import datetime
+
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
-from compliance.choices import FrameworkKind, Implementation, RequirementKind
-from compliance.models import CatalogVersion, Framework, Mapping, Requirement
+from compliance.choices import FrameworkKind, Implementation, PackState, RequirementKind
+from compliance.models import (
+    CatalogVersion,
+    EvidencePack,
+    EvidenceRequest,
+    Framework,
+    FrameworkGrant,
+    Mapping,
+    Requirement,
+)
+from portal.choices import Role
+from portal.models import User
 
 
 def latest_versions() -> QuerySet[CatalogVersion]:
@@ -91,3 +103,55 @@ def requirement_list(*, latest_only: bool = True) -> QuerySet[Requirement]:
     if latest_only:
         requirements = requirements.filter(version__in=latest_versions())
     return requirements.order_by("version__framework__slug", "version__number", "order")
+
+
+# --- evidence packs ---------------------------------------------------------------------------------------------
+
+
+def granted_frameworks(user: User) -> QuerySet[Framework]:
+    """The frameworks an auditor holds a live grant of, while their access lasts; none for anyone else."""
+    if not user.has_role(Role.AUDITOR) or user.access_expired():
+        return Framework.objects.none()
+    return Framework.objects.filter(grants__auditor=user, grants__revoked_at__isnull=True).distinct()
+
+
+def packs_visible_to(user: User) -> QuerySet[EvidencePack]:
+    """Compliance officers and admins read every pack; an auditor the ready packs of granted frameworks; nobody
+    else any. Without the PDF's bytes: lists never load them."""
+    packs = EvidencePack.objects.select_related("framework", "built_by").defer("pdf", "manifest")
+    if user.has_role(Role.COMPLIANCE_OFFICER, Role.ADMIN):
+        return packs
+    if user.has_role(Role.AUDITOR):
+        return packs.filter(state=PackState.READY, framework__in=granted_frameworks(user))
+    return packs.none()
+
+
+def pack_visible(*, user: User, pk: int, with_pdf: bool = False) -> EvidencePack:
+    """A pack the user may read (404 otherwise, so an auditor learns nothing of others' frameworks)."""
+    packs = packs_visible_to(user)
+    if with_pdf:
+        packs = packs.defer(None).select_related("framework", "built_by")
+    return get_object_or_404(packs, pk=pk)
+
+
+def grants_list() -> QuerySet[FrameworkGrant]:
+    return FrameworkGrant.objects.select_related("auditor", "framework", "granted_by").order_by(
+        "revoked_at", "framework__name", "auditor__username")
+
+
+def auditors_grantable() -> QuerySet[User]:
+    """Logins with the auditor role whose access has an end date still ahead."""
+    return User.objects.filter(groups__name=Role.AUDITOR, access_expires_on__gte=datetime.date.today()).order_by(
+        "username").distinct()
+
+
+def evidence_requests_visible_to(user: User) -> QuerySet[EvidenceRequest]:
+    """Auditors read the requests of their granted frameworks; compliance officers, security admins and admins
+    (who answer them) read all."""
+    requests = EvidenceRequest.objects.select_related("framework", "requirement", "vm", "requested_by").annotate(
+        response_count=Count("responses"))
+    if user.has_role(Role.COMPLIANCE_OFFICER, Role.SECURITY_ADMIN, Role.ADMIN):
+        return requests
+    if user.has_role(Role.AUDITOR):
+        return requests.filter(framework__in=granted_frameworks(user))
+    return requests.none()

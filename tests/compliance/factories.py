@@ -1,10 +1,12 @@
 """factory_boy factories for the compliance catalog models."""
 
+import hashlib
+
 import factory
 from django.utils import timezone
 
-from compliance.choices import FrameworkKind, RequirementKind
-from compliance.models import CatalogVersion, Framework, Requirement
+from compliance.choices import FrameworkKind, PackState, RequirementKind
+from compliance.models import CatalogVersion, EvidencePack, Framework, FrameworkGrant, Requirement
 
 
 class FrameworkFactory(factory.django.DjangoModelFactory):
@@ -39,3 +41,32 @@ class RequirementFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Requirement {n}")
     source_document = "A rule"
     order = factory.Sequence(lambda n: n + 1)
+
+
+class EvidencePackFactory(factory.django.DjangoModelFactory):
+    """A ready pack row (a stand-in PDF and a one-VM manifest): for pages and permissions, not for verification,
+    which builds real packs."""
+
+    class Meta:
+        model = EvidencePack
+
+    framework = factory.SubFactory(FrameworkFactory, slug="hipaa", name="HIPAA Security Rule")
+    period_start = factory.LazyFunction(lambda: timezone.localdate().replace(month=1, day=1))
+    period_end = factory.LazyFunction(timezone.localdate)
+    as_of = factory.LazyFunction(timezone.localdate)
+    built_by_label = "test"
+    requested_at = factory.LazyFunction(timezone.now)
+    state = PackState.READY
+    sample_seed = 11
+    sample_size = 1
+    pdf = b"%PDF-1.7 stand-in"
+    pdf_sha256 = factory.LazyAttribute(lambda pack: hashlib.sha256(pack.pdf).hexdigest())
+    manifest = factory.LazyFunction(lambda: {"population_ids": [1, 2, 3], "tables": [], "attachments": []})
+
+
+class FrameworkGrantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FrameworkGrant
+
+    framework = factory.SubFactory(FrameworkFactory, slug="hipaa", name="HIPAA Security Rule")
+    granted_at = factory.LazyFunction(timezone.now)

@@ -5,6 +5,8 @@ The walk covers every pattern the URLconf has, so a new page or endpoint without
 flow only; the Django admin has its own staff check, tested at the end.
 """
 
+import datetime
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
@@ -13,7 +15,8 @@ from portal.services.audit import audit_log
 from questionnaires.choices import QuestionKind, ReconciliationTrigger
 from questionnaires.models import ReconciliationItem
 from questionnaires.services.reconciliation import reconciliation_run
-from tests.compliance.factories import RequirementFactory
+from compliance.services.evidence_requests import evidence_request_answer, evidence_request_create
+from tests.compliance.factories import EvidencePackFactory, FrameworkGrantFactory, RequirementFactory
 from tests.factories import (
     AreaMappingFactory,
     HostFactory,
@@ -70,6 +73,14 @@ def sample_kwargs(org, role_users):
     part = AssignmentFactory(campaign=campaign, person=part_person, parent=head)
     SectionFactory(version=campaign.version)
     requirement = RequirementFactory(version__framework__slug="hipaa")
+    # A ready HIPAA pack the auditor was granted, and a request of the auditor's answered with a file.
+    pack = EvidencePackFactory(framework=requirement.version.framework)
+    FrameworkGrantFactory(auditor=role_users[Role.AUDITOR], framework=pack.framework,
+                          granted_by=role_users[Role.COMPLIANCE_OFFICER])
+    evidence = evidence_request_create(user=role_users[Role.AUDITOR], framework=pack.framework, title="Scan logs",
+                                       due_date=datetime.date.today(), requirement=requirement)
+    answer = evidence_request_answer(request=evidence, user=role_users[Role.COMPLIANCE_OFFICER], note="Attached",
+                                     file_name="logs.txt", file_content=b"scan log\n")
     # Reconciled: the manager's VM is undeclared, routed to the manager, whom every role may read it of.
     recon_run = reconciliation_run(campaign=campaign, trigger=ReconciliationTrigger.COMMAND)
     campaign_urls = ["campaign_detail", "campaign_launch", "campaign_close", "campaign_reopen", "export_vms_csv",
@@ -105,6 +116,10 @@ def sample_kwargs(org, role_users):
         "compliance:framework_detail": {"slug": requirement.version.framework.slug},
         "api:framework-detail": {"slug": requirement.version.framework.slug},
         "api:requirement-detail": {"pk": requirement.pk},
+        **{f"compliance:{name}": {"pk": pack.pk} for name in ("pack_detail", "pack_progress", "pack_pdf",
+                                                               "pack_manifest")},
+        "compliance:request_detail": {"pk": evidence.pk},
+        "compliance:request_file": {"pk": evidence.pk, "response_id": answer.pk},
     }
 
 
@@ -130,6 +145,8 @@ def test_the_walk_sees_the_portal_urls():
     assert {"inventory:source_add", "inventory:source_edit"} <= set(names)
     assert {"questionnaires:my", "questionnaires:assignment", "questionnaires:campaign_detail"} <= set(names)
     assert {"compliance:framework_list", "compliance:framework_detail", "api:requirement-list"} <= set(names)
+    assert {"compliance:pack_list", "compliance:pack_pdf", "compliance:grant_list", "compliance:request_list",
+            "compliance:request_export"} <= set(names)
 
 
 @pytest.mark.parametrize("name", all_url_names())
