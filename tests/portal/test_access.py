@@ -10,12 +10,12 @@ import datetime
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
+from compliance.services.evidence_requests import evidence_request_answer, evidence_request_create
 from portal.choices import Role
 from portal.services.audit import audit_log
 from questionnaires.choices import QuestionKind, ReconciliationTrigger
 from questionnaires.models import ReconciliationItem
 from questionnaires.services.reconciliation import reconciliation_run
-from compliance.services.evidence_requests import evidence_request_answer, evidence_request_create
 from tests.compliance.factories import EvidencePackFactory, FrameworkGrantFactory, RequirementFactory
 from tests.factories import (
     AreaMappingFactory,
