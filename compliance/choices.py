@@ -36,6 +36,70 @@ class MappingRelationship(models.TextChoices):
 
     INFORMATIVE_REFERENCE = "informative_reference", "Informative reference (NIST OLIR)"
     RELATED = "related", "Related (vmcensus judgment)"
+    DIRECT = "direct", "Direct (a control of the library to a requirement)"
+
+
+class ControlFrequency(models.TextChoices):
+    """How often a control operates and is tested; automated controls are evaluated at least daily."""
+
+    CONTINUOUS = "continuous", "Continuous"
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+    MONTHLY = "monthly", "Monthly"
+    QUARTERLY = "quarterly", "Quarterly"
+    SEMIANNUAL = "semiannual", "Every six months"
+    ANNUAL = "annual", "Annual"
+
+
+class Metric(models.TextChoices):
+    """What an automated control measures; one evaluator module each in ``compliance/evaluators/``."""
+
+    INVENTORY_COVERAGE = "inventory_coverage", "Inventory coverage (share of scanned VMs declared and matched)"
+    APPROVAL_RATE = "approval_rate", "Approval rate (share of running VMs approved)"
+    BASELINE_PASS_RATE = "baseline_pass_rate", "Hardening baseline pass rate"
+    TOOLS_CURRENCY = "tools_currency", "VMware Tools currency (share of VMs with current Tools)"
+    HARDWARE_CURRENCY = "hardware_currency", "Virtual hardware currency (share at or above the minimum version)"
+    HOST_PATCH_CURRENCY = "host_patch_currency", "Host patch currency (share of hosts at or above the minimum build)"
+    ROGUE_COUNT = "rogue_count", "Rogue VMs (running without approval) past the grace period"
+    DORMANT_COUNT = "dormant_count", "Dormant VMs (powered off past the review period) not reviewed"
+    COPIED_COUNT = "copied_count", "Copied VMs (a BIOS UUID shared by two live VMs)"
+    CAMPAIGN_RESPONSE_RATE = "campaign_response_rate", "Campaign response rate (share of assignments submitted)"
+    SCAN_FRESHNESS = "scan_freshness", "Scan freshness (sources with a complete scan within the window)"
+    AUDIT_CHAIN = "audit_chain", "Audit trail intact (hash chain verifies)"
+    AUDITOR_ACCESS = "auditor_access", "Auditor access expires (auditor logins without an expiry date or past it)"
+
+
+class EvaluationStatus(models.TextChoices):
+    """A control's status from one evaluation."""
+
+    EFFECTIVE = "effective", "Effective"
+    DEFICIENT = "deficient", "Deficient"
+    NOT_EVALUATED = "not_evaluated", "Not evaluated"
+
+
+class EvaluationBasis(models.TextChoices):
+    """Where an evaluation's status comes from: a metric over the portal's data, or a person's attested test."""
+
+    METRIC = "metric", "Metric over the portal's data"
+    ATTESTATION = "attestation", "Attested test"
+
+
+class EvaluationTrigger(models.TextChoices):
+    SCAN = "scan", "After a complete scan"
+    RECONCILIATION = "reconciliation", "After a reconciliation run"
+    CAMPAIGN_CLOSE = "campaign_close", "When a campaign closed"
+    DAILY = "daily", "Daily schedule"
+    COMMAND = "command", "Command line"
+    USER = "user", "Asked for in the portal"
+
+
+class Scope(models.TextChoices):
+    """Which VMs an evaluation counts: the whole estate, or those in one framework's scope by data category."""
+
+    ESTATE = "estate", "Whole estate"
+    HIPAA = "hipaa", "HIPAA scope (ePHI)"
+    SOX = "sox", "SOX scope (financial reporting)"
+    GLBA = "glba", "GLBA scope (customer financial data)"
 
 
 class PackState(models.TextChoices):

@@ -5,17 +5,25 @@ anything evaluated against version 1 still points at version 1's requirements. N
 other frameworks' requirements map to its controls (``Mapping``).
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from compliance.choices import (
+    ControlFrequency,
+    EvaluationBasis,
+    EvaluationStatus,
+    EvaluationTrigger,
     EvidenceRequestState,
     FrameworkKind,
     Implementation,
     MappingRelationship,
+    Metric,
     PackState,
     RequirementKind,
+    Scope,
 )
+from portal.choices import Role
 
 
 class Framework(models.Model):
@@ -108,9 +116,8 @@ class Requirement(models.Model):
 class Mapping(models.Model):
     """A link from a requirement to a ``target`` requirement (an 800-53 control), with who publishes it.
 
-    ``target`` may be any requirement, so the portal's own control library, when it comes, maps through this
-    table too: a ``control`` key beside ``requirement`` (exactly one of the two set), pointing at an 800-53
-    control or straight at a HIPAA, GLBA or SOX requirement.
+    The portal's own control library maps through ``ControlMapping``, whose 800-53 targets lead on through these
+    rows to HIPAA, GLBA and SOX requirements.
     """
 
     requirement = models.ForeignKey(Requirement, on_delete=models.CASCADE, related_name="mappings")
@@ -129,6 +136,136 @@ class Mapping(models.Model):
         return f"{self.requirement.citation} → {self.target.citation}"
 
 
+class Control(models.Model):
+    """A control of the virtualization library (``compliance/data/controls/``), e.g. VMC-01 Inventory completeness.
+
+    The file defines it; ``manage.py load_controls`` writes it and bumps ``version`` when its row changes.
+    A control with a ``metric`` is evaluated from the portal's data against ``threshold`` (the metric says
+    whether the value must be at least or at most it); one without is tested by attestation. Compliance
+    officers assign the ``owner`` and may change the threshold in the portal; a reload keeps those unless the
+    file's row itself changed. A control dropped from the file is retired, never deleted (evaluations point
+    at it).
+    """
+
+    code = models.CharField(max_length=20, unique=True, help_text="Stable key, e.g. VMC-01.")
+    title = models.CharField(max_length=200)
+    description = models.TextField()
+    owner_role = models.CharField(max_length=30, choices=Role.choices, help_text="Who answers for it.")
+    owner = models.ForeignKey(
+        "portal.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="controls",
+        help_text="The person who operates and tests it, assigned in the portal.",
+    )
+    frequency = models.CharField(max_length=20, choices=ControlFrequency.choices)
+    test_procedure = models.TextField()
+    evidence = models.TextField(help_text="What the test keeps as evidence.")
+    metric = models.CharField(
+        max_length=40, choices=Metric.choices, blank=True, help_text="Blank: tested by attestation."
+    )
+    threshold = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    parameters = models.JSONField(
+        default=dict, blank=True, help_text='The metric\'s settings, e.g. {"grace_days": 7}.'
+    )
+    version = models.PositiveIntegerField(default=1, help_text="Bumped when the file's row changes.")
+    definition_hash = models.CharField(max_length=64, help_text="SHA-256 of the file's row as last loaded.")
+    loaded_at = models.DateTimeField()
+    retired_at = models.DateTimeField(null=True, blank=True, help_text="When the file stopped listing it.")
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(metric="", threshold__isnull=True) | (~Q(metric="") & Q(threshold__isnull=False)),
+                name="control_threshold_with_metric_only",
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="control_version_from_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.title}"
+
+    @property
+    def automated(self) -> bool:
+        return bool(self.metric)
+
+
+class ControlMapping(models.Model):
+    """A control of the library linked to a requirement: an 800-53 control (the usual way, leading on to HIPAA,
+    GLBA and SOX through ``Mapping``) or, with ``relationship`` direct, a HIPAA, GLBA or SOX requirement itself.
+
+    ``target`` is in the newest catalog version at load time; ``citation`` and ``framework`` keep what the file
+    named, so a roll-up on another catalog version matches by citation.
+    """
+
+    control = models.ForeignKey(Control, on_delete=models.CASCADE, related_name="mappings")
+    target = models.ForeignKey(Requirement, on_delete=models.CASCADE, related_name="control_mappings")
+    framework = models.ForeignKey(Framework, on_delete=models.PROTECT, related_name="+")
+    citation = models.CharField(max_length=64)
+    relationship = models.CharField(max_length=30, choices=MappingRelationship.choices)
+
+    class Meta:
+        ordering = ["control", "framework", "citation"]
+        constraints = [
+            models.UniqueConstraint(fields=["control", "target"], name="control_mapping_unique_pair"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.control.code} → {self.citation}"
+
+
+class EvaluationRun(models.Model):
+    """One pass of evaluating every automated control, after a scan, a reconciliation, a campaign close, the
+    daily schedule or a command."""
+
+    trigger = models.CharField(max_length=20, choices=EvaluationTrigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True, help_text="Evaluations per status.")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Evaluation run #{self.pk} ({self.get_trigger_display()}, {self.started_at:%Y-%m-%d %H:%M})"
+
+
+class ControlEvaluation(models.Model):
+    """A control's status at a moment, for one scope, with what it was computed from; never edited.
+
+    ``inputs`` lists each query the evaluator ran: ``{"name", "query", "parameters", "row_count", "sha256"}``
+    (SHA-256 of the rows in a canonical order), so the status can be re-checked by running them again.
+    ``threshold`` and ``parameters`` are the control's at the time. An attested test writes one too, with
+    ``basis`` attestation.
+    """
+
+    control = models.ForeignKey(Control, on_delete=models.PROTECT, related_name="evaluations")
+    run = models.ForeignKey(EvaluationRun, null=True, blank=True, on_delete=models.PROTECT, related_name="evaluations")
+    basis = models.CharField(max_length=20, choices=EvaluationBasis.choices, default=EvaluationBasis.METRIC)
+    scope = models.CharField(max_length=20, choices=Scope.choices, default=Scope.ESTATE)
+    evaluated_at = models.DateTimeField(db_index=True)
+    status = models.CharField(max_length=20, choices=EvaluationStatus.choices)
+    metric = models.CharField(max_length=40, choices=Metric.choices, blank=True)
+    value = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    threshold = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    control_version = models.PositiveIntegerField()
+    numerator = models.PositiveIntegerField(null=True, blank=True)
+    denominator = models.PositiveIntegerField(null=True, blank=True)
+    summary = models.CharField(max_length=500, help_text="The result in words, e.g. 95 of 100 VMs approved.")
+    details = models.JSONField(default=dict, blank=True, help_text="Breakdown, e.g. per source, and sample ids.")
+    inputs = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-evaluated_at", "-id"]
+        indexes = [
+            models.Index(fields=["control", "scope", "-evaluated_at"], name="evaluation_control_scope_idx"),
+        ]
+
+    def __str__(self) -> str:
+        at = f"{self.evaluated_at:%Y-%m-%d %H:%M}"
+        return f"{self.control.code} {self.get_scope_display()}: {self.get_status_display()} at {at}"
 class EvidencePack(models.Model):
     """One PDF for a framework and a period, with the manifest of every table and attachment it holds.
 

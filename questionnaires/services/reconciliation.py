@@ -19,7 +19,6 @@ changed, and the people newly asked to close a gap get one digest e-mail each.
 import datetime
 import hashlib
 import ipaddress
-import json
 import logging
 import re
 from collections import Counter, defaultdict
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import transaction
 from django.db.models import DateTimeField, F, Q, TextField, Value
@@ -121,13 +121,17 @@ def name_key(text: str) -> str:
     return text
 
 
+NOT_LETTER_OR_DIGIT = re.compile(r"[^0-9a-z]")
+NOT_HEX_DIGIT = re.compile(r"[^0-9a-f]")
+
+
 def loose_key(text: str) -> str:
     """A name with only its letters and digits: web_01, web-01 and "web 01" are close, never the same VM."""
-    return re.sub(r"[^0-9a-z]", "", name_key(text))
+    return NOT_LETTER_OR_DIGIT.sub("", name_key(text))
 
 
 def mac_key(text: str) -> str:
-    digits = re.sub(r"[^0-9a-f]", "", (text or "").casefold())
+    digits = NOT_HEX_DIGIT.sub("", (text or "").casefold())
     return ":".join(digits[i : i + 2] for i in range(0, 12, 2)) if len(digits) == 12 else ""
 
 
@@ -218,8 +222,9 @@ class _Outcome:
 
 
 def _json_list(text: str | None) -> list:
-    """A JSON list read as text: most are empty, and reading "[]" needs no parser."""
-    return json.loads(text) if text and text != "[]" else []
+    """A JSON list read as text (orjson parses 100,000 small lists several times faster than ``json``): most are
+    empty, and reading "[]" needs no parser."""
+    return orjson.loads(text) if text and text != "[]" else []
 
 
 def _reason(code: str, message: str) -> dict:
@@ -331,6 +336,7 @@ class _Estate:
         datacenters, clusters, hosts = places[Datacenter], places[Cluster], places[Host]
         self.vms: dict[int, _VM] = {}
         self.index: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        self.names = self.index["name"]
         self.scanned_platforms: set[str] = set()
         # Read whole, not through a server-side cursor: PostgreSQL plans a cursor for its first rows, and
         # fetching 100,000 rows through one took 40 times longer than one plain read.
@@ -374,10 +380,11 @@ class _Estate:
             index["dns"][dns].append(vm_id)
             if "." in dns:
                 index["dns_short"][name_key(dns)].append(vm_id)
-        ips = index["ip"]
-        for ip in vm.ips:
-            ips[ip.casefold()].append(vm_id)
-        index["name"][name_key(vm.name)].append(vm_id)
+        if vm.ips:
+            ips = index["ip"]
+            for ip in vm.ips:
+                ips[ip.casefold()].append(vm_id)
+        self.names[name_key(vm.name)].append(vm_id)
 
     @cached_property
     def loose(self) -> dict[str, list[int]]:
@@ -486,8 +493,11 @@ def _match(declared: _Declared, estate: _Estate, people: _People, linked: dict[i
     return _Match(None, "", "", candidates, reasons)
 
 
+PLATFORM_LABELS = dict(Platform.choices)
+
+
 def _platform_label(value: str) -> str:
-    return Platform(value).label if value in Platform.values else value
+    return PLATFORM_LABELS.get(value, value)
 
 
 def _differences(declared: _Declared, vm: _VM, people: _People) -> list[dict]:
@@ -539,14 +549,15 @@ class _Plan:
 def _declared_rows(campaign: Campaign) -> list[_Declared]:
     rows = (
         DeclaredVM.objects.filter(assignment__campaign=campaign, disposition__in=DECLARED_DISPOSITIONS)
+        .annotate(data_categories_text=Cast("data_categories", TextField()))
         .values_list(
             "id", "assignment__person_id", "assignment__status", "row", "name", "address", "platform", "created_on",
-            "created_by", "status", "owner", "purpose", "purpose_other", "data_categories", "location", "uuid",
+            "created_by", "status", "owner", "purpose", "purpose_other", "data_categories_text", "location", "uuid",
             "vm_id", "mac_address", "inventory_vm_id", "disposition",
         )
         .order_by("id")
     )
-    return [_Declared(*row[:13], row[13] or [], *row[14:]) for row in rows]
+    return [_Declared(*row[:13], _json_list(row[13]), *row[14:]) for row in rows]
 
 
 def _purpose_text(declared: _Declared) -> str:
@@ -700,17 +711,17 @@ def _store(campaign: Campaign, run: ReconciliationRun, outcomes: dict[str, _Outc
     created, same_state, linked, cleared, changes, to_tell = [], [], [], [], [], []
     for key, outcome in outcomes.items():
         fingerprint = outcome.fingerprint()
-        values = (*(getattr(outcome, name) for name in _Outcome.FIELDS), fingerprint)
         row = existing.get(key)
+        if row is not None and row[2] == fingerprint:
+            continue
+        values = (*(getattr(outcome, name) for name in _Outcome.FIELDS), fingerprint)
         if row is None:
             created.append((campaign.pk, key, *values, run.pk, "", ""))
             changes.append((run.pk, key, None, "", outcome.state))
             if outcome.state in OPEN_STATES:
                 to_tell.append(outcome)
             continue
-        pk, _, old_fingerprint, old_state, resolution, routed_to_id = row
-        if old_fingerprint == fingerprint:
-            continue
+        pk, _, _, old_state, resolution, routed_to_id = row
         if old_state == outcome.state:
             same_state.append((pk, *values))
             if outcome.state in OPEN_STATES and routed_to_id != outcome.routed_to_id and not resolution:

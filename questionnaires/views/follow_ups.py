@@ -2,8 +2,6 @@
 that fit it ("is it yours? what is it for?", "where does it run? retired?"); answered ones below. The address
 e-mails link to (``services.reconciliation.FOLLOW_UPS_PATH``)."""
 
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -12,20 +10,10 @@ from django.views.generic import TemplateView
 from portal.access import RoleRequiredMixin
 from portal.views import safe_next
 from questionnaires.choices import DataCategory, ReconciliationState, Resolution
-from questionnaires.forms import FollowUpAnswerForm
 from questionnaires.permissions import ANSWER_ROLES, QUESTIONNAIRE_ROLES
 from questionnaires.selectors import follow_ups_for_assignment, follow_ups_for_user, reconciliation_items_visible_to
-from questionnaires.services.follow_ups import follow_ups_answer
 from questionnaires.services.reconciliation import QUESTIONS
-from questionnaires.views.reconciliation import (
-    ITEMS_PER_PAGE,
-    answer_message,
-    chosen_items,
-    chosen_vm,
-    decorate_items,
-    form_errors_text,
-    refusal_text,
-)
+from questionnaires.views.reconciliation import ITEMS_PER_PAGE, answer_from_post, decorate_items
 
 State = ReconciliationState
 # What each answer's button says on this page, in the words of the question it answers.
@@ -81,21 +69,7 @@ class FollowUpAnswerView(FollowUpsView):
 
     def post(self, request):
         back = safe_next(request, reverse("questionnaires:follow_ups"))
-        form = FollowUpAnswerForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, form_errors_text(form))
-            return redirect(back)
-        data = form.cleaned_data
-        try:
-            items = chosen_items(reconciliation_items_visible_to(request.user), data["item"])
-            count = follow_ups_answer(
-                items=items, user=request.user, resolution=data["resolution"], note=data["note"],
-                vm=chosen_vm(data["vm"]), purpose=data["purpose"], data_categories=data["data_categories"],
-            )
-        except (PermissionDenied, ValidationError) as refused:
-            messages.error(request, refusal_text(refused))
-        else:
-            messages.success(request, answer_message(count, data["resolution"]))
+        answer_from_post(request, reconciliation_items_visible_to(request.user))
         return redirect(back)
 
 

@@ -100,6 +100,25 @@ def answer_message(count: int, resolution: str) -> str:
     return f"{count} item{'s' * (count != 1)} answered: {label[:1].lower()}{label[1:]}."
 
 
+def answer_from_post(request, visible: QuerySet[ReconciliationItem]) -> None:
+    """Answer the items a POST ticks, among those ``visible`` to the user, and say how it went in a message."""
+    form = FollowUpAnswerForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_errors_text(form))
+        return
+    data = form.cleaned_data
+    try:
+        count = follow_ups_answer(
+            items=chosen_items(visible, data["item"]), user=request.user, resolution=data["resolution"],
+            note=data["note"], vm=chosen_vm(data["vm"]), purpose=data["purpose"],
+            data_categories=data["data_categories"],
+        )
+    except (PermissionDenied, ValidationError) as refused:
+        messages.error(request, refusal_text(refused))
+    else:
+        messages.success(request, answer_message(count, data["resolution"]))
+
+
 class ReconciliationMixin(RoleRequiredMixin):
     """Loads the campaign if the user reads it: its participants, the oversight roles and the roles that see the
     whole estate. Everybody else gets 403. Auditors never POST."""
@@ -174,21 +193,7 @@ class ReconciliationAnswerView(ReconciliationView):
 
     def post(self, request, pk):
         campaign = self.load_campaign()
-        form = FollowUpAnswerForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, form_errors_text(form))
-            return redirect(self.page_url(campaign))
-        data = form.cleaned_data
-        try:
-            items = chosen_items(reconciliation_items_visible_to(request.user, campaign=campaign), data["item"])
-            count = follow_ups_answer(
-                items=items, user=request.user, resolution=data["resolution"], note=data["note"],
-                vm=chosen_vm(data["vm"]), purpose=data["purpose"], data_categories=data["data_categories"],
-            )
-        except (PermissionDenied, ValidationError) as refused:
-            messages.error(request, refusal_text(refused))
-        else:
-            messages.success(request, answer_message(count, data["resolution"]))
+        answer_from_post(request, reconciliation_items_visible_to(request.user, campaign=campaign))
         return redirect(self.page_url(campaign))
 
 

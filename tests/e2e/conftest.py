@@ -5,6 +5,8 @@ import shutil
 
 import pytest
 
+from tests.e2e.pages import RECORD_VIOLATIONS
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -48,3 +50,16 @@ def log_in(page, live_server):
         page.click("button[type=submit]")
 
     return log_in_as
+
+
+@pytest.fixture
+def watched(page):
+    """The page, with every console error or warning, every uncaught error and (after ``settle``) every policy
+    violation collected in ``page.problems``."""
+    problems = []
+    page.on("console", lambda message: problems.append(f"{page.url}: console {message.type}: {message.text}")
+            if message.type in ("error", "warning") else None)
+    page.on("pageerror", lambda error: problems.append(f"{page.url}: uncaught {error}"))
+    page.add_init_script(RECORD_VIOLATIONS)
+    page.problems = problems
+    return page

@@ -10,36 +10,15 @@ from questionnaires.choices import CampaignStatus
 from questionnaires.models import Assignment, Campaign
 from questionnaires.services.demo import LIVE_CAMPAIGN
 from questionnaires.services.demo import demo_load as questionnaires_demo_load
+from tests.e2e.pages import settle
 from tests.factories import VirtualMachineFactory, VMChangeFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-# Runs before any page script: records what the policy blocked, including what never reaches the console.
-RECORD_VIOLATIONS = """
-window.cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.cspViolations.push(`${event.violatedDirective} blocked ${event.blockedURI || "inline"}`);
-});
-"""
-
-
-@pytest.fixture
-def watched(page):
-    """The page, with every console error or warning and every uncaught error collected in ``page.problems``."""
-    problems = []
-    page.on("console", lambda message: problems.append(f"{page.url}: console {message.type}: {message.text}")
-            if message.type in ("error", "warning") else None)
-    page.on("pageerror", lambda error: problems.append(f"{page.url}: uncaught {error}"))
-    page.add_init_script(RECORD_VIOLATIONS)
-    page.problems = problems
-    return page
-
-
 def visit(page, url: str) -> None:
-    """Open ``url``, let its scripts and htmx requests settle, and collect the violations it recorded."""
+    """Open ``url`` and let it settle."""
     page.goto(url)
-    page.wait_for_load_state("networkidle")
-    page.problems += [f"{url}: {violation}" for violation in page.evaluate("window.cspViolations")]
+    settle(page)
 
 
 @pytest.fixture
@@ -82,7 +61,7 @@ def test_the_main_pages_raise_no_csp_violation_and_still_work(watched, live_serv
 
     visit(page, f"{base}/api/v1/docs/")
     expect(page.get_by_text("/api/v1/vms/", exact=True).first).to_be_visible()
-    page.problems += [f"docs: {violation}" for violation in page.evaluate("window.cspViolations")]
+    settle(page)
     assert page.problems == []
 
 
@@ -116,5 +95,5 @@ def test_the_source_form_tests_a_connection_under_the_policy(watched, live_serve
     page.get_by_role("button", name="Test connection").click()
 
     expect(page.locator("[data-connection=failed]")).to_contain_text("Fix the form first")
-    page.problems += page.evaluate("window.cspViolations")
+    settle(page)
     assert page.problems == []

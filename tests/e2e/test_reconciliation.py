@@ -11,36 +11,18 @@ from questionnaires.models import Campaign, ReconciliationItem
 from questionnaires.services.demo import LIVE_CAMPAIGN
 from questionnaires.services.demo import demo_load as questionnaires_demo_load
 from questionnaires.services.reconciliation import reconciliation_run
+from tests.e2e.pages import settle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-# Runs before any page script: records what the policy blocked.
-RECORD_VIOLATIONS = """
-window.cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.cspViolations.push(`${event.violatedDirective} blocked ${event.blockedURI || "inline"}`);
-});
-"""
-
-
 @pytest.fixture
-def campaign(page):
+def campaign(watched):
     """The demo's live campaign, reconciled; the page records console errors and policy violations."""
     demo_people_load()
     questionnaires_demo_load()
     campaign = Campaign.objects.get(name=LIVE_CAMPAIGN)
     reconciliation_run(campaign=campaign, trigger=ReconciliationTrigger.COMMAND)
-    page.problems = []
-    page.on("console", lambda message: page.problems.append(f"console {message.type}: {message.text}")
-            if message.type in ("error", "warning") else None)
-    page.on("pageerror", lambda error: page.problems.append(f"uncaught {error}"))
-    page.add_init_script(RECORD_VIOLATIONS)
     return campaign
-
-
-def settle(page) -> None:
-    page.wait_for_load_state("networkidle")
-    page.problems += page.evaluate("window.cspViolations")
 
 
 def test_the_officer_ticks_a_page_of_items_and_retires_them_in_bulk(page, live_server, log_in, campaign):

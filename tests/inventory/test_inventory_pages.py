@@ -23,7 +23,7 @@ from tests.factories import (
     VirtualMachineFactory,
     VMChangeFactory,
 )
-from tests.inventory.page_reading import Element, buttons, facts, links, options, read, rows, selected
+from tests.page_reading import Element, buttons, facts, links, options, read, rows, selected
 
 T0 = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC)
 VMS_URL = "/inventory/vms/"

@@ -12,7 +12,7 @@ from inventory.vsphere.connection import VSphereError, open_session
 from portal.choices import Role
 from portal.models import AuditEvent
 from tests.factories import SourceFactory
-from tests.inventory.test_vsphere_collector import Answers404, http_server, small_sim  # noqa: F401
+from tests.inventory.test_vsphere_collector import login_fault_proxy, small_sim  # noqa: F401
 
 PASSWORDS = ["pa55-w0rd-never-shown", "p&ss<w0rd>\"q'uote"]
 
@@ -32,43 +32,7 @@ def _fault_echoing(body: bytes) -> bytes:
 @pytest.fixture
 def echoing_vcenter(small_sim):  # noqa: F811
     """The simulator behind a proxy that answers Login with a fault echoing the request body."""
-    logins: list[bytes] = []
-
-    class EchoingProxy(Answers404):
-        def do_GET(self):  # noqa: N802
-            self._forward(None)
-
-        def do_POST(self):  # noqa: N802
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            if b"<Login " in body:
-                logins.append(body)
-                fault = _fault_echoing(body)
-                self.send_response(500)
-                self.send_header("Content-Type", "text/xml; charset=utf-8")
-                self.send_header("Content-Length", str(len(fault)))
-                self.end_headers()
-                self.wfile.write(fault)
-                return
-            self._forward(body)
-
-        def _forward(self, body):
-            import http.client
-
-            upstream = http.client.HTTPConnection(small_sim.host, small_sim.port, timeout=10)
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "accept-encoding")}
-            upstream.request(self.command, self.path, body, headers)
-            response = upstream.getresponse()
-            data = response.read()
-            self.send_response(response.status)
-            for key, value in response.getheaders():
-                if key.lower() not in ("transfer-encoding", "content-length", "connection"):
-                    self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            upstream.close()
-
-    with http_server(EchoingProxy) as port:
+    with login_fault_proxy(small_sim, _fault_echoing) as (port, logins):
         yield port, logins
 
 

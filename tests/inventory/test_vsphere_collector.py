@@ -766,9 +766,10 @@ INVALID_LOGIN = b"""<?xml version="1.0" encoding="UTF-8"?>
 </soapenv:Fault></soapenv:Body></soapenv:Envelope>"""
 
 
-@pytest.mark.simulator
-def test_refused_login(small_sim):
-    """A proxy in front of the simulator answers Login as vCenter does for a wrong password."""
+@contextlib.contextmanager
+def login_fault_proxy(sim, fault_for):
+    """The simulator behind a proxy that answers every Login with ``fault_for(request body)`` (an HTTP 500 SOAP
+    fault) and forwards the rest; yields (port, the login requests it received)."""
     logins: list[bytes] = []
 
     class Proxy(Answers404):
@@ -779,16 +780,17 @@ def test_refused_login(small_sim):
             body = self.rfile.read(int(self.headers["Content-Length"]))
             if b"<Login " in body:
                 logins.append(body)
+                fault = fault_for(body)
                 self.send_response(500)
                 self.send_header("Content-Type", "text/xml; charset=utf-8")
-                self.send_header("Content-Length", str(len(INVALID_LOGIN)))
+                self.send_header("Content-Length", str(len(fault)))
                 self.end_headers()
-                self.wfile.write(INVALID_LOGIN)
+                self.wfile.write(fault)
                 return
             self._forward(body)
 
         def _forward(self, body):
-            upstream = http.client.HTTPConnection(small_sim.host, small_sim.port, timeout=10)
+            upstream = http.client.HTTPConnection(sim.host, sim.port, timeout=10)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "accept-encoding")}
             upstream.request(self.command, self.path, body, headers)
             response = upstream.getresponse()
@@ -803,6 +805,13 @@ def test_refused_login(small_sim):
             upstream.close()
 
     with http_server(Proxy) as port:
+        yield port, logins
+
+
+@pytest.mark.simulator
+def test_refused_login(small_sim):
+    """A proxy in front of the simulator answers Login as vCenter does for a wrong password."""
+    with login_fault_proxy(small_sim, lambda body: INVALID_LOGIN) as (port, logins):
         message = connect_error(port, use_http=True, user="auditor@vsphere.local")
     assert message == f"127.0.0.1:{port} refused the login of user 'auditor@vsphere.local': wrong user name or password"
     assert len(logins) == 1

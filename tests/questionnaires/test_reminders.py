@@ -2,12 +2,10 @@
 one test runs the tasks on a real Celery worker over Redis."""
 
 import datetime
-import threading
 import time
 
 import pytest
 from django.core import mail
-from django.db import connections
 from django.utils import timezone
 
 from portal.choices import NotificationKind
@@ -18,6 +16,7 @@ from questionnaires.services import reminders as reminders_service
 from questionnaires.services.campaigns import campaign_launch
 from questionnaires.services.reminders import reminder_date, reminders_run
 from tests.questionnaires.factories import submit_answered
+from tests.task_log import task_log
 
 DAY = datetime.timedelta(days=1)
 
@@ -198,64 +197,24 @@ def test_closed_campaigns_are_not_reminded(launched, officer):
 
 
 
-class _TaskLog:
-    """Which tasks the worker started and finished, from Celery's signals."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.started: list[str] = []
-        self.finished: list[tuple[str, object]] = []
-
-    def prerun(self, sender=None, **kwargs):
-        with self.lock:
-            self.started.append(sender.name)
-
-    def postrun(self, sender=None, retval=None, state=None, **kwargs):
-        connections.close_all()  # the worker thread's own connection: never left open on the test database
-        with self.lock:
-            self.finished.append((sender.name, state, retval))
-
-    def results(self, name: str) -> list:
-        """What each successful run of ``name`` returned (a run retried after a lock counts once, when done)."""
-        with self.lock:
-            return [retval for finished, state, retval in self.finished if finished == name and state == "SUCCESS"]
-
-    def idle(self) -> bool:
-        with self.lock:
-            return len(self.started) == len(self.finished)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_runs_on_a_real_worker_send_each_escalation_once(worker_app, launched, org):
     from celery.contrib.testing.worker import start_worker
-    from celery.signals import task_postrun, task_prerun
 
     from questionnaires.tasks import reminders_run_task
 
     campaign = launched
     Campaign.objects.filter(pk=campaign.pk).update(due_date=timezone.localdate() - 3 * DAY)
     mail.outbox.clear()
-    log = _TaskLog()
-    task_prerun.connect(log.prerun, weak=False)
-    task_postrun.connect(log.postrun, weak=False)
-    try:
-        with start_worker(worker_app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30,
-                          queues=["notifications"]):
-            reminders_run_task.delay()
-            reminders_run_task.delay()
-            deadline = time.monotonic() + 60
-            while not (
-                len(log.results("questionnaires.reminders_run")) == 2
-                and log.idle()
-                and not Notification.objects.filter(emailed_at__isnull=True).exists()
-            ):
-                assert time.monotonic() < deadline, f"the worker did not finish: {log.started} / {log.finished}"
-                time.sleep(0.1)
-            time.sleep(0.5)  # let a straggling e-mail task finish before counting
-            assert log.idle()
-    finally:
-        task_prerun.disconnect(log.prerun)
-        task_postrun.disconnect(log.postrun)
+    worker = start_worker(worker_app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30,
+                          queues=["notifications"])
+    with task_log() as log, worker:
+        reminders_run_task.delay()
+        reminders_run_task.delay()
+        log.wait_until(lambda: len(log.results("questionnaires.reminders_run")) == 2
+                       and not Notification.objects.filter(emailed_at__isnull=True).exists())
+        time.sleep(0.5)  # let a straggling e-mail task finish before counting
+        assert log.idle()
 
     parts = Assignment.objects.filter(campaign=campaign)
     escalations = Notification.objects.filter(kind=NotificationKind.ESCALATION)

@@ -19,7 +19,7 @@ from questionnaires.choices import ReconciliationState, ReconciliationTrigger, R
 from questionnaires.models import ReconciliationItem, ReconciliationRun
 from questionnaires.services.reconciliation import reconciliation_run
 from tests.factories import PersonFactory, VirtualMachineFactory
-from tests.inventory.page_reading import links, read, rows
+from tests.page_reading import links, read, rows
 from tests.questionnaires.reconciliation.conftest import declare
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0001_initial'),
+        ('compliance', '0002_controls'),
         ('inventory', '0004_change_kinds_governance'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
