@@ -9,7 +9,6 @@ import uuid
 from decimal import Decimal
 
 import pypdf
-
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -109,8 +108,8 @@ class Command(BaseCommand):
         controls = Control.objects.bulk_create([Control(
             code=f"B{tag[:4]}-{n:03d}", title=f"Benchmark control {n}", description="Generated for the benchmark.",
             owner_role=Role.COMPLIANCE_OFFICER, frequency=ControlFrequency.WEEKLY, test_procedure="Count the VMs.",
-            evidence="The counted rows.", metric=Metric.APPROVAL_RATE, threshold=Decimal("95"), definition_hash="0" * 64,
-            loaded_at=now,
+            evidence="The counted rows.", metric=Metric.APPROVAL_RATE, threshold=Decimal("95"),
+            definition_hash="0" * 64, loaded_at=now,
         ) for n in range(CONTROLS)])
         ControlMapping.objects.bulk_create([ControlMapping(
             control=control, target=targets[n % len(targets)], framework=hipaa.framework,
