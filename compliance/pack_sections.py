@@ -20,7 +20,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from compliance.models import CatalogVersion, Framework, Mapping
-from inventory.choices import ScanStatus, VMStatus
+from inventory.choices import ChangeKind, PowerState, Sanction, ScanStatus, VMStatus
 from inventory.models import Source, VirtualMachine, VMChange
 from portal.exports import Export, ExportColumn, export_xlsx_bytes
 from portal.models import AuditEvent
@@ -121,6 +121,7 @@ class EvidenceTable:
     produced_at: datetime.datetime
     produced_by: str
     attachment: str = ""
+    printed: bool = True  # False: only in the attachment (the population)
 
     def __post_init__(self) -> None:
         self.rows = [[_cell(value) for value in row] for row in self.rows]
@@ -229,7 +230,7 @@ def section_scope(ctx: PackContext, population: list[dict], out_of_scope: Counte
     sources = Source.objects.order_by("name").annotate(
         last_complete=Max("scan_runs__finished_at", filter=Q(scan_runs__status=ScanStatus.COMPLETE,
                                                              scan_runs__finished_at__lt=ctx.as_of_end)),
-        live_vms=Count("vms", filter=~Q(vms__status=VMStatus.REMOVED)),
+        live_vms=Count("vms", filter=~Q(vms__status=VMStatus.REMOVED), distinct=True),
     )
     section.tables.append(_table(
         ctx, "sources", "Sources and their last complete scans", "inventory.Source, inventory.ScanRun",
@@ -298,10 +299,10 @@ def section_inventory(ctx: PackContext, population: list[dict], out_of_scope: Co
     count = Counter()
     for row in population:
         count[("Status", VMStatus(row["status"]).label)] += 1
-        count[("Approval", row["sanction"])] += 1
-        count[("Power state", row["power_state"])] += 1
+        count[("Approval", Sanction(row["sanction"]).label)] += 1
+        count[("Power state", PowerState(row["power_state"]).label)] += 1
     section.tables.append(_table(
-        ctx, "population_counts", "The population in scope", "inventory.VirtualMachine",
+        ctx, "population_counts", "Population counts", "inventory.VirtualMachine",
         ["Measure", "Value", "VMs"], [[measure, value, n] for (measure, value), n in sorted(count.items())],
         section,
     ))
@@ -326,15 +327,15 @@ def section_inventory(ctx: PackContext, population: list[dict], out_of_scope: Co
             changes[kind] += 1
     section.tables.append(_table(
         ctx, "changes_by_kind", "Changes to the population in the period", "inventory.VMChange",
-        ["Kind of change", "Changes"], [[kind, n] for kind, n in sorted(changes.items())], section,
+        ["Kind of change", "Changes"], [[ChangeKind(kind).label, n] for kind, n in sorted(changes.items())], section,
     ))
     return section
 
 
 def population_rows(population: list[dict]) -> list[list[Any]]:
-    return [[row["id"], row["name"], row["source__name"], row["cluster__name"], row["power_state"], row["status"],
-             row["sanction"], row["owner__name"], row["purpose"], _category_labels(row["data_categories"]),
-             row["guest_os"], row["tools_status"], row["tools_version"], row["first_seen"], row["last_seen"]]
+    return [[row["id"], row["name"], row["source__name"], row["cluster__name"], PowerState(row["power_state"]).label,
+             VMStatus(row["status"]).label, Sanction(row["sanction"]).label, row["owner__name"], row["purpose"],
+             _category_labels(row["data_categories"]), row["guest_os"], row["tools_status"], row["tools_version"], row["first_seen"], row["last_seen"]]
             for row in population]
 
 
@@ -363,7 +364,7 @@ def section_sampling(ctx: PackContext, population: list[dict], out_of_scope: Cou
     section = PackSection("sampling", "Audit sampling", "compliance/pdf/_sampling.html")
     population_table = _table(ctx, "population", "The population in scope", "inventory.VirtualMachine",
                               POPULATION_COLUMNS, population_rows(population), in_scope_rule="see Scope")
-    population_table.attachment = "population.xlsx"
+    population_table.attachment, population_table.printed = "population.xlsx", False
     section.attachments.append(_xlsx_attachment(population_table))
     section.tables.append(population_table)
     evidence = sample_evidence(vm_ids=list(ctx.sample_ids), starts=ctx.starts, ends=ctx.ends)
@@ -372,7 +373,8 @@ def section_sampling(ctx: PackContext, population: list[dict], out_of_scope: Cou
         vm = entry["vm"]
         states = "; ".join(f"{item.campaign.name}: {item.get_state_display()}" for item in entry["items"])
         rows.append([vm.pk, vm.name, vm.get_sanction_display(), vm.owner.name if vm.owner else "",
-                     f"{vm.tools_status or 'unknown'} {vm.tools_version}".strip(), states or "not in a campaign"])
+                     f"{vm.tools_status or 'unknown'} {vm.tools_version}".strip(),
+                     states or "in no campaign's reconciliation"])
     section.tables.append(_table(
         ctx, "sample", "The sample", "inventory.VirtualMachine, questionnaires.ReconciliationItem",
         ["VM id", "Name", "Approval", "Owner", "VMware Tools (patch facts)", "Reconciliation"], rows,
