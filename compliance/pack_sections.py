@@ -335,7 +335,8 @@ def section_inventory(ctx: PackContext, population: list[dict], out_of_scope: Co
 def population_rows(population: list[dict]) -> list[list[Any]]:
     return [[row["id"], row["name"], row["source__name"], row["cluster__name"], PowerState(row["power_state"]).label,
              VMStatus(row["status"]).label, Sanction(row["sanction"]).label, row["owner__name"], row["purpose"],
-             _category_labels(row["data_categories"]), row["guest_os"], row["tools_status"], row["tools_version"], row["first_seen"], row["last_seen"]]
+             _category_labels(row["data_categories"]), row["guest_os"], row["tools_status"], row["tools_version"],
+             row["first_seen"], row["last_seen"]]
             for row in population]
 
 
