@@ -112,6 +112,7 @@ class PackListView(RoleRequiredMixin, TemplateView):
             packs=packs_visible_to(self.request.user)[:LIST_LIMIT], badge=PACK_BADGES,
             form=form or PackRequestForm(initial=initial),
             can_build=self.request.user.has_role(*PACK_BUILD_ROLES),
+            can_see_grants=self.request.user.has_role(*GRANT_ROLES),
             granted=granted_frameworks(self.request.user) if self.request.user.has_role(Role.AUDITOR) else None,
             **kwargs,
         )
