@@ -6,6 +6,7 @@ import json
 
 import pypdf
 import pytest
+from celery.contrib.testing.worker import start_worker
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import TestCase
@@ -13,14 +14,17 @@ from django.test import TestCase
 from compliance.choices import PackState
 from compliance.models import EvidencePack
 from compliance.pack_sections import sha256_hex
+from compliance.services.catalogs import catalogs_load
 from compliance.services.packs import PackRefused, pack_build, pack_request, pack_verify
 from compliance.services.sampling import sample_draw
+from compliance.tasks import pack_build_task
 from portal.models import AuditAnchor, AuditEvent
 from questionnaires.choices import ReconciliationTrigger
 from questionnaires.services.reconciliation import reconciliation_run
 from tests.factories import PersonFactory, VirtualMachineFactory
 from tests.portal import test_pdf
 from tests.questionnaires.factories import AssignmentFactory, CampaignFactory, DeclaredVMFactory
+from tests.task_log import task_log
 
 pytestmark = pytest.mark.django_db
 
@@ -179,3 +183,25 @@ def test_hostile_text_in_an_annotation_and_an_answer_fetches_and_attaches_nothin
     assert b"root:x:0:0" not in pdf
     text = flat(text_of(pdf))
     assert flat('<img src="file:///etc/passwd">') in text and flat(f"{listener}/pixel.png") in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pack_delivered_twice_to_a_real_pdf_worker_runs_twice_and_builds_once(worker_app):
+    catalogs_load()
+    VirtualMachineFactory(data_categories=["ephi"])
+    with task_log() as log:
+        # One at a time, as a PDF worker runs (each build takes a core); the claim also guards concurrent ones.
+        worker = start_worker(worker_app, pool="threads", concurrency=1, perform_ping_check=False,
+                              shutdown_timeout=60, queues=["pdf"])
+        with worker:
+            pack = pack_request(framework_slug="hipaa", period_start=START, period_end=TODAY, actor_label="test")
+            pack_build_task.delay(pack.pk)  # a second delivery, as a broker redelivery would make
+            log.wait_until(lambda: len(log.outcomes("compliance.pack_build")) == 2, seconds=120)
+
+    outcomes = log.outcomes("compliance.pack_build")
+    assert [state for state, _ in outcomes] == ["SUCCESS", "SUCCESS"]
+    assert PackState.READY in [result for _, result in outcomes]
+    pack.refresh_from_db()
+    assert pack.state == PackState.READY and pack_verify(pack=pack) == []
+    assert AuditEvent.objects.filter(action="pack.built").count() == 1
+    assert AuditAnchor.objects.count() == 1
