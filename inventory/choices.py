@@ -72,3 +72,38 @@ class Platform(models.TextChoices):
     VIRTUALBOX = "virtualbox", "VirtualBox"
     CLOUD = "cloud", "Cloud (AWS, Azure, GCP...)"
     OTHER = "other", "Other"
+
+
+class DataCategory(models.TextChoices):
+    """Data a VM handles; scopes HIPAA (ePHI), SOX (financial reporting) and GLBA (customer financial data)."""
+
+    EPHI = "ephi", "Electronic protected health information (ePHI)"
+    FINANCIAL_REPORTING = "financial_reporting", "Financial reporting"
+    CUSTOMER_FINANCIAL = "customer_financial", "Customer financial data"
+    PERSONAL = "personal", "Other personal data"
+    NONE = "none", "None of these"
+
+
+class RequestState(models.TextChoices):
+    """Where a deployment request is; ``services/approvals.py`` holds the transitions allowed between them."""
+
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    FULFILLED = "fulfilled", "Fulfilled"
+    EXPIRED = "expired", "Expired"
+
+
+class Environment(models.TextChoices):
+    PRODUCTION = "production", "Production"
+    STAGING = "staging", "Staging / pre-production"
+    TEST = "test", "Test"
+    DEVELOPMENT = "development", "Development"
+    DISASTER_RECOVERY = "disaster_recovery", "Disaster recovery"
+
+
+class Decision(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"

@@ -11,9 +11,11 @@ from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from inventory.choices import PowerState, Sanction, ScanStatus, VMStatus
-from inventory.models import Cluster, Datacenter, Host, ScanRun, VirtualMachine
-from portal.filters import TrueOrFalseFilter
+from inventory.choices import Environment, PowerState, RequestState, Sanction, ScanStatus, VMStatus
+from inventory.models import Cluster, Datacenter, DeploymentRequest, Host, ScanRun, VirtualMachine
+from inventory.services.approvals import request_number_parse
+from portal.filters import PersonIdFilter, TrueOrFalseFilter
+from portal.models import Person
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -80,3 +82,42 @@ class ScanRunFilter(django_filters.FilterSet):
     class Meta:
         model = ScanRun
         fields = ["source", "status"]
+
+
+class DeploymentRequestFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=RequestState.choices)
+    environment = django_filters.ChoiceFilter(choices=Environment.choices)
+    owner = PersonIdFilter(queryset=Person.objects.all(), label="Owner (person id)")
+    mine = TrueOrFalseFilter(method="filter_mine", help_text="Only the requests you filed (true) or the others.")
+    retroactive = TrueOrFalseFilter(help_text="Filed for a VM that already ran.")
+    q = django_filters.CharFilter(
+        method="filter_text", label="Search",
+        help_text="A request number (REQ-000123), or words that must all appear in the purpose, the operating "
+        "system, the requester's or the owner's name.",
+    )
+    ordering = StableOrderingFilter(
+        fields=(("created_at", "created_at"), ("submitted_at", "submitted_at"), ("end_date", "end_date"),
+                ("state", "state")),
+        help_text="created_at, submitted_at, end_date or state, '-' first for descending.",
+    )
+
+    class Meta:
+        model = DeploymentRequest
+        fields = ["state", "environment", "owner", "mine", "retroactive", "q"]
+
+    def filter_mine(self, queryset, name, value):
+        user = self.request.user if self.request is not None else None
+        if user is None:
+            return queryset.none()
+        return queryset.filter(requested_by=user) if value else queryset.exclude(requested_by=user)
+
+    def filter_text(self, queryset, name, value):
+        number = request_number_parse(value)
+        if number is not None:
+            return queryset.filter(pk=number)
+        for word in value.split():
+            queryset = queryset.filter(
+                Q(purpose__icontains=word) | Q(os__icontains=word) | Q(requester__name__icontains=word)
+                | Q(owner__name__icontains=word)
+            )
+        return queryset

@@ -5,7 +5,9 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Field, Layout, Submit
 from django import forms
 
+from inventory.choices import DataCategory, Decision, Environment
 from inventory.models import AreaMapping, Source
+from inventory.services.approvals import SIZE_LIMITS, SUPPORT_TEAMS, TEXT_LIMITS
 from inventory.services.sources import (
     HOST_MAX_LENGTH,
     MISSING_SCANS_RANGE,
@@ -88,3 +90,91 @@ class AreaMappingForm(forms.Form):
                 css_class="row",
             ),
         )
+
+
+class DeploymentRequestForm(forms.Form):
+    """What a deployment request asks. Shapes here; the rules across fields (a contact for each engaged team, the
+    end after the start) in ``services/approvals.py``, whose errors the page shows on the same fields."""
+
+    purpose = forms.CharField(max_length=TEXT_LIMITS["purpose"], help_text="What the VM is for, in a line.")
+    description = forms.CharField(
+        max_length=TEXT_LIMITS["description"], required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What it runs, who uses it, why it is needed.",
+    )
+    environment = forms.ChoiceField(choices=Environment.choices)
+    owner = PersonField(datalist="request-owners", label="Owner", help_text="Who answers for the VM once it runs.")
+    data_categories = forms.MultipleChoiceField(
+        choices=DataCategory.choices, required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="Data the VM will hold: ePHI brings it under HIPAA, financial reporting under SOX.",
+    )
+    target_datacenter = forms.CharField(max_length=TEXT_LIMITS["target_datacenter"], required=False,
+                                        label="Datacenter")
+    target_cluster = forms.CharField(max_length=TEXT_LIMITS["target_cluster"], required=False, label="Cluster")
+    vcpu = forms.IntegerField(min_value=1, max_value=SIZE_LIMITS["vcpu"], label="vCPUs")
+    memory_gb = forms.IntegerField(min_value=1, max_value=SIZE_LIMITS["memory_gb"], label="Memory (GB)")
+    disk_gb = forms.IntegerField(min_value=1, max_value=SIZE_LIMITS["disk_gb"], label="Disk (GB)")
+    os = forms.CharField(max_length=TEXT_LIMITS["os"], label="Operating system")
+    backup_engaged = forms.BooleanField(required=False, label="Backup team engaged")
+    backup_contact = forms.CharField(max_length=TEXT_LIMITS["backup_contact"], required=False,
+                                 label="Backup contact")
+    monitoring_engaged = forms.BooleanField(required=False, label="Monitoring team engaged")
+    monitoring_contact = forms.CharField(max_length=TEXT_LIMITS["monitoring_contact"], required=False,
+                                         label="Monitoring contact")
+    patching_engaged = forms.BooleanField(required=False, label="Patching team engaged")
+    patching_contact = forms.CharField(max_length=TEXT_LIMITS["patching_contact"], required=False,
+                                 label="Patching contact")
+    security_engaged = forms.BooleanField(required=False, label="Security team engaged")
+    security_contact = forms.CharField(max_length=TEXT_LIMITS["security_contact"], required=False,
+                                 label="Security contact")
+    start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    end_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
+                               help_text="When the VM is to be decommissioned; its owner is reminded before.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_method = "post"
+        self.helper.form_tag = False
+        teams = [
+            Div(Div(Field(f"{team}_engaged"), css_class="col-md-5 pt-md-4"),
+                Div(f"{team}_contact", css_class="col-md-7"), css_class="row")
+            for team in SUPPORT_TEAMS
+        ]
+        self.helper.layout = Layout(
+            HTML('<h2 class="h6 text-secondary mt-2">What and who</h2>'),
+            "purpose", "description",
+            Div(Div("environment", css_class="col-md-4"),
+                Div(Field("owner"), HTML('<datalist id="request-owners"></datalist>'), css_class="col-md-8"),
+                css_class="row"),
+            "data_categories",
+            HTML('<h2 class="h6 text-secondary mt-3">Where and how big</h2>'),
+            Div(Div("target_datacenter", css_class="col-md-6"), Div("target_cluster", css_class="col-md-6"),
+                css_class="row"),
+            Div(Div("vcpu", css_class="col-md-3"), Div("memory_gb", css_class="col-md-3"),
+                Div("disk_gb", css_class="col-md-3"), Div("os", css_class="col-md-3"), css_class="row"),
+            HTML('<h2 class="h6 text-secondary mt-3">Support teams engaged</h2>'),
+            *teams,
+            HTML('<h2 class="h6 text-secondary mt-3">When</h2>'),
+            Div(Div("start_date", css_class="col-md-6"), Div("end_date", css_class="col-md-6"), css_class="row"),
+        )
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start_date"), data.get("end_date")
+        if start and end and end < start:
+            self.add_error("end_date", f"Ends ({end:%Y-%m-%d}) before it starts ({start:%Y-%m-%d}).")
+        return data
+
+    def request_values(self) -> dict:
+        """The cleaned values as the service takes them (the owner apart)."""
+        return {name: value for name, value in self.cleaned_data.items() if name != "owner"}
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=Decision.choices, widget=forms.HiddenInput)
+    comment = forms.CharField(max_length=TEXT_LIMITS["description"], required=False,
+                              widget=forms.Textarea(attrs={"rows": 2}), help_text="Required to reject.")
+
+
+class LinkVMForm(forms.Form):
+    vm = forms.IntegerField(min_value=1, label="VM id", help_text="The internal id shown on the VM's page.")

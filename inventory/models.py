@@ -6,8 +6,12 @@ from django.db.models import Q
 
 from inventory.choices import (
     ChangeKind,
+    DataCategory,
+    Decision,
+    Environment,
     Platform,
     PowerState,
+    RequestState,
     Sanction,
     ScanStatus,
     ScanTrigger,
@@ -276,3 +280,110 @@ class AreaMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_scope_display()} {self.pattern} → {self.person.name}"
+
+
+# The prefix of a request's number as people write it (``REQ-000123``), in an annotation or the custom attribute.
+REQUEST_NUMBER_PREFIX = "REQ-"
+REQUEST_NUMBER_DIGITS = 6
+
+
+class DeploymentRequest(models.Model):
+    """A written request to run a VM: who asks, what for, where, how big, which teams support it, until when.
+
+    It is decided by security admins (``quorum`` approvals, never the requester's own) and fulfilled once linked to
+    the VM it produced (``vm``): by a scan that finds the request's number in the VM's ``vmcensus.request`` custom
+    attribute or its annotation, or by hand. A retroactive request starts with the VM already linked.
+    """
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deployment_requests",
+        help_text="The login that filed it; never one of its approvers.",
+    )
+    requester = models.ForeignKey(
+        "portal.Person", on_delete=models.PROTECT, related_name="deployment_requests_made",
+        help_text="The person the request is from.",
+    )
+    owner = models.ForeignKey(
+        "portal.Person", on_delete=models.PROTECT, related_name="deployment_requests_owned",
+        help_text="Who answers for the VM once it runs.",
+    )
+    purpose = models.CharField(max_length=200)
+    description = models.TextField(blank=True, help_text="What it runs and why it is needed.")
+    environment = models.CharField(max_length=30, choices=Environment.choices)
+    data_categories = models.JSONField(default=list, blank=True)
+    target_datacenter = models.CharField(max_length=200, blank=True)
+    target_cluster = models.CharField(max_length=200, blank=True)
+    vcpu = models.PositiveSmallIntegerField()
+    memory_gb = models.PositiveIntegerField()
+    disk_gb = models.PositiveIntegerField()
+    os = models.CharField("operating system", max_length=200)
+    backup_engaged = models.BooleanField(default=False)
+    backup_contact = models.CharField(max_length=200, blank=True)
+    monitoring_engaged = models.BooleanField(default=False)
+    monitoring_contact = models.CharField(max_length=200, blank=True)
+    patching_engaged = models.BooleanField(default=False)
+    patching_contact = models.CharField(max_length=200, blank=True)
+    security_engaged = models.BooleanField(default=False)
+    security_contact = models.CharField(max_length=200, blank=True)
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True, help_text="When the VM is to be decommissioned.")
+    quorum = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Approvals needed; empty for the DEPLOYMENT_APPROVAL_QUORUM setting."
+    )
+    state = models.CharField(max_length=20, choices=RequestState.choices, default=RequestState.DRAFT, db_index=True)
+    retroactive = models.BooleanField(default=False, help_text="Filed for a VM that already ran without approval.")
+    vm = models.ForeignKey(
+        VirtualMachine, null=True, blank=True, on_delete=models.SET_NULL, related_name="deployment_requests"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    linked_at = models.DateTimeField(null=True, blank=True)
+    reminded_on = models.DateField(
+        null=True, blank=True, help_text="The day the owner was reminded that the end date is near."
+    )
+    end_reminded_on = models.DateField(null=True, blank=True, help_text="The day the owner was told it ends today.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "end_date"], name="deployment_request_end_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=models.F("start_date")),
+                name="deployment_request_ends_after_start",
+            ),
+            models.CheckConstraint(condition=Q(quorum__isnull=True) | Q(quorum__gte=1),
+                                   name="deployment_request_quorum_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.purpose}"
+
+    @property
+    def number(self) -> str:
+        """What people write and scans look for: ``REQ-000123``."""
+        return f"{REQUEST_NUMBER_PREFIX}{self.pk:0{REQUEST_NUMBER_DIGITS}d}" if self.pk else "(new request)"
+
+    @property
+    def data_category_labels(self) -> list[str]:
+        labels = dict(DataCategory.choices)
+        return [labels[value] for value in self.data_categories if value in labels]
+
+
+class DeploymentApproval(models.Model):
+    """One security admin's vote on a request: approve or reject, when, and why. One vote per approver."""
+
+    request = models.ForeignKey(DeploymentRequest, on_delete=models.CASCADE, related_name="approvals")
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "approver"], name="deployment_approval_one_vote_each"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request.number}: {self.get_decision_display()} by {self.approver}"

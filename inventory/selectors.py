@@ -7,13 +7,24 @@ a page or an API list costs the same number of queries for 3 VMs or 10,000.
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, When
 from django.urls import reverse
 
-from inventory.choices import Sanction, ScanStatus, VMStatus
-from inventory.models import AreaMapping, Cluster, Datacenter, Host, ScanRun, Source, VirtualMachine, VMChange
+from inventory.choices import Decision, RequestState, Sanction, ScanStatus, VMStatus
+from inventory.models import (
+    AreaMapping,
+    Cluster,
+    Datacenter,
+    DeploymentApproval,
+    DeploymentRequest,
+    Host,
+    ScanRun,
+    Source,
+    VirtualMachine,
+    VMChange,
+)
 from portal.choices import Role
-from portal.models import Person, User
+from portal.models import AuditEvent, Person, User
 from portal.selectors import person_for_user, person_subtree
 
 # Lineage lists are capped: a template may have deployed thousands of VMs, and the
@@ -219,7 +230,12 @@ def dashboard_cards(*, user) -> list[dict]:
         status__in=[ScanStatus.FAILED, ScanStatus.PARTIAL],
     ).count()
     vm_url = reverse("inventory:vm_list")
-    return [
+    cards = []
+    if user.has_role(Role.SECURITY_ADMIN):
+        waiting = deployment_requests_to_review_count(user)
+        cards.append({"label": "Requests to review", "value": waiting, "url": reverse("inventory:request_review"),
+                      "note": "deployment requests waiting for your vote", "priority": 0 if waiting else 1})
+    return cards + [
         {"label": "VMs present", "value": counts["present"], "url": vm_url + "?status=missing",
          "note": f"{counts['missing']} missing from their last scan"},
         {"label": "Unapproved VMs", "value": counts["unapproved"],
@@ -232,3 +248,86 @@ def dashboard_cards(*, user) -> list[dict]:
          "note": (f"{last.source} · {last.started_at:%Y-%m-%d %H:%M}" if last else "add a source to start")
          + (f" · {failing} source(s) failing" if failing else "")},
     ]
+
+
+# --- deployment requests ------------------------------------------------------------------------------------------
+
+# Roles that read every deployment request; anybody else reads those filed by, or for, their part of the organisation.
+REQUEST_WIDE_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.SECURITY_ADMIN, Role.AUDITOR, Role.ADMIN})
+
+
+def deployment_request_scope_q(user: User) -> Q | None:
+    """None (all of them) for ``REQUEST_WIDE_ROLES``; otherwise the requests the user filed, and those whose
+    requester or owner is in their subtree."""
+    if user.has_role(*REQUEST_WIDE_ROLES):
+        return None
+    person = person_for_user(user=user)
+    if person is None:
+        return Q(requested_by=user)
+    subtree = person_subtree(person=person).values("pk")
+    return Q(requested_by=user) | Q(requester__in=subtree) | Q(owner__in=subtree)
+
+
+def deployment_request_list(*, user: User | None = None) -> QuerySet[DeploymentRequest]:
+    """Requests (those ``user`` may read, when given), newest first, with the people, the VM and the approvals
+    count a list shows: one query whatever the number of rows."""
+    requests = DeploymentRequest.objects.select_related("requester", "owner", "vm", "requested_by").annotate(
+        approvals_count=Count("approvals", filter=Q(approvals__decision=Decision.APPROVE)),
+    ).order_by("-created_at", "-id")
+    if user is None:
+        return requests
+    condition = deployment_request_scope_q(user)
+    return requests if condition is None else requests.filter(condition)
+
+
+def deployment_request_review_queue(*, user: User) -> QuerySet[DeploymentRequest]:
+    """Submitted requests waiting for security admins, oldest first, marked with whether ``user`` voted already."""
+    return (
+        deployment_request_list(user=user).filter(state=RequestState.SUBMITTED)
+        .annotate(voted=Exists(DeploymentApproval.objects.filter(request=OuterRef("pk"), approver=user)))
+        .order_by("submitted_at", "id")
+    )
+
+
+def deployment_request_approvals(*, request: DeploymentRequest) -> QuerySet[DeploymentApproval]:
+    return request.approvals.select_related("approver").order_by("at", "id")
+
+
+def deployment_request_history(*, request: DeploymentRequest) -> QuerySet[AuditEvent]:
+    """The request's audit events, oldest first: what happened to it, who did it, when."""
+    return AuditEvent.objects.filter(
+        object_type=DeploymentRequest._meta.label_lower, object_id=str(request.pk)
+    ).select_related("actor").order_by("sequence")
+
+
+def vm_deployment_requests(*, vm: VirtualMachine) -> list[DeploymentRequest]:
+    """The requests linked to a VM, the one that holds it first."""
+    return list(
+        DeploymentRequest.objects.filter(vm=vm).select_related("owner").order_by(
+            Case(When(state__in=[RequestState.APPROVED, RequestState.FULFILLED], then=0), default=1), "-id"
+        )
+    )
+
+
+def deployment_request_counts(*, user: User) -> dict[str, int]:
+    """Requests the user may read, by state."""
+    requests = DeploymentRequest.objects.all()
+    condition = deployment_request_scope_q(user)
+    if condition is not None:
+        requests = requests.filter(condition)
+    return dict(requests.order_by().values_list("state").annotate(n=Count("id")))
+
+
+def deployment_requests_to_review_count(user: User) -> int:
+    """Submitted requests waiting for this security admin's vote (not their own, not voted yet)."""
+    if not user.has_role(Role.SECURITY_ADMIN):
+        return 0
+    return (
+        DeploymentRequest.objects.filter(state=RequestState.SUBMITTED)
+        .exclude(requested_by=user).exclude(requester__user=user).exclude(approvals__approver=user).count()
+    )
+
+
+def navigation_badges(*, user: User) -> dict:
+    """The count beside "Requests" in the navigation (see ``portal.selectors.app_navigation_badges``)."""
+    return {"inventory:request_list": lambda: deployment_requests_to_review_count(user)}

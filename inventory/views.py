@@ -22,12 +22,14 @@ from inventory.selectors import (
     source_latest_scan,
     source_list,
     source_names,
+    vm_deployment_requests,
     vm_detail,
     vm_filter_choices,
     vm_history,
     vm_lineage,
     vm_list,
 )
+from inventory.services.approvals import user_may_request_for_vm
 from inventory.services.area_mappings import MAPPING_ROLES, area_mapping_create, area_mapping_delete
 from inventory.services.scan import source_scan_request
 from inventory.services.scan_runs import ScanAlreadyRunning
@@ -59,10 +61,13 @@ BADGES = {
     ChangeKind.DISCOVERED: "primary", ChangeKind.RENAMED: "info", ChangeKind.RELOCATED: "info",
     ChangeKind.NETWORK_CHANGED: "info", ChangeKind.POWER_CHANGED: "secondary", ChangeKind.RECONFIGURED: "info",
     ChangeKind.REPURPOSED: "primary", ChangeKind.CLONED: "primary", ChangeKind.REAPPEARED: "success",
+    ChangeKind.REQUEST_LINKED: "success", ChangeKind.SANCTION_CHANGED: "primary",
 }
 SORTABLE_COLUMNS = ("name", "power_state", "status", "cluster", "host", "last_seen", "first_seen", "created_at")
 # Labels for stored values shown in the timeline (a power change stores "poweredOff", a person reads "Off").
-VALUE_LABELS = {"power_state": dict(PowerState.choices), "status": dict(VMStatus.choices)}
+VALUE_LABELS = {
+    "power_state": dict(PowerState.choices), "status": dict(VMStatus.choices), "sanction": dict(Sanction.choices),
+}
 LABELLED_KINDS = {
     ChangeKind.POWER_CHANGED: "power_state", ChangeKind.MISSING: "status", ChangeKind.REAPPEARED: "status",
     ChangeKind.REMOVED: "status",
@@ -79,8 +84,8 @@ FIELD_ORDER = (
     "is_template", "annotation", "owner", "purpose", "cloned_from", "instance_uuid", "bios_uuid",
     "advanced_settings", "custom_attributes",
 )
-# Stored for links, not for reading: a clone entry keeps its parent's id next to its name.
-HIDDEN_FIELDS = {"cloned_from_id"}
+# Stored for links, not for reading: a clone entry keeps its parent's id next to its name, a link its request's.
+HIDDEN_FIELDS = {"cloned_from_id", "request_id"}
 EMPTY = "—"
 
 
@@ -205,6 +210,8 @@ class VMDetailView(InventoryMixin, DetailView):
             panels=app_vm_panels(vm=self.object, user=self.request.user),
             advanced_settings=sorted(self.object.advanced_settings.items()),
             custom_attributes=sorted(self.object.custom_attributes.items()),
+            deployment_requests=vm_deployment_requests(vm=self.object),
+            may_request_for_vm=user_may_request_for_vm(user=self.request.user, vm=self.object),
             **kwargs,
         )
 

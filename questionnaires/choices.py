@@ -2,6 +2,9 @@
 
 from django.db import models
 
+# Data categories belong to the VM (inventory); the questionnaires ask people to declare them.
+from inventory.choices import DataCategory  # noqa: F401
+
 
 class QuestionKind(models.TextChoices):
     TEXT = "text", "Short text"
@@ -45,16 +48,6 @@ class DeclaredVMStatus(models.TextChoices):
     RUNNING = "running", "Running"
     STOPPED = "stopped", "Stopped"
     DECOMMISSIONED = "decommissioned", "Decommissioned"
-
-
-class DataCategory(models.TextChoices):
-    """Data a VM handles; scopes HIPAA (ePHI), SOX (financial reporting) and GLBA (customer financial data)."""
-
-    EPHI = "ephi", "Electronic protected health information (ePHI)"
-    FINANCIAL_REPORTING = "financial_reporting", "Financial reporting"
-    CUSTOMER_FINANCIAL = "customer_financial", "Customer financial data"
-    PERSONAL = "personal", "Other personal data"
-    NONE = "none", "None of these"
 
 
 class Disposition(models.TextChoices):

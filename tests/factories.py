@@ -6,8 +6,18 @@ import factory
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from inventory.choices import ChangeKind, PowerState, ScanStatus, ScanTrigger, SourceKind, VMStatus
-from inventory.models import AreaMapping, Cluster, Datacenter, Host, ScanRun, Source, VirtualMachine, VMChange
+from inventory.choices import ChangeKind, Environment, PowerState, ScanStatus, ScanTrigger, SourceKind, VMStatus
+from inventory.models import (
+    AreaMapping,
+    Cluster,
+    Datacenter,
+    DeploymentRequest,
+    Host,
+    ScanRun,
+    Source,
+    VirtualMachine,
+    VMChange,
+)
 from portal.choices import Role
 from portal.models import Person, User
 
@@ -164,3 +174,23 @@ class AreaMappingFactory(factory.django.DjangoModelFactory):
     person = factory.SubFactory(PersonFactory)
     scope = AreaMapping.Scope.CLUSTER
     pattern = factory.Sequence(lambda n: f"Cluster-{n}")
+
+
+class DeploymentRequestFactory(factory.django.DjangoModelFactory):
+    """A draft request filed by a manager's login for their own person; set ``state=`` for another state (the
+    factory writes rows directly: tests of transitions go through the services)."""
+
+    class Meta:
+        model = DeploymentRequest
+
+    requested_by = factory.SubFactory(UserFactory, role=Role.MANAGER)
+    requester = factory.SubFactory(PersonFactory, user=factory.SelfAttribute("..requested_by"))
+    owner = factory.SelfAttribute("requester")
+    purpose = factory.Sequence(lambda n: f"Billing service {n}")
+    environment = Environment.PRODUCTION
+    vcpu = 2
+    memory_gb = 8
+    disk_gb = 100
+    os = "Red Hat Enterprise Linux 9"
+    start_date = factory.LazyFunction(timezone.localdate)
+    end_date = factory.LazyFunction(lambda: timezone.localdate() + datetime.timedelta(days=365))

@@ -6,5 +6,6 @@ router = SimpleRouter()
 router.register("vms", views.VMViewSet, basename="vm")
 router.register("sources", views.SourceViewSet, basename="source")
 router.register("scans", views.ScanRunViewSet, basename="scanrun")
+router.register("deployment-requests", views.DeploymentRequestViewSet, basename="deploymentrequest")
 
 urlpatterns = router.urls

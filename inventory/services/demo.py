@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from inventory.choices import SourceKind
 from inventory.models import Source, VirtualMachine, VMChange
+from inventory.services.demo_requests import demo_requests_load
 from inventory.services.imports import rvtools_import, vm_csv_import
 
 DEMO_SEED = 4242
@@ -212,6 +213,11 @@ def _hyperv_csv(rng: random.Random) -> str:
 
 
 def demo_load() -> list[str]:
+    """The inventory's part of ``manage.py load_demo``: the estate, then the deployment requests."""
+    return _estate_load() + demo_requests_load()
+
+
+def _estate_load() -> list[str]:
     """Import the demo inventory once; a second run finds it there and changes nothing."""
     if Source.objects.filter(name=DEMO_VCENTERS[0][0]).exists():
         return ["Inventory: demo sources already loaded."]

@@ -182,6 +182,11 @@ RECONCILIATION_CREATED_TOLERANCE_DAYS = env.int("RECONCILIATION_CREATED_TOLERANC
 # Never in production: lets `manage.py flush` empty the audit trail (the test suite flushes between tests).
 AUDIT_TRAIL_FLUSHABLE = False
 
+# Deployment requests: security admins' approvals a request needs (a request may ask for more), and the days before
+# an approved VM's end date its owner is reminded to decommission it.
+DEPLOYMENT_APPROVAL_QUORUM = env.int("DEPLOYMENT_APPROVAL_QUORUM", default=1)
+DECOMMISSION_REMINDER_DAYS = env.int("DECOMMISSION_REMINDER_DAYS", default=14)
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -211,6 +216,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 CELERY_TASK_ROUTES = {
     "inventory.scan_run_execute": {"queue": "scans"},
     "inventory.scan_all_sources": {"queue": "scans"},
+    "inventory.deployment_requests_link": {"queue": "default"},
+    "inventory.deployment_requests_end_dates": {"queue": "notifications"},
     "portal.notifications_send": {"queue": "notifications"},
     "portal.audit_anchor_take": {"queue": "default"},
     "questionnaires.reminders_run": {"queue": "notifications"},
@@ -236,6 +243,11 @@ CELERY_BEAT_SCHEDULE = {
     "portal-audit-anchor-daily": {
         "task": "portal.audit_anchor_take",
         "schedule": crontab(hour=env.int("AUDIT_ANCHOR_HOUR", default=0), minute=30),
+    },
+    # Deployment requests near or past their end date: owners reminded, requests expired.
+    "inventory-deployment-requests-end-dates-daily": {
+        "task": "inventory.deployment_requests_end_dates",
+        "schedule": crontab(hour=env.int("REMINDERS_HOUR", default=6), minute=15),
     },
     # Scan every enabled vCenter source.
     "inventory-scan-all-sources": {

@@ -19,6 +19,7 @@ from questionnaires.services.reconciliation import reconciliation_run
 from tests.compliance.factories import EvidencePackFactory, FrameworkGrantFactory, RequirementFactory
 from tests.factories import (
     AreaMappingFactory,
+    DeploymentRequestFactory,
     HostFactory,
     PersonFactory,
     ScanRunFactory,
@@ -73,6 +74,10 @@ def sample_kwargs(org, role_users):
     part = AssignmentFactory(campaign=campaign, person=part_person, parent=head)
     SectionFactory(version=campaign.version)
     requirement = RequirementFactory(version__framework__slug="hipaa")
+    # The manager's submitted request for their VM: every role may read it, security admins decide it.
+    deployment_request = DeploymentRequestFactory(
+        requested_by=role_users[Role.MANAGER], requester=part_person, owner=part_person, state="submitted", vm=vm
+    )
     # A ready HIPAA pack the auditor was granted, and a request of the auditor's answered with a file.
     pack = EvidencePackFactory(framework=requirement.version.framework)
     FrameworkGrantFactory(auditor=role_users[Role.AUDITOR], framework=pack.framework,
@@ -97,6 +102,11 @@ def sample_kwargs(org, role_users):
         "inventory:area_mapping_delete": {"pk": AreaMappingFactory().pk},
         "*": {"pk": org["vp_a"].pk, "sequence": event.sequence, "uidb64": "MQ", "token": "set-password"},
         "inventory:vm_detail": {"pk": vm.pk},
+        "inventory:vm_request_add": {"pk": vm.pk},
+        "inventory:request_detail": {"pk": deployment_request.pk},
+        **{f"api:deploymentrequest-{name}": {"pk": deployment_request.pk} for name in (
+            "detail", "submit", "approve", "reject", "withdraw", "link-vm",
+        )},
         "inventory:source_detail": {"pk": source.pk},
         "inventory:source_edit": {"pk": source.pk},
         "inventory:source_scan": {"pk": source.pk},
@@ -143,6 +153,8 @@ def test_the_walk_sees_the_portal_urls():
     assert {"dashboard", "people:org_chart", "audit:list", "api:person-list", "api:schema", "login"} <= set(names)
     assert {"inventory:vm_list", "inventory:source_scan", "api:vm-history", "api:source-list"} <= set(names)
     assert {"inventory:source_add", "inventory:source_edit"} <= set(names)
+    assert {"inventory:request_list", "inventory:request_add", "inventory:request_review", "inventory:request_detail",
+            "inventory:vm_request_add", "api:deploymentrequest-list", "api:deploymentrequest-approve"} <= set(names)
     assert {"questionnaires:my", "questionnaires:assignment", "questionnaires:campaign_detail"} <= set(names)
     assert {"compliance:framework_list", "compliance:framework_detail", "api:requirement-list"} <= set(names)
     assert {"compliance:pack_list", "compliance:pack_pdf", "compliance:grant_list", "compliance:request_list",
