@@ -20,8 +20,8 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from compliance.models import CatalogVersion, Framework, Mapping
-from inventory.choices import ChangeKind, PowerState, Sanction, ScanStatus, VMStatus
-from inventory.models import Source, VirtualMachine, VMChange
+from inventory.choices import ChangeKind, PowerState, RequestState, Sanction, ScanStatus, VMStatus
+from inventory.models import DeploymentApproval, DeploymentRequest, Source, VirtualMachine, VMChange
 from portal.exports import Export, ExportColumn, export_xlsx_bytes
 from portal.models import AuditEvent
 from portal.pdf import PdfAttachment
@@ -325,6 +325,14 @@ def section_inventory(ctx: PackContext, population: list[dict], out_of_scope: Co
     for kind, vm_id in VMChange.objects.filter(at__gte=ctx.starts, at__lt=ctx.ends).values_list("kind", "vm_id"):
         if vm_id in population_set:
             changes[kind] += 1
+    requests = Counter(DeploymentRequest.objects.filter(submitted_at__gte=ctx.starts, submitted_at__lt=ctx.ends)
+                       .values_list("state", "retroactive"))
+    section.tables.append(_table(
+        ctx, "deployment_requests", "Deployment requests submitted in the period", "inventory.DeploymentRequest",
+        ["State", "Filed", "Requests"],
+        [[RequestState(state).label, "after the VM ran (retroactive)" if retroactive else "before deployment", n]
+         for (state, retroactive), n in sorted(requests.items())], section,
+    ))
     section.tables.append(_table(
         ctx, "changes_by_kind", "Changes to the population in the period", "inventory.VMChange",
         ["Kind of change", "Changes"], [[ChangeKind(kind).label, n] for kind, n in sorted(changes.items())], section,
@@ -345,18 +353,26 @@ POPULATION_COLUMNS = ["VM id", "Name", "Source", "Cluster", "Power state", "Stat
 
 
 def sample_evidence(*, vm_ids: list[int], starts: datetime.datetime, ends: datetime.datetime) -> list[dict]:
-    """Per sampled VM: approval, patch facts, declarations and reconciliation, and a timeline excerpt of the
-    period; four queries whatever the sample's size."""
+    """Per sampled VM: approval (its deployment requests and their votes), patch facts, declarations and
+    reconciliation, and a timeline excerpt of the period; six queries whatever the sample's size."""
     vms = {vm.pk: vm for vm in VirtualMachine.objects.filter(pk__in=vm_ids).select_related("owner", "source")}
     items = defaultdict(list)
     for item in ReconciliationItem.objects.filter(vm_id__in=vm_ids).select_related(
             "campaign", "declarer", "declared_vm").order_by("campaign_id", "id"):
         items[item.vm_id].append(item)
+    approvals = defaultdict(list)
+    for approval in DeploymentApproval.objects.filter(request__vm_id__in=vm_ids).select_related("approver"):
+        approvals[approval.request_id].append(approval)
+    requests = defaultdict(list)
+    for request in DeploymentRequest.objects.filter(vm_id__in=vm_ids).order_by("created_at", "id"):
+        request.approval_list = approvals[request.pk]
+        requests[request.vm_id].append(request)
     timeline = defaultdict(list)
     for change in VMChange.objects.filter(vm_id__in=vm_ids, at__gte=starts, at__lt=ends).order_by("-at", "-id"):
         if len(timeline[change.vm_id]) < TIMELINE_EXCERPT:
             timeline[change.vm_id].append(change)
-    return [{"vm": vms[pk], "items": items[pk], "timeline": timeline[pk]} for pk in vm_ids if pk in vms]
+    return [{"vm": vms[pk], "items": items[pk], "timeline": timeline[pk], "requests": requests[pk]}
+            for pk in vm_ids if pk in vms]
 
 
 def section_sampling(ctx: PackContext, population: list[dict], out_of_scope: Counter) -> PackSection:

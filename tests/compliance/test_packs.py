@@ -10,6 +10,7 @@ from celery.contrib.testing.worker import start_worker
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import TestCase
+from django.utils import timezone
 
 from compliance.choices import PackState
 from compliance.models import EvidencePack
@@ -18,10 +19,11 @@ from compliance.services.catalogs import catalogs_load
 from compliance.services.packs import PackRefused, pack_build, pack_request, pack_verify
 from compliance.services.sampling import sample_draw
 from compliance.tasks import pack_build_task
+from inventory.models import DeploymentApproval
 from portal.models import AuditAnchor, AuditEvent
 from questionnaires.choices import ReconciliationTrigger
 from questionnaires.services.reconciliation import reconciliation_run
-from tests.factories import PersonFactory, VirtualMachineFactory
+from tests.factories import DeploymentRequestFactory, PersonFactory, VirtualMachineFactory
 from tests.portal import test_pdf
 from tests.questionnaires.factories import AssignmentFactory, CampaignFactory, DeclaredVMFactory
 from tests.task_log import task_log
@@ -66,10 +68,14 @@ def build(**kwargs) -> EvidencePack:
     return pack
 
 
-def test_a_pack_is_built_once_with_every_section_and_a_manifest_that_verifies(estate):
+def test_a_pack_is_built_once_with_every_section_and_a_manifest_that_verifies(estate, role_users):
     reconciliation_run(campaign=estate["campaign"], trigger=ReconciliationTrigger.COMMAND)
+    request = DeploymentRequestFactory(state="approved", vm=estate["ephi"][0], submitted_at=timezone.now(),
+                                       decided_at=timezone.now())
+    DeploymentApproval.objects.create(request=request, approver=role_users["security_admin"], decision="approve",
+                                      at=timezone.now())
 
-    pack = build(sample_size=3, sample_seed=7)
+    pack = build(sample_size=4, sample_seed=7)
 
     assert pack.state == PackState.READY
     assert pack.pdf_sha256 == sha256_hex(bytes(pack.pdf))
@@ -80,8 +86,10 @@ def test_a_pack_is_built_once_with_every_section_and_a_manifest_that_verifies(es
     assert "164.308(a)(1)(ii)(A)" in flat(text) and "Q3 census" in text and "Radiology" in text
     in_scope = {vm.pk for vm in estate["ephi"]}
     assert set(pack.manifest["population_ids"]) == in_scope
-    assert pack.manifest["sample"] == {"seed": 7, "size": 3, "vm_ids": sample_draw(
-        population_ids=list(in_scope), seed=7, size=3)}
+    assert pack.manifest["sample"] == {"seed": 7, "size": 4, "vm_ids": sample_draw(
+        population_ids=list(in_scope), seed=7, size=4)}
+    assert f"#{request.pk} approved" in text and f"approved by {role_users['security_admin']}" in text
+    assert "Deployment requests submitted in the period" in text
     reader = pypdf.PdfReader(io.BytesIO(bytes(pack.pdf)))
     listed = {entry["name"]: entry["sha256"] for entry in pack.manifest["attachments"]}
     assert {"population.xlsx", "evidence.json"} <= set(listed)
