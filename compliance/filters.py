@@ -7,8 +7,8 @@ each framework's newest version is listed.
 import django_filters
 from django.db.models import Q
 
-from compliance.choices import Implementation, RequirementKind
-from compliance.models import Requirement
+from compliance.choices import EvaluationStatus, Implementation, RequirementKind, Scope
+from compliance.models import ControlEvaluation, ControlMapping, Requirement
 from compliance.selectors import latest_versions
 from portal.filters import WholeNumberFilter
 
@@ -40,3 +40,24 @@ class RequirementFilter(django_filters.FilterSet):
         if self.form.cleaned_data.get("version") is None:
             queryset = queryset.filter(version__in=latest_versions())
         return super().filter_queryset(queryset)
+
+
+class ControlMappingFilter(django_filters.FilterSet):
+    control = django_filters.CharFilter(field_name="control__code", label="Control code, e.g. VMC-01")
+    framework = django_filters.CharFilter(field_name="framework__slug", label="Framework (slug)")
+
+    class Meta:
+        model = ControlMapping
+        fields = ["control", "framework"]
+
+
+class ControlEvaluationFilter(django_filters.FilterSet):
+    control = django_filters.CharFilter(field_name="control__code", label="Control code, e.g. VMC-01")
+    scope = django_filters.ChoiceFilter(choices=Scope.choices)
+    status = django_filters.ChoiceFilter(choices=EvaluationStatus.choices)
+    evaluated_after = django_filters.IsoDateTimeFilter(field_name="evaluated_at", lookup_expr="gte")
+    evaluated_before = django_filters.IsoDateTimeFilter(field_name="evaluated_at", lookup_expr="lte")
+
+    class Meta:
+        model = ControlEvaluation
+        fields = ["control", "scope", "status", "evaluated_after", "evaluated_before"]

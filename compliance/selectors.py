@@ -5,13 +5,31 @@ mappings come by prefetch.
 """
 
 import datetime
+from collections import defaultdict
+from dataclasses import dataclass
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
 
-from compliance.choices import FrameworkKind, Implementation, PackState, RequirementKind
+from compliance.choices import (
+    EvaluationBasis,
+    EvaluationStatus,
+    FrameworkKind,
+    Implementation,
+    PackState,
+    RequirementKind,
+    Scope,
+)
+from compliance.evaluators.specs import SCOPE_CATEGORIES
 from compliance.models import (
     CatalogVersion,
+    Control,
+    ControlEvaluation,
+    ControlMapping,
+    EvaluationRun,
     EvidencePack,
     EvidenceRequest,
     Framework,
@@ -19,7 +37,8 @@ from compliance.models import (
     Mapping,
     Requirement,
 )
-from portal.choices import Role
+from compliance.services.catalogs import HUB_SLUG
+from portal.choices import COMPLIANCE_ROLES, Role
 from portal.models import User
 
 
@@ -103,6 +122,250 @@ def requirement_list(*, latest_only: bool = True) -> QuerySet[Requirement]:
     if latest_only:
         requirements = requirements.filter(version__in=latest_versions())
     return requirements.order_by("version__framework__slug", "version__number", "order")
+
+
+# --- The control library and its evaluations -------------------------------------------------------------------
+
+# A requirement's status from the controls mapped to it: the worst of theirs (deficient, then not evaluated).
+STATUS_ORDER = (EvaluationStatus.DEFICIENT, EvaluationStatus.NOT_EVALUATED, EvaluationStatus.EFFECTIVE)
+# Rows that only group others (a CFR section, an 800-53 family, an ITGC domain): not counted in roll-ups.
+STRUCTURAL_KINDS = frozenset({RequirementKind.SECTION, RequirementKind.FAMILY, RequirementKind.DOMAIN})
+# Points a control page's chart and table show: a year of daily runs.
+HISTORY_LIMIT = 400
+
+
+def framework_scope(slug: str) -> str:
+    """The scope a framework's statuses count: its VMs by data category (HIPAA, SOX, GLBA), else the estate."""
+    return slug if slug in SCOPE_CATEGORIES else Scope.ESTATE
+
+
+def day_end(day: datetime.date) -> datetime.datetime:
+    """The last moment of a day in the portal's time zone: "status on 3 March" counts evaluations up to then."""
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.max))
+
+
+def latest_evaluations(*, at: datetime.datetime | None = None, control: Control | None = None) -> QuerySet:
+    """The newest evaluation of each control and scope (at or before ``at``), in one query."""
+    evaluations = ControlEvaluation.objects.all()
+    if at is not None:
+        evaluations = evaluations.filter(evaluated_at__lte=at)
+    if control is not None:
+        evaluations = evaluations.filter(control=control)
+    ranked = evaluations.annotate(
+        rank=Window(RowNumber(), partition_by=[F("control_id"), F("scope")],
+                    order_by=[F("evaluated_at").desc(), F("id").desc()])
+    )
+    return ranked.filter(rank=1)
+
+
+def _status_for(by_scope: dict[str, ControlEvaluation], scope: str) -> ControlEvaluation | None:
+    """A control's evaluation for a scope, falling back on the estate's for metrics that are not per scope."""
+    return by_scope.get(scope) or by_scope.get(Scope.ESTATE)
+
+
+def control_list(*, at: datetime.datetime | None = None, include_retired: bool = False) -> list[Control]:
+    """The library in code order, each control with ``latest`` (scope → its newest evaluation at ``at``),
+    ``estate`` (the whole estate's) and ``mapping_list``. Three queries whatever its size."""
+    controls = Control.objects.select_related("owner").prefetch_related(
+        Prefetch("mappings", queryset=ControlMapping.objects.select_related("framework").order_by("framework__name",
+                 "citation"), to_attr="mapping_list")
+    ).order_by("code")
+    if not include_retired:
+        controls = controls.filter(retired_at__isnull=True)
+    controls = list(controls)
+    by_control: dict[int, dict[str, ControlEvaluation]] = defaultdict(dict)
+    for evaluation in latest_evaluations(at=at).only(
+        "id", "control_id", "scope", "status", "value", "threshold", "summary", "evaluated_at", "basis", "metric"
+    ):
+        by_control[evaluation.control_id][evaluation.scope] = evaluation
+    for control in controls:
+        control.latest = by_control.get(control.pk, {})
+        control.estate = _status_for(control.latest, Scope.ESTATE)
+        control.scoped = [(scope, _status_for(control.latest, scope)) for scope in SCOPE_CATEGORIES]
+    return controls
+
+
+def control_get(*, code: str) -> Control:
+    """A control by code with its owner and mappings (with their catalogs); 404 when there is none."""
+    mappings = ControlMapping.objects.select_related("framework", "target__version").order_by(
+        "framework__name", "citation"
+    )
+    return get_object_or_404(
+        Control.objects.select_related("owner").prefetch_related(
+            Prefetch("mappings", queryset=mappings, to_attr="mapping_list")
+        ),
+        code=code,
+    )
+
+
+def control_reached_requirements(*, control: Control) -> list[Requirement]:
+    """The HIPAA, GLBA and SOX requirements (newest versions) a control reaches through its 800-53 controls or
+    directly, in framework and tree order."""
+    hub = [m.citation for m in control.mapping_list if m.framework.slug == HUB_SLUG]
+    direct = [m.target_id for m in control.mapping_list if m.framework.slug != HUB_SLUG]
+    through = Mapping.objects.filter(target__citation__in=hub, requirement__version__in=latest_versions())
+    return list(
+        Requirement.objects.filter(Q(pk__in=through.values("requirement_id")) | Q(pk__in=direct))
+        .select_related("version__framework").order_by("version__framework__name", "order")
+    )
+
+
+def control_history(*, control: Control, scope: str | None = None, limit: int = HISTORY_LIMIT) -> list:
+    """The control's evaluations, newest first (of one scope, when given), at most ``limit``."""
+    evaluations = control.evaluations.select_related("run").order_by("-evaluated_at", "-id")
+    if scope:
+        evaluations = evaluations.filter(scope=scope)
+    return list(evaluations[:limit])
+
+
+def evaluation_list() -> QuerySet[ControlEvaluation]:
+    """Every evaluation, newest first, with its control: the API's and the export's list."""
+    return ControlEvaluation.objects.select_related("control", "run").order_by("-evaluated_at", "-id")
+
+
+def control_mapping_list() -> QuerySet[ControlMapping]:
+    return ControlMapping.objects.select_related("control", "framework", "target__version").order_by(
+        "control__code", "framework__name", "citation"
+    )
+
+
+def worst_status(statuses) -> str | None:
+    """The status a set of control statuses rolls up to: any deficient one, else any not evaluated, else
+    effective; None for an empty set."""
+    present = set(statuses)
+    return next((status for status in STATUS_ORDER if status in present), None)
+
+
+@dataclass
+class RollUp:
+    """A framework's requirements judged from its mapped controls: how many of the requirements with a control
+    are effective, deficient or not evaluated, and how many have no control."""
+
+    effective: int = 0
+    deficient: int = 0
+    not_evaluated: int = 0
+    unmapped: int = 0
+
+    @property
+    def mapped(self) -> int:
+        return self.effective + self.deficient + self.not_evaluated
+
+    @property
+    def percent_effective(self) -> int | None:
+        return round(100 * self.effective / self.mapped) if self.mapped else None
+
+    def add(self, status: str | None) -> None:
+        if status is None:
+            self.unmapped += 1
+        else:
+            setattr(self, status, getattr(self, status) + 1)
+
+
+def framework_rollup(*, version: CatalogVersion, requirements: list[Requirement],
+                     at: datetime.datetime | None = None) -> RollUp:
+    """Give each requirement of ``requirement_tree`` its controls and status, and each row ``rollup`` (its own and
+    its descendants' requirements by status); returns the framework's. Statuses are the controls' newest
+    evaluations (at ``at``) for the framework's scope. Three queries whatever the tree's size."""
+    slug = version.framework.slug
+    scope = framework_scope(slug)
+    controls = {control.pk: control for control in Control.objects.filter(retired_at__isnull=True).only(
+        "id", "code", "title", "metric")}
+    by_scope: dict[int, dict[str, ControlEvaluation]] = defaultdict(dict)
+    for evaluation in latest_evaluations(at=at).only("id", "control_id", "scope", "status", "summary"):
+        by_scope[evaluation.control_id][evaluation.scope] = evaluation
+    via_hub: dict[str, set[int]] = defaultdict(set)
+    direct: dict[str, set[int]] = defaultdict(set)
+    for control_id, framework_slug, citation in ControlMapping.objects.values_list(
+        "control_id", "framework__slug", "citation"
+    ):
+        if control_id not in controls:
+            continue
+        if framework_slug == HUB_SLUG:
+            via_hub[citation].add(control_id)
+        if framework_slug == slug:
+            direct[citation].add(control_id)
+    total = RollUp()
+    for requirement in requirements:
+        own = set(direct.get(requirement.citation, ()))
+        if slug != HUB_SLUG:
+            for mapping in requirement.mapped_controls:
+                own |= via_hub.get(mapping.target.citation, set())
+        requirement.controls = []
+        for control_id in sorted(own, key=lambda pk: controls[pk].code):
+            control = controls[control_id]
+            evaluation = _status_for(by_scope.get(control_id, {}), scope)
+            control.status = evaluation.status if evaluation else EvaluationStatus.NOT_EVALUATED
+            requirement.controls.append((control, control.status))
+        requirement.status = worst_status(status for _, status in requirement.controls)
+        requirement.rollup = RollUp()
+    # Depth-first order: a row's descendants follow it until a row at its depth or above.
+    stack: list[Requirement] = []
+    for requirement in requirements:
+        while stack and stack[-1].depth >= requirement.depth:
+            stack.pop()
+        stack.append(requirement)
+        if requirement.kind in STRUCTURAL_KINDS:
+            continue
+        for ancestor in stack:
+            ancestor.rollup.add(requirement.status)
+        total.add(requirement.status)
+    for requirement in requirements:
+        counted = requirement.rollup.mapped + requirement.rollup.unmapped
+        requirement.shows_rollup = bool(requirement.rollup.mapped) and (
+            counted > 1 or requirement.kind in STRUCTURAL_KINDS
+        )
+    return total
+
+
+# Runs the dashboard's trend shows: about three months of daily runs and the scans between them.
+TREND_RUNS = 120
+
+
+def compliance_trend(*, runs: int = TREND_RUNS) -> dict[str, list[tuple]]:
+    """Per scope (estate, HIPAA, SOX, GLBA), the share of automated controls effective in each of the last
+    ``runs`` evaluation runs: ``[(evaluated at, percent), ...]``. A framework counts a control's evaluation for its
+    scope, or the estate's for a metric that is not per scope. Two queries."""
+    recent = list(EvaluationRun.objects.filter(finished_at__isnull=False).order_by("-started_at", "-id")
+                  .values_list("id", flat=True)[:runs])
+    per_run: dict[int, dict[int, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
+    moments: dict[int, datetime.datetime] = {}
+    for run_id, control_id, scope, status, moment in ControlEvaluation.objects.filter(run_id__in=recent).values_list(
+        "run_id", "control_id", "scope", "status", "evaluated_at"
+    ):
+        per_run[run_id][control_id][scope] = status
+        moments[run_id] = moment
+    trend: dict[str, list[tuple]] = {scope: [] for scope in (Scope.ESTATE, *SCOPE_CATEGORIES)}
+    for run_id in sorted(per_run, key=lambda pk: (moments[pk], pk)):
+        controls = per_run[run_id]
+        for scope, points in trend.items():
+            statuses = [by_scope.get(scope) or by_scope.get(Scope.ESTATE) for by_scope in controls.values()]
+            effective = sum(1 for status in statuses if status == EvaluationStatus.EFFECTIVE)
+            points.append((moments[run_id], round(100 * effective / len(statuses), 1)))
+    return trend
+
+
+def framework_rollups(*, at: datetime.datetime | None = None) -> list[tuple[Framework, CatalogVersion, RollUp]]:
+    """Each regulation's newest version with its roll-up, for the dashboard."""
+    rows = []
+    for framework in Framework.objects.filter(kind=FrameworkKind.REGULATION).order_by("name"):
+        version = framework.versions.select_related("framework").order_by("-number").first()
+        if version is not None:
+            rollup = framework_rollup(version=version, requirements=requirement_tree(version=version), at=at)
+            rows.append((framework, version, rollup))
+    return rows
+
+
+def dashboard_cards(*, user) -> list[dict]:
+    """The portal dashboard's compliance card, for those who read control status: automated controls deficient
+    across the estate and the frameworks' scopes, by their newest evaluations. One query."""
+    if not user.has_role(*COMPLIANCE_ROLES):
+        return []
+    latest = latest_evaluations().filter(basis=EvaluationBasis.METRIC).values_list("control_id", "status")
+    deficient = {control_id for control_id, status in latest if status == EvaluationStatus.DEFICIENT}
+    return [{
+        "label": "Deficient controls", "value": len(deficient), "url": reverse("compliance:dashboard"),
+        "note": "automated controls failing their threshold in the estate or a framework's scope",
+    }]
 
 
 # --- evidence packs ---------------------------------------------------------------------------------------------

@@ -1,27 +1,60 @@
-"""Pages of the compliance catalogs: the frameworks, and one framework's requirement tree with its 800-53 links.
+"""Pages of compliance: the frameworks and one framework's requirement tree with its 800-53 links and status
+roll-up, the control library with its evaluations, and the compliance dashboard.
 
-Read-only: catalogs change only through ``manage.py load_catalogs``. Compliance officers, security admins,
-auditors and admins read them (``COMPLIANCE_ROLES``); managers do not.
+Catalogs change only through ``manage.py load_catalogs``, the library's definitions through ``load_controls``.
+Compliance officers, security admins, auditors and admins read everything (``COMPLIANCE_ROLES``); compliance
+officers also assign a control's owner and threshold; managers see none of it.
 """
 
 import datetime
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
-from compliance.choices import EvidenceRequestState, Implementation, PackState
-from compliance.forms import AnswerForm, EvidenceRequestForm, GrantForm, PackRequestForm, ReviewForm, SampleForm
+from compliance.charts import evaluation_history_svg, svg_data_uri, trend_svg
+from compliance.choices import (
+    EvaluationBasis,
+    EvaluationStatus,
+    EvaluationTrigger,
+    EvidenceRequestState,
+    Implementation,
+    PackState,
+    Scope,
+)
+from compliance.evaluators.specs import SPECS
+from compliance.forms import (
+    AnswerForm,
+    ControlEditForm,
+    EvidenceRequestForm,
+    GrantForm,
+    PackRequestForm,
+    ReviewForm,
+    SampleForm,
+    StatusDateForm,
+)
 from compliance.models import EvidencePack, EvidenceResponse, FrameworkGrant
 from compliance.pack_sections import canonical_json
 from compliance.selectors import (
     auditors_grantable,
+    compliance_trend,
+    control_get,
+    control_history,
+    control_list,
+    control_reached_requirements,
+    day_end,
+    evaluation_list,
     evidence_requests_visible_to,
     framework_get,
     framework_list,
+    framework_rollup,
+    framework_rollups,
+    framework_scope,
     framework_version,
     framework_versions,
     granted_frameworks,
@@ -31,6 +64,8 @@ from compliance.selectors import (
     requirement_tree,
 )
 from compliance.services.catalogs import HUB_SLUG
+from compliance.services.controls import control_update
+from compliance.services.evaluation import controls_evaluate, evaluation_recheck
 from compliance.services.evidence_requests import (
     EvidenceRequestRefused,
     evidence_request_answer,
@@ -44,7 +79,8 @@ from compliance.services.packs import PackRefused, pack_download_log, pack_reque
 from compliance.services.sampling import SampleRefused, pack_sample_draw
 from portal.access import RoleRequiredMixin
 from portal.choices import COMPLIANCE_ROLES, Role
-from portal.exports import export_filename, export_xlsx_response
+from portal.exports import Export, ExportColumn, export_csv_response, export_filename, export_xlsx_response
+from portal.views import querystring
 
 # Bootstrap colour of the badge for Required and Addressable.
 IMPLEMENTATION_BADGES = {Implementation.REQUIRED: "danger", Implementation.ADDRESSABLE: "warning"}
@@ -76,11 +112,227 @@ class FrameworkDetailView(RoleRequiredMixin, TemplateView):
             framework=framework, version=version, hub_slug=HUB_SLUG, is_hub=framework.slug == HUB_SLUG,
             badge=IMPLEMENTATION_BADGES, **kwargs,
         )
+        form, day = _status_day(self.request)
+        context.update(form=form, day=day, status_badges=STATUS_BADGES)
         if version is not None:
+            requirements = requirement_tree(version=version)
             context.update(
-                requirements=requirement_tree(version=version), versions=list(framework_versions(framework=framework))
+                requirements=requirements, versions=list(framework_versions(framework=framework)),
+                rollup=framework_rollup(version=version, requirements=requirements,
+                                        at=day_end(day) if day else None),
+                scope_label=SCOPE_LABELS[framework_scope(framework.slug)],
             )
         return context
+
+
+# --- The control library, its evaluations and the compliance dashboard -------------------------------------------
+
+# Who changes a control's owner and threshold, and asks for an evaluation from the portal: compliance officers.
+CONTROL_EDIT_ROLES = frozenset({Role.COMPLIANCE_OFFICER})
+STATUS_BADGES = {
+    EvaluationStatus.EFFECTIVE: "success", EvaluationStatus.DEFICIENT: "danger",
+    EvaluationStatus.NOT_EVALUATED: "secondary",
+}
+SCOPE_LABELS = dict(Scope.choices)
+# Evaluations a control page lists under its chart; the export has them all.
+HISTORY_ROWS = 30
+CONTROL_EXPORT_COLUMNS = [
+    ExportColumn("Code", 9), ExportColumn("Title", 40), ExportColumn("Owner role", 18), ExportColumn("Owner", 24),
+    ExportColumn("Frequency", 12), ExportColumn("Metric", 30), ExportColumn("Threshold", 10),
+    ExportColumn("Status (estate)", 14), ExportColumn("Value", 10), ExportColumn("Result", 50),
+    ExportColumn("Evaluated at", 18), ExportColumn("HIPAA", 14), ExportColumn("SOX", 14), ExportColumn("GLBA", 14),
+    ExportColumn("Mappings", 40), ExportColumn("Version", 8),
+]
+EVALUATION_EXPORT_COLUMNS = [
+    ExportColumn("Evaluated at", 18), ExportColumn("Control", 9), ExportColumn("Scope", 14),
+    ExportColumn("Status", 14), ExportColumn("Value", 10), ExportColumn("Threshold", 10),
+    ExportColumn("Numerator", 10), ExportColumn("Denominator", 12), ExportColumn("Result", 50),
+    ExportColumn("Trigger", 16), ExportColumn("Inputs (name: rows, SHA-256)", 60), ExportColumn("Control version", 8),
+]
+
+
+def _status_day(request) -> tuple[StatusDateForm, datetime.date | None]:
+    """The ``?on=`` date of a status page; an invalid date is a form error and the page shows today's status."""
+    form = StatusDateForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        return form, form.cleaned_data["on"]
+    return form, None
+
+
+def _status_label(evaluation) -> str:
+    return evaluation.get_status_display() if evaluation else EvaluationStatus.NOT_EVALUATED.label
+
+
+class ControlListView(RoleRequiredMixin, TemplateView):
+    """The control library with each control's status (on ``?on=`` a past date) for the estate and each
+    framework's scope; compliance officers may ask for an evaluation now (POST)."""
+
+    allowed_roles = COMPLIANCE_ROLES
+    write_roles = CONTROL_EDIT_ROLES
+    template_name = "compliance/control_list.html"
+
+    def get_context_data(self, **kwargs):
+        form, day = _status_day(self.request)
+        controls = control_list(at=day_end(day) if day else None)
+        counts = {status: 0 for status in EvaluationStatus.values}
+        for control in controls:
+            if control.estate:
+                counts[control.estate.status] += 1
+        return super().get_context_data(
+            controls=controls, form=form, day=day, badges=STATUS_BADGES, scopes=SCOPE_LABELS, counts=counts,
+            can_edit=self.request.user.has_role(*CONTROL_EDIT_ROLES), query=querystring(self.request), **kwargs,
+        )
+
+    def post(self, request):
+        run = controls_evaluate(trigger=EvaluationTrigger.USER, user=request.user)
+        counts = ", ".join(f"{count} {EvaluationStatus(status).label.lower()}" for status, count in run.counts.items())
+        messages.success(request, f"Controls evaluated: {counts}.")
+        return redirect("compliance:control_list")
+
+
+class ControlExportView(RoleRequiredMixin, View):
+    """The control list (as on ``?on=``) as CSV or xlsx."""
+
+    allowed_roles = COMPLIANCE_ROLES
+    export = ""  # csv or xlsx
+
+    def get(self, request):
+        _, day = _status_day(request)
+        controls = control_list(at=day_end(day) if day else None)
+        rows = [
+            [
+                control.code, control.title, control.get_owner_role_display(),
+                control.owner.name if control.owner else "", control.get_frequency_display(),
+                control.get_metric_display() if control.metric else "Attestation", control.threshold,
+                _status_label(control.estate), control.estate.value if control.estate else None,
+                control.estate.summary if control.estate else "",
+                control.estate.evaluated_at if control.estate else None,
+                *(_status_label(evaluation) for _, evaluation in control.scoped),
+                " ".join(f"{m.framework.slug}:{m.citation}" for m in control.mapping_list), control.version,
+            ]
+            for control in controls
+        ]
+        export = Export(
+            title="Control library", sheet="Controls", columns=CONTROL_EXPORT_COLUMNS, rows=rows, user=request.user,
+            count=len(rows), filename=export_filename(f"controls-{(day or timezone.localdate()):%Y%m%d}"),
+            filters={"Status on": f"{day:%Y-%m-%d}"} if day else {},
+        )
+        return export_xlsx_response(export) if self.export == "xlsx" else export_csv_response(export)
+
+
+class ControlDetailView(RoleRequiredMixin, TemplateView):
+    """One control: what it is, whom it belongs to, what it maps to, its evaluation history as a chart and a
+    table (``?scope=hipaa``), and the inputs of its latest evaluation. Compliance officers edit the owner and
+    threshold here (POST)."""
+
+    allowed_roles = COMPLIANCE_ROLES
+    write_roles = CONTROL_EDIT_ROLES
+    template_name = "compliance/control_detail.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.scope = request.GET.get("scope") or Scope.ESTATE
+        if self.scope not in Scope.values:
+            self.scope = Scope.ESTATE
+        return super().dispatch(request, *args, **kwargs)
+
+    def form(self, control, data=None):
+        unit = SPECS[control.metric].unit if control.metric else ""
+        initial = {"owner": f"{control.owner.name} <{control.owner.email}>" if control.owner else "",
+                   "threshold": control.threshold}
+        return ControlEditForm(data, initial=initial, automated=control.automated, unit=unit)
+
+    def get_context_data(self, form=None, **kwargs):
+        control = control_get(code=self.kwargs["code"])
+        history = control_history(control=control, scope=self.scope) if control.automated else []
+        context = super().get_context_data(
+            control=control, history=history[:HISTORY_ROWS], latest=history[0] if history else None,
+            scope=self.scope, scopes=SCOPE_LABELS, badges=STATUS_BADGES,
+            scoped=control.automated and SPECS[control.metric].scoped,
+            spec=SPECS.get(control.metric), requirements=control_reached_requirements(control=control),
+            can_edit=self.request.user.has_role(*CONTROL_EDIT_ROLES), **kwargs,
+        )
+        if control.automated:
+            title = f"{control.code} {control.title}: {SCOPE_LABELS[self.scope]}"
+            context["chart"] = svg_data_uri(evaluation_history_svg(history, metric=control.metric, title=title))
+        if context["can_edit"]:
+            context["form"] = form or self.form(control)
+        return context
+
+    def post(self, request, code):
+        control = control_get(code=code)
+        form = self.form(control, request.POST)
+        if form.is_valid():
+            try:
+                control_update(control=control, owner=form.cleaned_data["owner"],
+                               threshold=form.cleaned_data.get("threshold"), user=request.user)
+            except ValidationError as error:
+                for field, problems in error.message_dict.items():
+                    for problem in problems:
+                        form.add_error(field if field in form.fields else None, problem)
+            else:
+                messages.success(request, f"{control.code} saved.")
+                return redirect("compliance:control_detail", code=control.code)
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class ControlEvaluationExportView(RoleRequiredMixin, View):
+    """Every evaluation of one control, with the hashes of its inputs, as CSV or xlsx."""
+
+    allowed_roles = COMPLIANCE_ROLES
+    export = ""
+
+    def get(self, request, code):
+        control = control_get(code=code)
+        evaluations = evaluation_list().filter(control=control)
+        rows = (
+            [
+                e.evaluated_at, control.code, e.get_scope_display(), e.get_status_display(), e.value, e.threshold,
+                e.numerator, e.denominator, e.summary, e.run.get_trigger_display() if e.run else e.get_basis_display(),
+                "; ".join(f"{i['name']}: {i['row_count']} rows, {i['sha256']}" for i in e.inputs), e.control_version,
+            ]
+            for e in evaluations.iterator(chunk_size=2000)
+        )
+        export = Export(
+            title=f"Evaluations of {control.code} {control.title}", sheet="Evaluations",
+            columns=EVALUATION_EXPORT_COLUMNS, rows=rows, user=request.user, count=evaluations.count(),
+            filename=export_filename(f"{control.code}-evaluations-{timezone.localdate():%Y%m%d}"),
+        )
+        return export_xlsx_response(export) if self.export == "xlsx" else export_csv_response(export)
+
+
+class EvaluationDetailView(RoleRequiredMixin, TemplateView):
+    """One stored evaluation with its inputs; ``?recheck=1`` runs a metric's queries again and compares (writes
+    nothing, so auditors may); an attested test has no queries to run."""
+
+    allowed_roles = COMPLIANCE_ROLES
+    template_name = "compliance/evaluation_detail.html"
+
+    def get_context_data(self, **kwargs):
+        evaluation = get_object_or_404(evaluation_list(), pk=self.kwargs["pk"])
+        asked = self.request.GET.get("recheck") == "1" and evaluation.basis == EvaluationBasis.METRIC
+        recheck = evaluation_recheck(evaluation=evaluation) if asked else None
+        return super().get_context_data(evaluation=evaluation, recheck=recheck, badges=STATUS_BADGES, **kwargs)
+
+
+class ComplianceDashboardView(RoleRequiredMixin, TemplateView):
+    """Each regulation's requirements by status with the share effective, the trend of effective automated
+    controls per framework, and the deficient controls."""
+
+    allowed_roles = COMPLIANCE_ROLES
+    template_name = "compliance/dashboard.html"
+
+    def get_context_data(self, **kwargs):
+        trend = compliance_trend()
+        labels = {Scope.ESTATE: "Whole estate", Scope.HIPAA: "HIPAA", Scope.SOX: "SOX", Scope.GLBA: "GLBA"}
+        chart = trend_svg({labels[scope]: points for scope, points in trend.items()},
+                          title="Automated controls effective (%)")
+        controls = control_list()
+        deficient = [c for c in controls if any(e and e.status == EvaluationStatus.DEFICIENT
+                                                for e in (c.estate, *(e for _, e in c.scoped)))]
+        return super().get_context_data(
+            rollups=framework_rollups(), chart=svg_data_uri(chart), deficient=deficient, badges=STATUS_BADGES,
+            has_history=any(trend.values()), **kwargs,
+        )
 
 
 # --- evidence packs, grants and evidence requests ---------------------------------------------------------------

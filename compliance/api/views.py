@@ -1,12 +1,25 @@
-"""Read-only API over the compliance catalogs: frameworks and their requirements (``?framework=hipaa``)."""
+"""Read-only API over compliance: frameworks and their requirements (``?framework=hipaa``), the control library,
+its mappings and its stored evaluations."""
 
 from django.http import Http404
 from rest_framework import viewsets
 
-from compliance.api.serializers import FrameworkSerializer, RequirementSerializer
-from compliance.filters import RequirementFilter
-from compliance.models import Framework
-from compliance.selectors import framework_list, requirement_list
+from compliance.api.serializers import (
+    ControlEvaluationSerializer,
+    ControlMappingSerializer,
+    ControlSerializer,
+    FrameworkSerializer,
+    RequirementSerializer,
+)
+from compliance.filters import ControlEvaluationFilter, ControlMappingFilter, RequirementFilter
+from compliance.models import Control, Framework
+from compliance.selectors import (
+    control_list,
+    control_mapping_list,
+    evaluation_list,
+    framework_list,
+    requirement_list,
+)
 from portal.choices import COMPLIANCE_ROLES
 
 
@@ -38,3 +51,43 @@ class RequirementViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = RequirementSerializer
     filterset_class = RequirementFilter
     queryset = requirement_list(latest_only=False)
+
+
+class ControlViewSet(viewsets.ReadOnlyModelViewSet):
+    """The virtualization control library by code (``VMC-01``), each with its newest status per scope and its
+    mappings; retired controls are left out."""
+
+    allowed_roles = COMPLIANCE_ROLES
+    serializer_class = ControlSerializer
+    lookup_field = "code"
+    lookup_value_regex = "[A-Za-z0-9-]+"
+    queryset = Control.objects.none()  # the model, for the schema; get_queryset reads the library
+
+    def get_queryset(self):
+        return control_list()
+
+    def get_object(self):
+        for control in self.get_queryset():
+            if control.code == self.kwargs["code"]:
+                self.check_object_permissions(self.request, control)
+                return control
+        raise Http404
+
+
+class ControlMappingViewSet(viewsets.ReadOnlyModelViewSet):
+    """Every control's links to requirements; ``?control=VMC-01``, ``?framework=hipaa``."""
+
+    allowed_roles = COMPLIANCE_ROLES
+    serializer_class = ControlMappingSerializer
+    filterset_class = ControlMappingFilter
+    queryset = control_mapping_list()
+
+
+class ControlEvaluationViewSet(viewsets.ReadOnlyModelViewSet):
+    """Stored evaluations, newest first, with their inputs; ``?control=VMC-01``, ``?scope=hipaa``,
+    ``?status=deficient``, ``?evaluated_before=`` / ``?evaluated_after=`` (ISO 8601)."""
+
+    allowed_roles = COMPLIANCE_ROLES
+    serializer_class = ControlEvaluationSerializer
+    filterset_class = ControlEvaluationFilter
+    queryset = evaluation_list()

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -32,7 +33,7 @@ from compliance.models import Control, ControlMapping, Framework, Requirement
 from compliance.selectors import latest_versions
 from compliance.services.catalogs import HUB_KINDS, HUB_SLUG
 from portal.choices import Role
-from portal.models import User
+from portal.models import Person, User
 from portal.services.audit import audit_log
 from portal.tabular.csv import decode, records
 from portal.tabular.problems import ImportRefused, Numbering, Problems
@@ -304,3 +305,25 @@ def controls_load(*, paths: list[Path] | None = None, actor: User | None = None)
             retired.append(code)
     unchanged = len(rows) - len(created) - len(updated) - len(remapped)
     return ControlLoadResult(created, updated, remapped, retired, unchanged)
+
+
+@transaction.atomic
+def control_update(*, control: Control, owner: Person | None, threshold: Decimal | None, user: User) -> Control:
+    """A compliance officer assigns the control's owner and, for an automated control, its threshold (in the
+    metric's unit); the change is audited with the values before and after. The next evaluation uses it."""
+    control = Control.objects.select_for_update().get(pk=control.pk)
+    if control.metric:
+        if threshold is None:
+            raise ValidationError({"threshold": "An automated control needs a threshold."})
+        if problem := SPECS[control.metric].threshold_problem(threshold):
+            raise ValidationError({"threshold": f"The threshold {problem}."})
+    elif threshold is not None:
+        raise ValidationError({"threshold": "A control tested by attestation has no threshold."})
+    before = {"owner": control.owner_id, "threshold": str(control.threshold) if control.threshold is not None else None}
+    control.owner, control.threshold = owner, threshold
+    after = {"owner": control.owner_id, "threshold": str(threshold) if threshold is not None else None}
+    if before == after:
+        return control
+    control.save(update_fields=["owner", "threshold"])
+    audit_log(action="compliance.control_edited", actor=user, obj=control, details={"before": before, "after": after})
+    return control

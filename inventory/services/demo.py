@@ -32,13 +32,6 @@ DEMO_SNAPSHOT_DAYS_AGO = (60, 30, 1)
 # VMs per vCenter that share their BIOS UUID with another one.
 COPIED_PAIRS = 3
 HYPERV_SOURCE = "hyperv-lab (CSV)"
-# The data the owners of the demo's VMs declared, by the role in the VM's name: the electronic health record
-# holds ePHI (HIPAA), the general ledger financial reporting (SOX), the CRM customer financial data (GLBA), and
-# the databases behind them some of each; what the compliance demo's evidence packs scope by.
-DEMO_DATA_CATEGORIES = {
-    "-ehr": ["ephi"], "-gl": ["financial_reporting"], "-crm": ["customer_financial", "personal"],
-    "-db": ["ephi", "financial_reporting"], "-web": ["none"], "-test": ["none"],
-}
 ROLES = ["web", "app", "db", "cache", "batch", "etl", "ldap", "mq", "jump", "build", "test", "ehr", "gl", "crm"]
 GUESTS = [
     ("Microsoft Windows Server 2019 (64-bit)", "windows2019srv_64Guest"),
@@ -238,7 +231,5 @@ def _estate_load() -> list[str]:
                 _write_export(folder, vcenter, moment)
                 rvtools_import(path=folder, source_name=vcenter.source_name)
     vm_csv_import(stream=io.BytesIO(_hyperv_csv(rng).encode()), source_name=HYPERV_SOURCE, file_name="hyperv-lab.csv")
-    for role, categories in DEMO_DATA_CATEGORIES.items():
-        VirtualMachine.objects.filter(name__contains=role).update(data_categories=categories)
     return [f"Inventory: {VirtualMachine.objects.count()} VMs from {Source.objects.count()} sources, "
             f"{VMChange.objects.count()} history entries."]

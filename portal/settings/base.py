@@ -223,6 +223,7 @@ CELERY_TASK_ROUTES = {
     "questionnaires.reminders_run": {"queue": "notifications"},
     "questionnaires.reconciliation_run": {"queue": "default"},
     "questionnaires.reconciliation_run_all": {"queue": "default"},
+    "compliance.controls_evaluate": {"queue": "policies"},
     "compliance.pack_build": {"queue": "pdf"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
@@ -243,6 +244,12 @@ CELERY_BEAT_SCHEDULE = {
     "portal-audit-anchor-daily": {
         "task": "portal.audit_anchor_take",
         "schedule": crontab(hour=env.int("AUDIT_ANCHOR_HOUR", default=0), minute=30),
+    },
+    # Evaluate every automated control once a day, whatever else triggered it (scans, reconciliations).
+    "compliance-controls-evaluate-daily": {
+        "task": "compliance.controls_evaluate",
+        "schedule": crontab(hour=env.int("CONTROLS_EVALUATE_HOUR", default=5), minute=0),
+        "args": ["daily"],
     },
     # Deployment requests near or past their end date: owners reminded, requests expired.
     "inventory-deployment-requests-end-dates-daily": {
@@ -280,6 +287,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     # The favicon too: its default is a CDN URL, and the portal must work offline.
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Choice sets that share a field name ("status") get a name of their own rather than a hashed one.
+    "ENUM_NAME_OVERRIDES": {"EvaluationStatusEnum": "compliance.choices.EvaluationStatus"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "portal.api.schema.document_error_responses",

@@ -58,6 +58,7 @@ from questionnaires.models import (
     ReconciliationItem,
     ReconciliationRun,
 )
+from questionnaires.signals import reconciliation_completed
 
 logger = logging.getLogger(__name__)
 
@@ -817,6 +818,7 @@ def reconciliation_run(*, campaign: Campaign, trigger: str, user: User | None = 
         details={"run": run.pk, "counts": run.counts, "changed": run.changed, "written_back": run.written_back},
     )
     _tell(campaign, run, to_tell)
+    transaction.on_commit(lambda: reconciliation_completed.send(sender=ReconciliationRun, run=run))
     return run
 
 

@@ -1,12 +1,32 @@
-"""factory_boy factories for the compliance catalog models."""
+"""factory_boy factories for the compliance models: catalogs, controls and evaluations."""
 
 import hashlib
+from decimal import Decimal
 
 import factory
 from django.utils import timezone
 
-from compliance.choices import FrameworkKind, PackState, RequirementKind
-from compliance.models import CatalogVersion, EvidencePack, Framework, FrameworkGrant, Requirement
+from compliance.choices import (
+    ControlFrequency,
+    EvaluationStatus,
+    FrameworkKind,
+    MappingRelationship,
+    Metric,
+    PackState,
+    RequirementKind,
+    Scope,
+)
+from compliance.models import (
+    CatalogVersion,
+    Control,
+    ControlEvaluation,
+    ControlMapping,
+    EvidencePack,
+    Framework,
+    FrameworkGrant,
+    Requirement,
+)
+from portal.choices import Role
 
 
 class FrameworkFactory(factory.django.DjangoModelFactory):
@@ -41,6 +61,52 @@ class RequirementFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Requirement {n}")
     source_document = "A rule"
     order = factory.Sequence(lambda n: n + 1)
+
+
+class ControlFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Control
+
+    code = factory.Sequence(lambda n: f"VMC-{n + 100}")
+    title = factory.Sequence(lambda n: f"Control {n}")
+    description = "What the control does."
+    owner_role = Role.COMPLIANCE_OFFICER
+    frequency = ControlFrequency.MONTHLY
+    test_procedure = "How it is tested."
+    evidence = "What is kept."
+    metric = Metric.APPROVAL_RATE
+    threshold = Decimal("95")
+    definition_hash = factory.Sequence(lambda n: f"{n:064x}")
+    loaded_at = factory.LazyFunction(timezone.now)
+
+
+class ControlEvaluationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ControlEvaluation
+
+    control = factory.SubFactory(ControlFactory)
+    scope = Scope.ESTATE
+    evaluated_at = factory.LazyFunction(timezone.now)
+    status = EvaluationStatus.EFFECTIVE
+    metric = factory.LazyAttribute(lambda evaluation: evaluation.control.metric)
+    value = Decimal("97")
+    threshold = factory.LazyAttribute(lambda evaluation: evaluation.control.threshold)
+    control_version = 1
+    summary = "97 of 100 live VMs approved."
+    inputs = factory.LazyFunction(lambda: [{"name": "vms", "query": "live VMs", "parameters": {"scope": "estate"},
+                                            "row_count": 0, "sha256": "0" * 64}])
+
+
+class ControlMappingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ControlMapping
+
+    control = factory.SubFactory(ControlFactory)
+    target = factory.SubFactory(RequirementFactory, kind=RequirementKind.CONTROL,
+                                version__framework__slug="nist-800-53")
+    framework = factory.LazyAttribute(lambda mapping: mapping.target.version.framework)
+    citation = factory.LazyAttribute(lambda mapping: mapping.target.citation)
+    relationship = MappingRelationship.RELATED
 
 
 class EvidencePackFactory(factory.django.DjangoModelFactory):

@@ -16,7 +16,13 @@ from portal.services.audit import audit_log
 from questionnaires.choices import QuestionKind, ReconciliationTrigger
 from questionnaires.models import ReconciliationItem
 from questionnaires.services.reconciliation import reconciliation_run
-from tests.compliance.factories import EvidencePackFactory, FrameworkGrantFactory, RequirementFactory
+from tests.compliance.factories import (
+    ControlEvaluationFactory,
+    ControlMappingFactory,
+    EvidencePackFactory,
+    FrameworkGrantFactory,
+    RequirementFactory,
+)
 from tests.factories import (
     AreaMappingFactory,
     DeploymentRequestFactory,
@@ -74,6 +80,8 @@ def sample_kwargs(org, role_users):
     part = AssignmentFactory(campaign=campaign, person=part_person, parent=head)
     SectionFactory(version=campaign.version)
     requirement = RequirementFactory(version__framework__slug="hipaa")
+    evaluation = ControlEvaluationFactory()
+    control_urls = ["control_detail", "control_evaluations_csv", "control_evaluations_xlsx"]
     # The manager's submitted request for their VM: every role may read it, security admins decide it.
     deployment_request = DeploymentRequestFactory(
         requested_by=role_users[Role.MANAGER], requester=part_person, owner=part_person, state="submitted", vm=vm
@@ -126,6 +134,11 @@ def sample_kwargs(org, role_users):
         "compliance:framework_detail": {"slug": requirement.version.framework.slug},
         "api:framework-detail": {"slug": requirement.version.framework.slug},
         "api:requirement-detail": {"pk": requirement.pk},
+        **{f"compliance:{name}": {"code": evaluation.control.code} for name in control_urls},
+        "compliance:evaluation_detail": {"pk": evaluation.pk},
+        "api:control-detail": {"code": evaluation.control.code},
+        "api:controlmapping-detail": {"pk": ControlMappingFactory(control=evaluation.control).pk},
+        "api:controlevaluation-detail": {"pk": evaluation.pk},
         **{f"compliance:{name}": {"pk": pack.pk} for name in ("pack_detail", "pack_progress", "pack_pdf",
                                                                "pack_manifest")},
         "compliance:request_detail": {"pk": evidence.pk},
@@ -157,6 +170,8 @@ def test_the_walk_sees_the_portal_urls():
             "inventory:vm_request_add", "api:deploymentrequest-list", "api:deploymentrequest-approve"} <= set(names)
     assert {"questionnaires:my", "questionnaires:assignment", "questionnaires:campaign_detail"} <= set(names)
     assert {"compliance:framework_list", "compliance:framework_detail", "api:requirement-list"} <= set(names)
+    assert {"compliance:control_list", "compliance:control_detail", "compliance:dashboard",
+            "compliance:evaluation_detail", "api:control-list", "api:controlevaluation-list"} <= set(names)
     assert {"compliance:pack_list", "compliance:pack_pdf", "compliance:grant_list", "compliance:request_list",
             "compliance:request_export"} <= set(names)
 
