@@ -19,7 +19,10 @@ from typing import Any
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from compliance.models import CatalogVersion, Framework, Mapping
+from compliance.charts import evaluation_history_svg, svg_data_uri
+from compliance.choices import EvaluationStatus, Scope
+from compliance.models import CatalogVersion, Control, ControlEvaluation, Framework
+from compliance.selectors import STRUCTURAL_KINDS, framework_rollup, framework_scope, requirement_tree
 from inventory.choices import ChangeKind, PowerState, RequestState, Sanction, ScanStatus, VMStatus
 from inventory.models import DeploymentApproval, DeploymentRequest, Source, VirtualMachine, VMChange
 from portal.exports import Export, ExportColumn, export_xlsx_bytes
@@ -272,24 +275,99 @@ def _period_campaigns(ctx: PackContext) -> list[Campaign]:
 
 def section_requirements(ctx: PackContext, population: list[dict], out_of_scope: Counter) -> PackSection:
     """Summary of requirements: every requirement of the framework's catalog version with the 800-53 controls it
-    maps to."""
+    maps to, the library's controls that reach it and its status from their evaluations at the period's end."""
     section = PackSection("requirements", "Summary of requirements", "compliance/pdf/_tables.html")
     rows = []
     if ctx.version is not None:
-        targets = defaultdict(list)
-        for requirement_id, citation in Mapping.objects.filter(requirement__version=ctx.version).order_by(
-                "target__order").values_list("requirement_id", "target__citation"):
-            targets[requirement_id].append(citation)
-        for requirement in ctx.version.requirements.order_by("order"):
-            rows.append([requirement.citation, requirement.title, requirement.get_kind_display(),
-                         requirement.get_implementation_display() or "", ", ".join(targets[requirement.pk])])
+        requirements = requirement_tree(version=ctx.version)
+        rollup = framework_rollup(version=ctx.version, requirements=requirements, at=ctx.ends)
+        statuses = dict(EvaluationStatus.choices)
+        for requirement in requirements:
+            rows.append([
+                requirement.citation, requirement.title, requirement.get_implementation_display() or "",
+                ", ".join(mapping.target.citation for mapping in requirement.mapped_controls),
+                ", ".join(control.code for control, _ in requirement.controls),
+                statuses.get(requirement.status, "no control") if requirement.kind not in STRUCTURAL_KINDS else "",
+            ])
+        section.context["rollup"] = rollup
+        section.context["controls"] = sorted({control.pk: control for requirement in requirements
+                                              for control, _ in requirement.controls}.values(),
+                                             key=lambda control: control.code)
     section.tables.append(_table(
-        ctx, "requirements", f"{ctx.framework.name} requirements and mapped controls",
-        "compliance.Requirement, compliance.Mapping", ["Citation", "Title", "Kind", "R/A", "NIST 800-53 controls"],
-        rows, catalog_version=ctx.version.number if ctx.version else "none loaded",
+        ctx, "requirements", f"{ctx.framework.name} requirements, controls and status",
+        "compliance.Requirement, compliance.Mapping, compliance.ControlMapping, compliance.ControlEvaluation",
+        ["Citation", "Title", "R/A", "NIST 800-53", "Controls", "Status"], rows,
+        catalog_version=ctx.version.number if ctx.version else "none loaded",
+        status_at=f"newest evaluation up to the end of {ctx.period_end}, scope {framework_scope(ctx.framework.slug)}",
     ))
     section.context["catalog"] = ctx.version
     return section
+
+
+# Evaluations of a control printed on its page, newest first; all of the period's are in the attachment.
+CONTROL_EVALUATIONS_PRINTED = 8
+
+
+def section_controls(ctx: PackContext, population: list[dict], out_of_scope: Counter) -> PackSection:
+    """A page per control of the library reaching the framework: description, test procedure, its evaluations
+    in the period (chart and the latest ones, all of them attached) and the hashed inputs of the latest."""
+    section = PackSection("controls", "Controls", "compliance/pdf/_controls.html")
+    controls = _framework_controls(ctx)
+    scope = framework_scope(ctx.framework.slug)
+    evaluations = defaultdict(list)
+    for evaluation in ControlEvaluation.objects.filter(
+            control__in=controls, evaluated_at__gte=ctx.starts, evaluated_at__lt=ctx.ends,
+            scope__in={scope, Scope.ESTATE}).order_by("evaluated_at", "id"):
+        evaluations[(evaluation.control_id, evaluation.scope)].append(evaluation)
+    statuses = dict(EvaluationStatus.choices)
+    every = []
+    pages = []
+    for control in controls:
+        history = evaluations.get((control.pk, scope)) or evaluations.get((control.pk, Scope.ESTATE), [])
+        every += [[control.code, e.evaluated_at, e.get_scope_display(), statuses[e.status], _number(e.value),
+                   _number(e.threshold), e.summary] for e in history]
+        latest = history[-1] if history else None
+        table = _table(
+            ctx, f"control-{control.code}", f"{control.code} evaluations", "compliance.ControlEvaluation",
+            ["Evaluated", "Scope", "Status", "Value", "Threshold", "Result"],
+            [[e.evaluated_at, e.get_scope_display(), statuses[e.status], _number(e.value), _number(e.threshold),
+              e.summary] for e in reversed(history[-CONTROL_EVALUATIONS_PRINTED:])],
+            control=control.code, shown=f"the latest {CONTROL_EVALUATIONS_PRINTED} of {len(history)} in the period",
+        )
+        inputs = _table(
+            ctx, f"control-{control.code}-inputs", f"{control.code} evidence items of the latest evaluation",
+            "compliance.ControlEvaluation.inputs", ["Input", "Rows", "SHA-256 of the rows"],
+            [[item.get("name", ""), item.get("row_count"), item.get("sha256", "")]
+             for item in (latest.inputs if latest else [])],
+            control=control.code, evaluation=latest.pk if latest else "none",
+        )
+        section.tables += [table, inputs]
+        chart = svg_data_uri(evaluation_history_svg(history, metric=control.metric, width=680, height=230)) \
+            if control.metric and history else ""
+        pages.append({"control": control, "latest": latest, "count": len(history), "chart": chart,
+                      "tables": [table, inputs]})
+    section.tables.insert(0, _table(
+        ctx, "control_evaluations", "Every evaluation of the period", "compliance.ControlEvaluation",
+        ["Control", "Evaluated", "Scope", "Status", "Value", "Threshold", "Result"], every, section,
+        scope=scope,
+    ))
+    section.tables[0].printed = False
+    section.context["pages"] = pages
+    return section
+
+
+def _number(value) -> str | None:
+    return None if value is None else f"{value.normalize():f}"
+
+
+def _framework_controls(ctx: PackContext) -> list[Control]:
+    """The library's controls reaching the framework's requirements, as the summary of requirements finds them."""
+    if ctx.version is None:
+        return []
+    requirements = requirement_tree(version=ctx.version)
+    framework_rollup(version=ctx.version, requirements=requirements, at=ctx.ends)
+    ids = {control.pk for requirement in requirements for control, _ in requirement.controls}
+    return list(Control.objects.filter(pk__in=ids).select_related("owner").order_by("code"))
 
 
 def section_inventory(ctx: PackContext, population: list[dict], out_of_scope: Counter) -> PackSection:
@@ -454,5 +532,5 @@ def section_audit_trail(ctx: PackContext, population: list[dict], out_of_scope: 
 
 
 # The sections between the contents and the manifest, in the order they print.
-SECTIONS = (section_scope, section_requirements, section_inventory, section_sampling, section_questionnaires,
-            section_audit_trail)
+SECTIONS = (section_scope, section_requirements, section_controls, section_inventory, section_sampling,
+            section_questionnaires, section_audit_trail)

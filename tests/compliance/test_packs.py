@@ -13,7 +13,7 @@ from django.test import TestCase
 from django.utils import timezone
 
 from compliance.choices import PackState
-from compliance.models import EvidencePack
+from compliance.models import EvidencePack, Framework, Requirement
 from compliance.pack_sections import sha256_hex
 from compliance.services.catalogs import catalogs_load
 from compliance.services.packs import PackRefused, pack_build, pack_request, pack_verify
@@ -23,6 +23,7 @@ from inventory.models import DeploymentApproval
 from portal.models import AuditAnchor, AuditEvent
 from questionnaires.choices import ReconciliationTrigger
 from questionnaires.services.reconciliation import reconciliation_run
+from tests.compliance.factories import ControlEvaluationFactory, ControlFactory, ControlMappingFactory
 from tests.factories import DeploymentRequestFactory, PersonFactory, VirtualMachineFactory
 from tests.portal import test_pdf
 from tests.questionnaires.factories import AssignmentFactory, CampaignFactory, DeclaredVMFactory
@@ -59,6 +60,11 @@ def estate(shipped_catalogs):
     return {"ephi": ephi, "ledger": ledger, "campaign": campaign, "assignment": assignment}
 
 
+def _evidence(pack: EvidencePack) -> dict:
+    """The rows of every table, as attached to the PDF."""
+    return json.loads(pypdf.PdfReader(io.BytesIO(bytes(pack.pdf))).attachments["evidence.json"][0])
+
+
 def build(**kwargs) -> EvidencePack:
     """Ask for a pack; the build task runs (eagerly) once the request commits."""
     with TestCase.captureOnCommitCallbacks(execute=True):
@@ -75,6 +81,14 @@ def test_a_pack_is_built_once_with_every_section_and_a_manifest_that_verifies(es
     DeploymentApproval.objects.create(request=request, approver=role_users["security_admin"], decision="approve",
                                       at=timezone.now())
 
+    control = ControlFactory(code="VMC-90", title="Audit log review", test_procedure="Read the weekly review log.")
+    ControlMappingFactory(control=control, target=Requirement.objects.get(
+        version__framework__slug="nist-800-53", citation="AU-6"), framework=Framework.objects.get(slug="nist-800-53"))
+    week_ago = timezone.now() - datetime.timedelta(days=7)
+    ControlEvaluationFactory(control=control, scope="hipaa", evaluated_at=week_ago, summary="97 of 100 approved")
+    ControlEvaluationFactory(control=control, scope="hipaa", status="deficient", value=80,
+                             summary="80 of 100 approved")
+
     pack = build(sample_size=4, sample_seed=7)
 
     assert pack.state == PackState.READY
@@ -90,6 +104,11 @@ def test_a_pack_is_built_once_with_every_section_and_a_manifest_that_verifies(es
         population_ids=list(in_scope), seed=7, size=4)}
     assert f"#{request.pk} approved" in text and f"approved by {role_users['security_admin']}" in text
     assert "Deployment requests submitted in the period" in text
+    assert "VMC-90 Audit log review" in text and "Read the weekly review log." in text
+    assert "80 of 100 approved" in text and "97 of 100 approved" in text
+    assert flat("164.308(a)(1)(ii)(D) Information system activity review") in flat(text)
+    requirement_row = next(row for row in _evidence(pack)["requirements"]["rows"] if row[0] == "164.308(a)(1)(ii)(D)")
+    assert requirement_row[4:] == ["VMC-90", "Deficient"]
     reader = pypdf.PdfReader(io.BytesIO(bytes(pack.pdf)))
     listed = {entry["name"]: entry["sha256"] for entry in pack.manifest["attachments"]}
     assert {"population.xlsx", "evidence.json"} <= set(listed)
