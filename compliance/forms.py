@@ -109,3 +109,19 @@ class AnswerForm(forms.Form):
 class ReviewForm(forms.Form):
     decision = forms.ChoiceField(choices=[("accept", "Accept"), ("ask_again", "Ask again")])
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=10_000)
+
+
+class PeriodForm(forms.Form):
+    """``?start=YYYY-MM-DD&end=YYYY-MM-DD`` of an export over a period (default: the year so far)."""
+
+    start = forms.DateField(required=False)
+    end = forms.DateField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        today = datetime.date.today()
+        data["start"] = data.get("start") or today.replace(month=1, day=1)
+        data["end"] = data.get("end") or today
+        if data["start"] > data["end"]:
+            self.add_error("end", "The end is before the start.")
+        return data

@@ -11,6 +11,8 @@ app_name = "compliance"
 urlpatterns = [
     path("", views.FrameworkListView.as_view(), name="framework_list"),
     path("frameworks/<slug:slug>/", views.FrameworkDetailView.as_view(), name="framework_detail"),
+    path("frameworks/<slug:slug>/oscal-assessment-results.json", views.FrameworkOscalView.as_view(),
+         name="framework_oscal"),
     path("dashboard/", views.ComplianceDashboardView.as_view(), name="dashboard"),
     path("controls/", views.ControlListView.as_view(), name="control_list"),
     path("controls/export.csv", views.ControlExportView.as_view(export="csv"), name="control_export_csv"),

@@ -7,6 +7,7 @@ officers also assign a control's owner and threshold; managers see none of it.
 """
 
 import datetime
+import json
 
 from django.conf import settings
 from django.contrib import messages
@@ -34,6 +35,7 @@ from compliance.forms import (
     EvidenceRequestForm,
     GrantForm,
     PackRequestForm,
+    PeriodForm,
     ReviewForm,
     SampleForm,
     StatusDateForm,
@@ -75,6 +77,7 @@ from compliance.services.evidence_requests import (
     evidence_requests_export,
 )
 from compliance.services.grants import GrantRefused, framework_grant, framework_grant_revoke
+from compliance.services.oscal import oscal_assessment_results
 from compliance.services.packs import PackRefused, pack_download_log, pack_request
 from compliance.services.sampling import SampleRefused, pack_sample_draw
 from portal.access import RoleRequiredMixin
@@ -587,4 +590,24 @@ class EvidenceFileView(RoleRequiredMixin, View):
         response = HttpResponse(bytes(sent.file_content), content_type="application/octet-stream")
         response["Content-Disposition"] = f'attachment; filename="{export_filename(sent.file_name)}"'
         response["X-Content-SHA256"] = sent.file_sha256
+        return response
+
+
+class FrameworkOscalView(RoleRequiredMixin, View):
+    """OSCAL assessment results (JSON) of a framework over ``?start=&end=`` (default: the year so far)."""
+
+    allowed_roles = COMPLIANCE_ROLES
+
+    def get(self, request, slug):
+        framework = framework_get(slug=slug)
+        form = PeriodForm(request.GET)
+        if not form.is_valid():
+            problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
+            return HttpResponse(f"Bad period: {problems}", status=400, content_type="text/plain; charset=utf-8")
+        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+        document = oscal_assessment_results(framework=framework, period_start=start, period_end=end,
+                                            produced_by=str(request.user))
+        response = HttpResponse(json.dumps(document, indent=2), content_type="application/json")
+        response["Content-Disposition"] = (f'attachment; filename="{framework.slug}-assessment-results-{start}-'
+                                           f'{end}.json"')
         return response

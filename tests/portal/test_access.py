@@ -132,6 +132,7 @@ def sample_kwargs(org, role_users):
         "api:reconciliationrun-detail": {"pk": recon_run.pk},
         "api:reconciliationitem-detail": {"pk": ReconciliationItem.objects.get(vm=vm).pk},
         "compliance:framework_detail": {"slug": requirement.version.framework.slug},
+        "compliance:framework_oscal": {"slug": requirement.version.framework.slug},
         "api:framework-detail": {"slug": requirement.version.framework.slug},
         "api:requirement-detail": {"pk": requirement.pk},
         **{f"compliance:{name}": {"code": evaluation.control.code} for name in control_urls},
