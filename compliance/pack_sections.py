@@ -19,7 +19,7 @@ from typing import Any
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from compliance.charts import evaluation_history_svg, svg_data_uri
+from compliance.charts import evaluation_print_svg, svg_data_uri
 from compliance.choices import EvaluationStatus, Scope
 from compliance.models import CatalogVersion, Control, ControlEvaluation, Framework
 from compliance.selectors import STRUCTURAL_KINDS, framework_rollup, framework_scope, requirement_tree
@@ -305,7 +305,7 @@ def section_requirements(ctx: PackContext, population: list[dict], out_of_scope:
 
 
 # Evaluations of a control printed on its page, newest first; all of the period's are in the attachment.
-CONTROL_EVALUATIONS_PRINTED = 8
+CONTROL_EVALUATIONS_PRINTED = 5
 
 
 def section_controls(ctx: PackContext, population: list[dict], out_of_scope: Counter) -> PackSection:
@@ -342,8 +342,7 @@ def section_controls(ctx: PackContext, population: list[dict], out_of_scope: Cou
             control=control.code, evaluation=latest.pk if latest else "none",
         )
         section.tables += [table, inputs]
-        chart = svg_data_uri(evaluation_history_svg(history, metric=control.metric, width=680, height=230)) \
-            if control.metric and history else ""
+        chart = svg_data_uri(evaluation_print_svg(history, metric=control.metric)) if control.metric and history else ""
         pages.append({"control": control, "latest": latest, "count": len(history), "chart": chart,
                       "tables": [table, inputs]})
     section.tables.insert(0, _table(

@@ -3,6 +3,7 @@ on a generated estate that is rolled back at the end."""
 
 import datetime
 import io
+import os
 import resource
 import time
 import uuid
@@ -60,20 +61,24 @@ class Command(BaseCommand):
         setup = time.perf_counter() - setup
         pack = pack_request(framework_slug="hipaa", period_start=start, period_end=timezone.localdate(),
                             actor_label="command: benchmark_packs", sample_size=25, sample_seed=1)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         pack = pack_build(pack_id=pack.pk)
-        seconds = time.perf_counter() - began
+        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu + pack.render_cpu_seconds
         if pack.state != "ready":
             raise CommandError(f"the pack failed: {pack.failure_reason}")
         parent_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         pages = len(pypdf.PdfReader(io.BytesIO(bytes(pack.pdf))).pages)
         verdict = ""
         if seconds_target is not None:
-            ok = seconds < seconds_target and pack.peak_memory_mb < memory_target
-            verdict = (f"  {'PASS' if ok else 'FAIL'} (targets < {seconds_target:g} s, "
-                       f"< {memory_target} MB)")
+            memory_ok = pack.peak_memory_mb < memory_target
+            wall = "PASS" if seconds < seconds_target and memory_ok else "FAIL"
+            by_cpu = "PASS" if cpu < seconds_target and memory_ok else "FAIL"
+            verdict = (f"  wall {wall}, CPU {by_cpu} (targets < {seconds_target:g} s, < {memory_target} MB; "
+                       "on a machine shared with other work the CPU time is the fairer figure)")
         self.stdout.write(
-            f"{count:>6,} VMs, {CONTROLS} controls: pack {seconds:5.1f} s (render {pack.render_seconds:.1f} s), "
+            f"{count:>6,} VMs, {CONTROLS} controls: pack {seconds:5.1f} s wall, {cpu:.1f} s CPU (render "
+            f"{pack.render_seconds:.1f} s wall, {pack.render_cpu_seconds:.1f} s CPU), load average "
+            f"{os.getloadavg()[0]:.1f}, "
             f"renderer peak {pack.peak_memory_mb:.0f} MB, portal process peak {parent_mb:.0f} MB, "
             f"PDF {len(pack.pdf) / 1024:.0f} KiB, {pages} pages, "
             f"{len(pack.manifest['population_ids']):,} VMs in scope (setup {setup:.1f} s){verdict}"
