@@ -74,6 +74,58 @@ class Platform(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class PolicyKind(models.TextChoices):
+    """What a policy looks for; each kind has its evaluator in ``inventory.services.policies``."""
+
+    ROGUE = "rogue", "Rogue (no approval)"
+    DORMANT = "dormant", "Dormant (powered off for long)"
+    UNPATCHED = "unpatched", "Unpatched (Tools, hardware, host build)"
+    OFF_BASELINE = "off_baseline", "Off its hardening baseline"
+    COPIED = "copied", "Copied (BIOS UUID shared)"
+    EXPORTED = "exported", "Exported or cloned out of scope"
+    EXPIRED = "expired", "Past its approved end date"
+    UNDECLARED = "undeclared", "Undeclared by its managers"
+    RUNNING_BUT_DECOMMISSIONED = "running_but_decommissioned", "Declared decommissioned but running"
+
+
+class FindingState(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    EXCEPTED = "excepted", "Excepted"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Comparison(models.TextChoices):
+    """How a baseline rule compares a VM's advanced setting with the value it expects."""
+
+    EQUALS = "equals", "Equals (any case)"
+    AT_LEAST = "at_least", "At least (number)"
+    AT_MOST = "at_most", "At most (number)"
+    ABSENT = "absent", "Absent (no key matches)"
+
+
+class ActionKind(models.TextChoices):
+    POWER_OFF = "power_off", "Power off"
+    UPGRADE_TOOLS = "upgrade_tools", "Upgrade VMware Tools"
+
+
+class ActionBatchState(models.TextChoices):
+    """A batch of vCenter actions: proposed by one security admin, confirmed by another, then carried out."""
+
+    DRY_RUN = "dry_run", "Dry run (nothing done)"
+    AWAITING = "awaiting", "Awaiting a second security admin"
+    CONFIRMED = "confirmed", "Confirmed, running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Done with failures"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class AttemptState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    SKIPPED = "skipped", "Skipped"
+    FAILED = "failed", "Failed"
 class DataCategory(models.TextChoices):
     """Data a VM handles; scopes HIPAA (ePHI), SOX (financial reporting) and GLBA (customer financial data)."""
 

@@ -6,13 +6,25 @@ are unique only within one source (two vCenters may both have a "Cluster01"),
 and the list page offers them as selects, so nobody types the id.
 """
 
+import datetime
+
 import django_filters
 from django.db.models import Q
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from inventory.choices import Environment, PowerState, RequestState, Sanction, ScanStatus, VMStatus
-from inventory.models import Cluster, Datacenter, DeploymentRequest, Host, ScanRun, VirtualMachine
+from inventory.choices import (
+    Environment,
+    FindingState,
+    PolicyKind,
+    PowerState,
+    RequestState,
+    Sanction,
+    ScanStatus,
+    VMStatus,
+)
+from inventory.models import Cluster, Datacenter, DeploymentRequest, Finding, Host, ScanRun, VirtualMachine
 from inventory.services.approvals import request_number_parse
 from portal.filters import PersonIdFilter, TrueOrFalseFilter
 from portal.models import Person
@@ -84,6 +96,30 @@ class ScanRunFilter(django_filters.FilterSet):
         fields = ["source", "status"]
 
 
+class FindingFilter(django_filters.FilterSet):
+    """The findings queue's filters: kind, state (``unresolved`` for open, acknowledged and excepted), source,
+    minimum age in days, and who it is assigned to."""
+
+    kind = django_filters.ChoiceFilter(choices=PolicyKind.choices)
+    state = django_filters.ChoiceFilter(
+        choices=[("unresolved", "Unresolved"), *FindingState.choices], method="filter_state")
+    source = django_filters.CharFilter(field_name="vm__source__name", label="Source (name)")
+    min_age = django_filters.NumberFilter(method="filter_min_age", label="Open for at least (days)", min_value=0)
+    assigned = django_filters.NumberFilter(field_name="assigned_to_id", label="Assigned to (person id)")
+
+    class Meta:
+        model = Finding
+        fields = ["kind", "state", "source", "min_age", "assigned"]
+
+    def filter_state(self, queryset, name, value):
+        if value == "unresolved":
+            return queryset.exclude(state=FindingState.RESOLVED)
+        return queryset.filter(state=value)
+
+    def filter_min_age(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(opened_at__lte=timezone.now() - datetime.timedelta(days=min(int(value), 36500)))
 class DeploymentRequestFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=RequestState.choices)
     environment = django_filters.ChoiceFilter(choices=Environment.choices)

@@ -1,6 +1,8 @@
 """Forms of the inventory pages: shapes only; the rules that span objects live in the services (a source's
 settings in services/sources.py)."""
 
+import json
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Field, Layout, Submit
 from django import forms
@@ -16,7 +18,7 @@ from inventory.services.sources import (
     USER_MAX_LENGTH,
     vcenter_host_problem,
 )
-from portal.forms import PersonField
+from portal.forms import PersonField, person_from_text
 
 
 class VCenterSourceForm(forms.Form):
@@ -92,6 +94,77 @@ class AreaMappingForm(forms.Form):
         )
 
 
+class FindingBulkForm(forms.Form):
+    """What a security admin does to the findings ticked in the queue (or to one, on its page)."""
+
+    ACTIONS = [("acknowledge", "Acknowledge"), ("except", "Except until a date"), ("assign", "Assign")]
+
+    action = forms.ChoiceField(choices=ACTIONS)
+    ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), error_messages={
+        "required": "Tick at least one finding."})
+    until = forms.DateField(required=False, label="Excepted until", widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(required=False, max_length=1000, label="Reason for the exception")
+    person = forms.CharField(max_length=300, required=False, label="Assign to",
+                             help_text="A name or e-mail; empty to unassign.")
+
+    def __init__(self, *args, ids: list[int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["ids"].choices = [(pk, pk) for pk in ids]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "except" and not data.get("until"):
+            self.add_error("until", "Give the date the exception ends.")
+        if data.get("action") == "except" and not (data.get("reason") or "").strip():
+            self.add_error("reason", "Say why the exception is granted.")
+        if data.get("action") == "assign":
+            text = (data.get("person") or "").strip()
+            try:
+                data["person"] = person_from_text(text) if text else None
+            except forms.ValidationError as error:
+                self.add_error("person", error)
+        else:
+            data["person"] = None
+        return data
+
+
+class JSONTextField(forms.CharField):
+    """A JSON object typed in a textarea: a syntax error is a form error naming the line."""
+
+    widget = forms.Textarea(attrs={"rows": 5, "class": "font-monospace", "spellcheck": "false"})
+
+    def prepare_value(self, value):
+        return value if isinstance(value, str) else json.dumps(value, indent=2, sort_keys=True)
+
+    def to_python(self, value):
+        text = super().to_python(value) or "{}"
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as error:
+            message = f"Not valid JSON: line {error.lineno}, column {error.colno}: {error.msg}"
+            raise forms.ValidationError(message) from error
+        if not isinstance(parsed, dict):
+            raise forms.ValidationError("Must be a JSON object: {...}.")
+        return parsed
+
+
+class PolicyForm(forms.Form):
+    enabled = forms.BooleanField(required=False)
+    config = JSONTextField(label="Settings", max_length=20_000, help_text="Per kind: days, grace_days, minimums.")
+    scope = JSONTextField(max_length=20_000, required=False,
+                          help_text='Empty for the whole estate; else sources, clusters, folders, '
+                                    'custom_attributes, e.g. {"clusters": ["Prod"]}.')
+    actions = JSONTextField(max_length=20_000, required=False,
+                            help_text='notify: ["owner", "chain", "security_admins"]; tag: true; '
+                                      'power_off: {"enabled": true}; upgrade_tools: {"enabled", "window"}.')
+    note = forms.CharField(max_length=300, required=False, help_text="Why the change (kept with the version).")
+
+
+class BaselineImportForm(forms.Form):
+    name = forms.CharField(max_length=100, required=False,
+                           help_text="The baseline to create or replace; empty: the name in the file.")
+    file = forms.FileField(help_text="YAML (name, description, data_categories, rules) or CSV with a header "
+                                     "key,comparison,expected,absent_means,source.")
 class DeploymentRequestForm(forms.Form):
     """What a deployment request asks. Shapes here; the rules across fields (a contact for each engaged team, the
     end after the start) in ``services/approvals.py``, whose errors the page shows on the same fields."""

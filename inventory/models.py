@@ -5,11 +5,17 @@ from django.db import models
 from django.db.models import Q
 
 from inventory.choices import (
+    ActionBatchState,
+    ActionKind,
+    AttemptState,
     ChangeKind,
+    Comparison,
     DataCategory,
     Decision,
     Environment,
+    FindingState,
     Platform,
+    PolicyKind,
     PowerState,
     RequestState,
     Sanction,
@@ -187,6 +193,11 @@ class VirtualMachine(models.Model):
     guest_os_tools = models.CharField(max_length=200, blank=True, help_text="As reported by VMware Tools.")
     tools_status = models.CharField(max_length=50, blank=True)
     tools_version = models.CharField(max_length=50, blank=True)
+    tools_version_status = models.CharField(
+        max_length=50, blank=True,
+        help_text="vCenter's guest.toolsVersionStatus2 (guestToolsCurrent, guestToolsNeedUpgrade...); RVTools' "
+        "vTools Upgradeable = yes reads as guestToolsNeedUpgrade.",
+    )
     hardware_version = models.CharField(max_length=20, blank=True)
     cpu_count = models.PositiveIntegerField(null=True, blank=True)
     memory_mb = models.PositiveIntegerField(null=True, blank=True)
@@ -282,6 +293,209 @@ class AreaMapping(models.Model):
         return f"{self.get_scope_display()} {self.pattern} → {self.person.name}"
 
 
+class Baseline(models.Model):
+    """A hardening baseline: the advanced settings a VM must carry. Several may exist; a VM whose data categories
+    meet a baseline's ``data_categories`` is judged by that one (the strictest, by most rules), else by the
+    policy's baseline."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    data_categories = models.JSONField(
+        default=list, blank=True, help_text="VMs handling any of these (e.g. ePHI) are judged by this baseline."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BaselineRule(models.Model):
+    """One setting of a baseline. ``key`` may hold ``*`` (any characters), for rules such as "no
+    ``ethernet*.filter*.name``"; ``absent_means`` is the installation default, what vSphere does when the
+    key is not set."""
+
+    baseline = models.ForeignKey(Baseline, on_delete=models.CASCADE, related_name="rules")
+    key = models.CharField(max_length=200)
+    comparison = models.CharField(max_length=20, choices=Comparison.choices, default=Comparison.EQUALS)
+    expected = models.CharField(max_length=200, blank=True)
+    absent_means = models.CharField(
+        max_length=200, blank=True, help_text="The installation default: the value a VM without the key has."
+    )
+    source = models.CharField(max_length=300, help_text="Where the rule comes from (guide and control id).")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["baseline", "position", "key"]
+        constraints = [models.UniqueConstraint(fields=["baseline", "key"], name="baseline_rule_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.get_comparison_display().lower()} {self.expected}".strip()
+
+
+class Policy(models.Model):
+    """A governance rule over the estate: what to look for (``kind`` and its ``config``), where (``scope``),
+    and what to do about it (``actions``). Each change is a new ``PolicyVersion``."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=40, choices=PolicyKind.choices)
+    enabled = models.BooleanField(default=True)
+    description = models.TextField(blank=True)
+    config = models.JSONField(default=dict, blank=True, help_text="Per kind: days, grace_days, minimums...")
+    scope = models.JSONField(
+        default=dict, blank=True,
+        help_text="sources, clusters, folders (path starts), custom_attributes {name: value}; empty = everywhere.",
+    )
+    actions = models.JSONField(
+        default=dict, blank=True,
+        help_text="notify [owner, chain, security_admins], tag, power_off / upgrade_tools {enabled, window}.",
+    )
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField()
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["kind", "name"]
+        verbose_name_plural = "policies"
+
+    def __str__(self) -> str:
+        return f"{self.name} (v{self.version})"
+
+
+class PolicyVersion(models.Model):
+    """What a policy said from one change to the next, and who changed it."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    enabled = models.BooleanField()
+    config = models.JSONField(default=dict)
+    scope = models.JSONField(default=dict)
+    actions = models.JSONField(default=dict)
+    changed_at = models.DateTimeField()
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["policy", "-version"]
+        constraints = [models.UniqueConstraint(fields=["policy", "version"], name="policy_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.policy.name} v{self.version}"
+
+
+class Finding(models.Model):
+    """A VM breaking a policy. At most one finding per (policy, VM) is not resolved at a time; a resolved one
+    keeps the evidence that the condition cleared, and a new one opens if it comes back."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="findings")
+    vm = models.ForeignKey(VirtualMachine, on_delete=models.CASCADE, related_name="findings")
+    kind = models.CharField(max_length=40, choices=PolicyKind.choices, help_text="The policy's kind, for filters.")
+    state = models.CharField(max_length=20, choices=FindingState.choices, default=FindingState.OPEN)
+    evidence = models.JSONField(default=dict, blank=True, help_text="What the evaluation saw, in words and values.")
+    opened_at = models.DateTimeField()
+    state_changed_at = models.DateTimeField()
+    assigned_to = models.ForeignKey("portal.Person", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="assigned_findings")
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="+")
+    excepted_until = models.DateField(null=True, blank=True)
+    exception_reason = models.TextField(blank=True)
+    exception_approver = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                           on_delete=models.SET_NULL, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.JSONField(default=dict, blank=True, help_text="The evidence that the condition cleared.")
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "vm"], condition=~Q(state="resolved"),
+                                    name="finding_one_unresolved_per_policy_vm"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "kind"], name="finding_state_kind_idx"),
+            models.Index(fields=["vm", "state"], name="finding_vm_state_idx"),
+            models.Index(fields=["-opened_at", "-id"], name="finding_opened_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.vm.name}" if self.vm_id else self.get_kind_display()
+
+
+class ActionBatch(models.Model):
+    """vCenter actions (power off, upgrade Tools) on the VMs of one policy's findings. Proposed by one security
+    admin; a dry run does nothing; an enabled action waits for a second security admin to confirm it."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="action_batches")
+    action = models.CharField(max_length=20, choices=ActionKind.choices)
+    state = models.CharField(max_length=20, choices=ActionBatchState.choices)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    proposed_at = models.DateTimeField()
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-proposed_at", "-id"]
+        verbose_name_plural = "action batches"
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} batch #{self.pk} ({self.get_state_display()})"
+
+
+class ActionAttempt(models.Model):
+    """One VM of a batch: what was done, how many times it was tried, and vCenter's task result."""
+
+    batch = models.ForeignKey(ActionBatch, on_delete=models.CASCADE, related_name="attempts")
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="action_attempts")
+    vm = models.ForeignKey(VirtualMachine, on_delete=models.CASCADE, related_name="action_attempts")
+    state = models.CharField(max_length=20, choices=AttemptState.choices, default=AttemptState.PENDING)
+    tries = models.PositiveSmallIntegerField(default=0)
+    result = models.TextField(blank=True, help_text="vCenter's task result, or why it was skipped or failed.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["batch", "id"]
+        constraints = [models.UniqueConstraint(fields=["batch", "vm"], name="action_attempt_unique_vm")]
+
+    def __str__(self) -> str:
+        return f"{self.batch.get_action_display()} {self.vm.name}: {self.get_state_display()}"
+
+
+class VMExport(models.Model):
+    """A VM copied off, as vCenter's events tell it: an OVF / OVA export (the ``VirtualMachine.exportVm`` task)
+    or a clone, with where the copy went. The ``exported`` policy judges them against its scope."""
+
+    class Kind(models.TextChoices):
+        OVF_EXPORT = "ovf_export", "OVF / OVA export"
+        CLONE = "clone", "Clone"
+
+    vm = models.ForeignKey(VirtualMachine, on_delete=models.CASCADE, related_name="exports")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    at = models.DateTimeField()
+    user = models.CharField(max_length=200, blank=True, help_text="Who ran it, per vCenter.")
+    destination_host_moref = models.CharField(max_length=100, blank=True)
+    destination_datastore = models.CharField(max_length=255, blank=True)
+    clone_name = models.CharField(max_length=255, blank=True)
+    clone_moref = models.CharField(max_length=100, blank=True, help_text="The clone, to judge where it runs now.")
+    event_key = models.BigIntegerField()
+    scan_run = models.ForeignKey(ScanRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["source", "event_key"], name="vm_export_unique_event")]
+        indexes = [models.Index(fields=["vm", "-at"], name="vm_export_vm_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.vm.name} at {self.at:%Y-%m-%d %H:%M}"
 # The prefix of a request's number as people write it (``REQ-000123``), in an annotation or the custom attribute.
 REQUEST_NUMBER_PREFIX = "REQ-"
 REQUEST_NUMBER_DIGITS = 6

@@ -25,6 +25,7 @@ class VMEventKind(StrEnum):
     REMOVED = "VmRemovedEvent"
     RECONFIGURED = "VmReconfiguredEvent"
     REGISTERED = "VmRegisteredEvent"  # a VM added back to the inventory from its files: a creation, for the scanner
+    TASK = "TaskEvent"  # a task on a VM; the scanner keeps those that copy a VM off (EXPORT_TASKS)
 
 
 # Events that bring a VM into being: the user they name created it (``created_by``) and is the actor of its
@@ -33,6 +34,10 @@ CREATION_EVENTS = frozenset(
     {VMEventKind.CREATED, VMEventKind.BEING_DEPLOYED, VMEventKind.DEPLOYED, VMEventKind.CLONED,
      VMEventKind.REGISTERED}
 )
+
+
+# vCenter tasks that copy a VM off its estate: an OVF / OVA export ("Export OVF template").
+EXPORT_TASKS = frozenset({"VirtualMachine.exportVm"})
 
 
 @dataclass
@@ -84,6 +89,7 @@ class ObservedVM:
     dns_name: str = ""
     tools_status: str = ""
     tools_version: str = ""
+    tools_version_status: str = ""  # guest.toolsVersionStatus2: guestToolsCurrent, guestToolsNeedUpgrade...
     hardware_version: str = ""
     cpu_count: int | None = None
     memory_mb: int | None = None
@@ -113,6 +119,9 @@ class ObservedEvent:
     user: str = ""
     source_vm_moref: str = ""
     template_moref: str = ""
+    task: str = ""  # a TaskEvent's task (info.descriptionId), e.g. VirtualMachine.exportVm
+    host_moref: str = ""  # the host the event names (a clone's: where the new VM runs)
+    datastore: str = ""  # the datastore the event names, by name
 
 
 @dataclass

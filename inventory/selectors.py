@@ -4,20 +4,37 @@ Every list here carries the ``select_related`` / annotations its pages need, so
 a page or an API list costs the same number of queries for 3 VMs or 10,000.
 """
 
+import datetime
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, When
 from django.urls import reverse
+from django.utils import timezone
 
-from inventory.choices import Decision, RequestState, Sanction, ScanStatus, VMStatus
+from inventory.choices import (
+    ChangeKind,
+    Decision,
+    FindingState,
+    PolicyKind,
+    RequestState,
+    Sanction,
+    ScanStatus,
+    VMStatus,
+)
 from inventory.models import (
+    ActionBatch,
     AreaMapping,
+    Baseline,
     Cluster,
     Datacenter,
     DeploymentApproval,
     DeploymentRequest,
+    Finding,
     Host,
+    Policy,
+    PolicyVersion,
     ScanRun,
     Source,
     VirtualMachine,
@@ -250,6 +267,98 @@ def dashboard_cards(*, user) -> list[dict]:
     ]
 
 
+# -- policies and findings -------------------------------------------------------------------------------------
+
+# Days a finding of each kind may stay open or acknowledged before it is overdue: what the security team
+# commits to (a rogue or copied VM is a possible breach; a dormant one a cleanup).
+FINDING_SLA_DAYS = {
+    PolicyKind.ROGUE: 7, PolicyKind.COPIED: 7, PolicyKind.EXPORTED: 3, PolicyKind.EXPIRED: 14,
+    PolicyKind.RUNNING_BUT_DECOMMISSIONED: 14, PolicyKind.OFF_BASELINE: 30, PolicyKind.UNPATCHED: 30,
+    PolicyKind.DORMANT: 30, PolicyKind.UNDECLARED: 30,
+}
+UNRESOLVED_STATES = (FindingState.OPEN, FindingState.ACKNOWLEDGED, FindingState.EXCEPTED)
+# Weeks of opened / resolved counts the dashboard's trend shows.
+TREND_WEEKS = 8
+
+
+def finding_list(*, user: User) -> QuerySet[Finding]:
+    """Findings ``user`` may read (managers: of their subtree's VMs), with what the queue shows."""
+    findings = Finding.objects.select_related("vm", "vm__source", "policy", "assigned_to").order_by("-opened_at", "-id")
+    return vm_scoped(findings, user, prefix="vm__")
+
+
+def finding_sla_overdue(finding: Finding, now: datetime.datetime) -> bool:
+    return (finding.state in (FindingState.OPEN, FindingState.ACKNOWLEDGED)
+            and (now - finding.opened_at).days > FINDING_SLA_DAYS[finding.kind])
+
+
+def finding_history(*, finding: Finding) -> QuerySet[VMChange]:
+    """The VM's timeline entries about this finding (opened, changed, vCenter actions on it)."""
+    return (VMChange.objects.filter(vm_id=finding.vm_id, kind__in=(
+        ChangeKind.FINDING_OPENED, ChangeKind.FINDING_CHANGED, ChangeKind.VCENTER_ACTION))
+        .filter(new__finding=finding.pk).select_related("user").order_by("-at", "-id"))
+
+
+def policy_list() -> QuerySet[Policy]:
+    return Policy.objects.select_related("updated_by").annotate(
+        unresolved=Count("findings", filter=Q(findings__state__in=UNRESOLVED_STATES)),
+    ).order_by("kind", "name")
+
+
+def policy_versions(*, policy: Policy) -> QuerySet[PolicyVersion]:
+    return policy.versions.select_related("changed_by").order_by("-version")
+
+
+def baseline_list() -> QuerySet[Baseline]:
+    return Baseline.objects.select_related("updated_by").annotate(rule_count=Count("rules")).order_by("name")
+
+
+def action_batch_list() -> QuerySet[ActionBatch]:
+    return ActionBatch.objects.select_related("policy", "proposed_by", "confirmed_by").annotate(
+        vm_count=Count("attempts")).order_by("-proposed_at", "-id")
+
+
+def findings_dashboard(*, user: User, now: datetime.datetime | None = None) -> dict:
+    """Counts by kind and state, overdue ones, and opened / resolved per week: four queries."""
+    now = now or timezone.now()
+    findings = vm_scoped(Finding.objects.all(), user, prefix="vm__")
+    counts = {(kind, state): n for kind, state, n in findings.order_by().values("kind", "state").annotate(
+        n=Count("id")).values_list("kind", "state", "n")}
+    overdue_q = Q()
+    for kind, days in FINDING_SLA_DAYS.items():
+        overdue_q |= Q(kind=kind, opened_at__lt=now - datetime.timedelta(days=days))
+    overdue = dict(findings.filter(overdue_q, state__in=(FindingState.OPEN, FindingState.ACKNOWLEDGED))
+                   .order_by().values("kind").annotate(n=Count("id")).values_list("kind", "n"))
+    start = (now - datetime.timedelta(weeks=TREND_WEEKS - 1)).date()
+    start -= datetime.timedelta(days=start.weekday())
+    opened = Counter(timezone.localdate(at).isocalendar()[:2] for at in findings.filter(
+        opened_at__date__gte=start).values_list("opened_at", flat=True))
+    resolved = Counter(timezone.localdate(at).isocalendar()[:2] for at in findings.filter(
+        resolved_at__date__gte=start).values_list("resolved_at", flat=True))
+    weeks = [start + datetime.timedelta(weeks=n) for n in range(TREND_WEEKS)]
+    rows = [{"kind": kind, "label": label, "sla": FINDING_SLA_DAYS[kind], "overdue": overdue.get(kind, 0),
+             **{state: counts.get((kind, state), 0) for state in FindingState.values}}
+            for kind, label in PolicyKind.choices]
+    trend = [{"week": week, "opened": opened.get(week.isocalendar()[:2], 0),
+              "resolved": resolved.get(week.isocalendar()[:2], 0)} for week in weeks]
+    peak = max([1, *(max(row["opened"], row["resolved"]) for row in trend)])
+    return {"rows": rows, "trend": trend, "peak": peak,
+            "totals": {state: sum(row[state] for row in rows) for state in FindingState.values},
+            "overdue": sum(overdue.values())}
+
+
+def vm_panels(*, vm, user: User) -> list[dict]:
+    """The VM page's "Findings" panel (see ``portal.selectors.app_vm_panels``): its unresolved findings as badges,
+    and how many were resolved."""
+    findings = list(Finding.objects.filter(vm=vm).select_related("policy").order_by("state", "-opened_at"))
+    return [{
+        "title": "Findings",
+        "template": "inventory/findings/_vm_panel.html",
+        "unresolved": [f for f in findings if f.state != FindingState.RESOLVED],
+        "resolved": sum(1 for f in findings if f.state == FindingState.RESOLVED),
+    }]
+
+
 # --- deployment requests ------------------------------------------------------------------------------------------
 
 # Roles that read every deployment request; anybody else reads those filed by, or for, their part of the organisation.
@@ -329,5 +438,9 @@ def deployment_requests_to_review_count(user: User) -> int:
 
 
 def navigation_badges(*, user: User) -> dict:
-    """The count beside "Requests" in the navigation (see ``portal.selectors.app_navigation_badges``)."""
-    return {"inventory:request_list": lambda: deployment_requests_to_review_count(user)}
+    """The counts beside "Requests" and, for security admins, "Findings" (their queue: open findings) in the
+    navigation (see ``portal.selectors.app_navigation_badges``)."""
+    badges = {"inventory:request_list": lambda: deployment_requests_to_review_count(user)}
+    if user.has_role(Role.SECURITY_ADMIN):
+        badges["inventory:finding_list"] = lambda: Finding.objects.filter(state=FindingState.OPEN).count()
+    return badges

@@ -14,6 +14,7 @@ NAVIGATION = [
     ("People", "people:org_chart", ALL_ROLES),
     ("Inventory", "inventory:vm_list", ALL_ROLES),
     ("Sources", "inventory:source_list", ALL_ROLES),
+    ("Findings", "inventory:finding_list", ALL_ROLES),
     ("Requests", "inventory:request_list", ALL_ROLES),
     ("Questionnaires", "questionnaires:my", ALL_ROLES),
     ("Follow-ups", "questionnaires:follow_ups", ALL_ROLES),

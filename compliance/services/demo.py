@@ -1,6 +1,7 @@
 """The compliance part of ``manage.py load_demo``: the catalogs and the control library shipped in
 ``compliance/data/``, owners for the controls, the frameworks' scope on the demo estate, a history of
-evaluations, a built evidence pack for each regulation and the demo auditor's grants.
+evaluations, then the compliance records (applicability, decisions, the security plan, exceptions, tests), a built
+evidence pack for each regulation and the demo auditor's grants.
 
 Loaded through the same services as ``manage.py load_catalogs``, ``load_controls``, ``evaluate_controls`` and
 ``build_pack``, so running the demo twice changes nothing: a regulation with a ready demo pack gets no second.
@@ -15,6 +16,7 @@ from compliance.choices import EvaluationTrigger, FrameworkKind, PackState
 from compliance.models import Control, ControlEvaluation, EvidencePack, Framework
 from compliance.services.catalogs import catalogs_load
 from compliance.services.controls import control_update, controls_load
+from compliance.services.demo_records import records_demo_load
 from compliance.services.evaluation import controls_evaluate
 from compliance.services.grants import framework_grant
 from compliance.services.packs import pack_build, pack_request
@@ -32,6 +34,7 @@ DEMO_SCOPES = {
 }
 # Demo history: the controls evaluated as of each of these many weeks before today, then today.
 HISTORY_WEEKS = 8
+
 # The demo's packs cover the last quarter: the live campaign, its reconciliation and the evaluations fall in it.
 DEMO_PERIOD_DAYS = 90
 # Fixed seeds: the demo's samples are the same VMs every time it is loaded afresh, and its packs are known by them.
@@ -67,13 +70,7 @@ def _scopes() -> int:
 
 
 def demo_load() -> list[str]:
-    """Load the catalogs and the library, scope the estate and evaluate, then build the packs; one line per step
-    for the summary."""
-    lines = _library_load()
-    return [*lines, *_packs_load()]
-
-
-def _library_load() -> list[str]:
+    """Load the catalogs and the library, scope the estate and evaluate; one line per step for the summary."""
     lines = []
     for result in catalogs_load():
         state = f"{result.requirements} requirements loaded" if result.created else "unchanged"
@@ -85,15 +82,19 @@ def _library_load() -> list[str]:
     lines.append(f"Control library: {len(loaded.created)} controls loaded, {loaded.unchanged} unchanged"
                  f"{f', {owners} owners assigned' if owners else ''}"
                  f"{f', {scoped} VMs given the data categories of their cluster' if scoped else ''}.")
-    if ControlEvaluation.objects.exists():
-        return [*lines, "Control evaluations: already evaluated."]
+    return [*lines, _evaluations(), *records_demo_load(), *_packs_load()]
+
+
+def _evaluations() -> str:
+    if ControlEvaluation.objects.filter(run__isnull=False).exists():
+        return "Control evaluations: already evaluated."
     now = timezone.now()
     for weeks in range(HISTORY_WEEKS, 0, -1):
         controls_evaluate(trigger=EvaluationTrigger.COMMAND, at=now - datetime.timedelta(weeks=weeks))
     run = controls_evaluate(trigger=EvaluationTrigger.COMMAND)
     figures = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in run.counts.items())
-    return [*lines, f"Control evaluations: {HISTORY_WEEKS} weekly as of past dates (on today's VM facts where "
-                    f"the inventory keeps no history), then today: {figures}."]
+    return (f"Control evaluations: {HISTORY_WEEKS} weekly as of past dates (on today's VM facts where the "
+            f"inventory keeps no history), then today: {figures}.")
 
 
 def _packs_load() -> list[str]:

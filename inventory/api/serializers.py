@@ -3,7 +3,18 @@
 from rest_framework import serializers
 
 from inventory.choices import DataCategory, Environment
-from inventory.models import DeploymentApproval, DeploymentRequest, ScanRun, Source, VirtualMachine, VMChange
+from inventory.models import (
+    Baseline,
+    BaselineRule,
+    DeploymentApproval,
+    DeploymentRequest,
+    Finding,
+    Policy,
+    ScanRun,
+    Source,
+    VirtualMachine,
+    VMChange,
+)
 from inventory.services.approvals import QUORUM_MAX, SIZE_LIMITS, TEXT_LIMITS, request_quorum
 from portal.api.fields import StrictCharField
 from portal.models import Person
@@ -71,6 +82,51 @@ class ScanRunSerializer(serializers.ModelSerializer):
         ]
 
 
+class FindingSerializer(serializers.ModelSerializer):
+    """A finding: its VM (id and name), policy, state, the evidence it was opened with and, once resolved, the
+    evidence that it cleared."""
+
+    vm_name = serializers.CharField(source="vm.name", read_only=True)
+    source = serializers.CharField(source="vm.source.name", read_only=True)
+    policy_name = serializers.CharField(source="policy.name", read_only=True)
+    assigned_to = serializers.CharField(source="assigned_to.name", read_only=True, default=None, allow_null=True)
+
+    class Meta:
+        model = Finding
+        fields = ["id", "kind", "state", "vm", "vm_name", "source", "policy", "policy_name", "evidence", "opened_at",
+                  "state_changed_at", "assigned_to", "excepted_until", "exception_reason", "resolved_at",
+                  "resolution"]
+
+
+class FindingExceptSerializer(serializers.Serializer):
+    until = serializers.DateField(help_text="The last day of the exception (after today).")
+    reason = serializers.CharField(max_length=1000)
+
+
+class PolicySerializer(serializers.ModelSerializer):
+    """A policy. Writing (PUT / PATCH) stores a new version; ``kind`` and ``name`` are fixed."""
+
+    note = serializers.CharField(max_length=300, required=False, write_only=True, allow_blank=True)
+
+    class Meta:
+        model = Policy
+        fields = ["id", "name", "kind", "enabled", "description", "config", "scope", "actions", "version",
+                  "updated_at", "note"]
+        read_only_fields = ["id", "name", "kind", "description", "version", "updated_at"]
+
+
+class BaselineRuleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BaselineRule
+        fields = ["key", "comparison", "expected", "absent_means", "source"]
+
+
+class BaselineSerializer(serializers.ModelSerializer):
+    rules = BaselineRuleSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Baseline
+        fields = ["id", "name", "description", "data_categories", "updated_at", "rules"]
 class _NoUnknownFields:
     """Refuses a body carrying a field the endpoint does not take, instead of ignoring it: a client that
     misspelt ``end_date`` learns it from a 400, not from a request with no end date."""

@@ -1,24 +1,40 @@
-"""API over the inventory: VMs with their history, sources and scan runs (read-only), and deployment requests."""
+"""API over the inventory: VMs with their history, sources and scan runs (read-only); deployment requests; policies,
+baselines and findings, which security admins change as on the pages."""
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from inventory.api.serializers import (
+    BaselineSerializer,
     DecisionSerializer,
     DeploymentRequestCreateSerializer,
     DeploymentRequestSerializer,
     EmptySerializer,
+    FindingExceptSerializer,
+    FindingSerializer,
     LinkVMSerializer,
+    PolicySerializer,
     ScanRunSerializer,
     SourceSerializer,
     VMChangeSerializer,
     VMSerializer,
 )
 from inventory.choices import Decision
-from inventory.filters import DeploymentRequestFilter, ScanRunFilter, VMFilter
-from inventory.selectors import deployment_request_list, scan_run_list, source_list, vm_history, vm_list
+from inventory.filters import DeploymentRequestFilter, FindingFilter, ScanRunFilter, VMFilter
+from inventory.findings_views import SECURITY_ROLES
+from inventory.models import Baseline, Finding, Policy
+from inventory.selectors import (
+    deployment_request_list,
+    finding_list,
+    scan_run_list,
+    source_list,
+    vm_history,
+    vm_list,
+)
 from inventory.services.approvals import (
     deployment_request_create,
     deployment_request_decide,
@@ -26,8 +42,11 @@ from inventory.services.approvals import (
     deployment_request_submit,
     deployment_request_withdraw,
 )
+from inventory.services.findings import findings_acknowledge, findings_except
+from inventory.services.policies import policy_update
 from inventory.views import INVENTORY_ROLES
 from inventory.views_requests import REQUEST_ACTION_ROLES, REQUEST_READ_ROLES
+from portal.choices import ALL_ROLES, COMPLIANCE_ROLES
 
 
 class VMViewSet(viewsets.ReadOnlyModelViewSet):
@@ -67,6 +86,78 @@ class ScanRunViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = scan_run_list()
 
 
+def _service_errors(call):
+    """Run a service call; its refusals become DRF's 400 / 403 with the service's own messages."""
+    try:
+        return call()
+    except DjangoPermissionDenied as error:
+        raise exceptions.PermissionDenied(str(error) or None) from None
+    except DjangoValidationError as error:
+        detail = error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
+        raise exceptions.ValidationError(detail) from None
+
+
+class FindingViewSet(viewsets.ReadOnlyModelViewSet):
+    """Findings, filtered like the queue (``?kind=``, ``?state=unresolved``, ``?source=``, ``?min_age=``); managers
+    read their subtree's. Security admins acknowledge and except them."""
+
+    allowed_roles = ALL_ROLES
+    write_roles = SECURITY_ROLES
+    serializer_class = FindingSerializer
+    filterset_class = FindingFilter
+    queryset = Finding.objects.none()  # for the schema; requests read ``get_queryset``
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Finding.objects.none()
+        return finding_list(user=self.request.user)
+
+    def _respond(self, finding: Finding) -> Response:
+        return Response(FindingSerializer(self.get_queryset().get(pk=finding.pk)).data)
+
+    @extend_schema(request=None, responses=FindingSerializer)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def acknowledge(self, request, pk=None):
+        """Open → acknowledged (other states are left as they are)."""
+        finding = self.get_object()
+        _service_errors(lambda: findings_acknowledge(ids=[finding.pk], user=request.user))
+        return self._respond(finding)
+
+    @extend_schema(request=FindingExceptSerializer, responses=FindingSerializer)
+    @action(detail=True, methods=["post"], filter_backends=[], url_path="except")
+    def except_(self, request, pk=None):
+        """Excepted until a date, for a reason, approved by the caller; reopened after that date."""
+        finding = self.get_object()
+        serializer = FindingExceptSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        _service_errors(lambda: findings_except(ids=[finding.pk], user=request.user, **serializer.validated_data))
+        return self._respond(finding)
+
+
+class PolicyViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Policies; a security admin's PUT / PATCH is a new version (validated per kind: 400 by field)."""
+
+    allowed_roles = COMPLIANCE_ROLES
+    write_roles = SECURITY_ROLES
+    serializer_class = PolicySerializer
+    queryset = Policy.objects.order_by("kind", "name")
+
+    def update(self, request, *args, partial=False, **kwargs):
+        policy = self.get_object()
+        serializer = self.get_serializer(policy, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        data = {"enabled": policy.enabled, "config": policy.config, "scope": policy.scope,
+                "actions": policy.actions, "note": "", **serializer.validated_data}
+        updated = _service_errors(lambda: policy_update(policy=policy, user=request.user, **data))
+        return Response(PolicySerializer(updated).data)
+
+
+class BaselineViewSet(viewsets.ReadOnlyModelViewSet):
+    """Hardening baselines with their rules (imported as files on the baselines page)."""
+
+    allowed_roles = COMPLIANCE_ROLES
+    serializer_class = BaselineSerializer
+    queryset = Baseline.objects.prefetch_related("rules").order_by("name")
 class DeploymentRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Deployment requests: all of them for compliance officers, security admins, auditors and admins; for a
     manager those filed by or for their part of the organisation. Filtered like the list page (``?state=``,

@@ -101,6 +101,9 @@ SRM_PLACEHOLDER_ATTRIBUTE = "srm_placeholder"
 
 # RVTools headers; a tuple lists the spellings of one column across versions.
 COL_VM = ("VM",)
+# vTools "Upgradeable": RVTools' reading of toolsVersionStatus2, stored in vCenter's own words.
+UPGRADEABLE_YES = frozenset({"yes", "true", "1"})
+TOOLS_NEED_UPGRADE = "guestToolsNeedUpgrade"
 COL_VM_UUID = ("VM UUID",)
 COL_VM_ID = ("VM ID",)
 COL_BIOS_UUID = ("SMBIOS UUID",)
@@ -487,6 +490,8 @@ class _RVToolsReader:
             if entry is not None:
                 entry.vm.tools_status = row.text(("Tools",)) or entry.vm.tools_status
                 entry.vm.tools_version = row.text(("Tools Version",)) or entry.vm.tools_version
+                if row.text(("Upgradeable",)).strip().lower() in UPGRADEABLE_YES:
+                    entry.vm.tools_version_status = TOOLS_NEED_UPGRADE
 
     def read_vnetwork(self) -> None:
         for row, entry in self._vm_rows(VNETWORK):

@@ -15,12 +15,29 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.test import override_settings
 from django.utils import timezone
 
-from inventory.choices import SourceKind
-from inventory.models import Source, VirtualMachine, VMChange
+from inventory.choices import ActionKind, PolicyKind, Sanction, ScanStatus, ScanTrigger, SourceKind
+from inventory.models import Finding, Policy, ScanRun, Source, VirtualMachine, VMChange
+from inventory.observations import (
+    Inventory,
+    ObservedCluster,
+    ObservedDatacenter,
+    ObservedEvent,
+    ObservedHost,
+    ObservedVM,
+    VMEventKind,
+)
 from inventory.services.demo_requests import demo_requests_load
+from inventory.services.findings import findings_except, policies_evaluate
+from inventory.services.identity import inventory_apply
 from inventory.services.imports import rvtools_import, vm_csv_import
+from inventory.services.policies import policies_load, policy_update, vm_exports_record
+from inventory.services.policy_actions import action_batch_propose
+from inventory.services.scan_runs import scan_run_finish, scan_run_start
+from portal.db import chunked
+from portal.models import User
 
 DEMO_SEED = 4242
 # (source name, vCenter host, datacenters, clusters per datacenter, hosts per cluster, VMs)
@@ -206,8 +223,9 @@ def _hyperv_csv(rng: random.Random) -> str:
 
 
 def demo_load() -> list[str]:
-    """The inventory's part of ``manage.py load_demo``: the estate, then the deployment requests."""
-    return _estate_load() + demo_requests_load()
+    """The inventory's part of ``manage.py load_demo``: the estate, the deployment requests, then the policies and
+    their findings."""
+    return _estate_load() + demo_requests_load() + governance_demo_load()
 
 
 def _estate_load() -> list[str]:
@@ -233,3 +251,102 @@ def _estate_load() -> list[str]:
     vm_csv_import(stream=io.BytesIO(_hyperv_csv(rng).encode()), source_name=HYPERV_SOURCE, file_name="hyperv-lab.csv")
     return [f"Inventory: {VirtualMachine.objects.count()} VMs from {Source.objects.count()} sources, "
             f"{VMChange.objects.count()} history entries."]
+
+
+# -- governance: policies, a small scanned lab, findings of every kind, one excepted --------------------------
+
+LAB_SOURCE = "vcenter-lab (scanned demo)"
+LAB_HOST = "vc-lab.demo.vmcensus.example"
+# One VM in this many of the imported estate has no approval (the rest were approved before the demo starts).
+UNAPPROVED_ONE_IN = 40
+HARDENED = {"isolation.device.connectable.disable": "TRUE", "RemoteDisplay.maxConnections": "1",
+            "tools.guestlib.enableHostInfo": "FALSE"}
+# (name, host key, extra advanced settings, tools version status, power state)
+LAB_VMS = [
+    ("lab-web01", "host-11", {}, "guestToolsCurrent", "poweredOn"),
+    ("lab-web02", "host-11", {}, "guestToolsCurrent", "poweredOn"),
+    ("lab-app01", "host-11", {}, "guestToolsCurrent", "poweredOn"),
+    ("lab-db01", "host-12", {}, "guestToolsCurrent", "poweredOn"),
+    ("lab-kiosk01", "host-12", {"isolation.tools.copy.disable": "FALSE", "isolation.tools.paste.disable": "FALSE"},
+     "guestToolsCurrent", "poweredOn"),
+    ("lab-nfv01", "host-12", {"ethernet0.filter0.name": "dvfilter-maclearn"}, "guestToolsCurrent", "poweredOn"),
+    ("lab-ehr01", "host-11", {}, "guestToolsCurrent", "poweredOn"),
+    ("lab-build01", "host-11", {}, "guestToolsNeedUpgrade", "poweredOn"),
+    ("lab-old01", "host-13", {}, "guestToolsSupportedOld", "poweredOn"),
+]
+LAB_HOSTS = [("host-11", "esx-lab-11", "8.0.2", "22380479"), ("host-12", "esx-lab-12", "8.0.2", "22380479"),
+             ("host-13", "esx-lab-13", "7.0.3", "17630552")]
+
+
+def _lab_inventory(observed_at: datetime.datetime) -> Inventory:
+    inventory = Inventory(observed_at=observed_at, vcenter_uuid="5f1c0de0-demo-4ab5-9c1e-labvcenter00")
+    inventory.datacenters = [ObservedDatacenter(key="datacenter-2", name="Lab")]
+    inventory.clusters = [ObservedCluster(key="domain-c8", name="Lab-Cluster", datacenter_key="datacenter-2")]
+    inventory.hosts = [ObservedHost(key=key, name=name, cluster_key="domain-c8", datacenter_key="datacenter-2",
+                                    product=f"VMware ESXi {version} build-{build}", version=version, build=build,
+                                    hardware_uuid=str(uuid.uuid5(uuid.NAMESPACE_DNS, name)))
+                       for key, name, version, build in LAB_HOSTS]
+    for number, (name, host, extra, tools, power) in enumerate(LAB_VMS, start=101):
+        inventory.vms.append(ObservedVM(
+            moref=f"vm-{number}", name=name, instance_uuid=str(uuid.uuid5(uuid.NAMESPACE_DNS, f"i-{name}")),
+            bios_uuid=str(uuid.uuid5(uuid.NAMESPACE_DNS, f"b-{name}")), power_state=power,
+            datacenter_key="datacenter-2", cluster_key="domain-c8", host_key=host, folder="Lab/Servers",
+            datastores=["lab-ds01"], networks=["Lab-Net"], tools_status="toolsOk", tools_version="12352",
+            tools_version_status=tools, hardware_version="vmx-19" if name != "lab-old01" else "vmx-13",
+            guest_os="Red Hat Enterprise Linux 9 (64-bit)", cpu_count=2, memory_mb=4096,
+            advanced_settings={**HARDENED, **extra},
+        ))
+    return inventory
+
+
+def _lab_scan(source: Source, observed_at: datetime.datetime, events: list[ObservedEvent]) -> ScanRun:
+    """Apply the lab's observation the way a scan does (the endpoint is fictional: the demo does not connect)."""
+    run = scan_run_start(source=source, trigger=ScanTrigger.COMMAND, observed_at=observed_at)
+    inventory = _lab_inventory(observed_at)
+    inventory.events = events
+    counts = inventory_apply(run=run, inventory=inventory, complete=True)
+    vm_exports_record(run=run, events=events)
+    return scan_run_finish(run=run, status=ScanStatus.COMPLETE, counts=counts)
+
+
+def governance_demo_load() -> list[str]:
+    """Policies and baselines, the scanned lab, approvals for most of the imported estate, the evaluation, and one
+    finding excepted by ``secadmin``: the security admin's queue has work of every kind waiting."""
+    if Source.objects.filter(name=LAB_SOURCE).exists():
+        return ["Governance: demo policies and findings already loaded."]
+    secadmin = User.objects.filter(username="secadmin").first()
+    with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+        policies_load()
+        dormant = Policy.objects.get(kind=PolicyKind.DORMANT)
+        policy_update(policy=dormant, user=secadmin, enabled=True, config={**dormant.config, "days": 45},
+                      scope=dormant.scope, actions=dormant.actions,
+                      note="45 days for the demo estate, whose history starts 60 days ago")
+        ids = list(VirtualMachine.objects.order_by("id").values_list("id", flat=True))
+        approved = [vm_id for index, vm_id in enumerate(ids) if index % UNAPPROVED_ONE_IN]
+        for chunk in chunked(approved):
+            VirtualMachine.objects.filter(id__in=chunk).update(sanction=Sanction.APPROVED)
+        source = Source.objects.create(name=LAB_SOURCE, kind=SourceKind.VCENTER, host=LAB_HOST, enabled=False,
+                                       username="svc-vmcensus@vsphere.local")
+        now = timezone.now().replace(microsecond=0)
+        _lab_scan(source, now - datetime.timedelta(days=20), [])
+        VirtualMachine.objects.filter(source=source).exclude(name__in=["lab-web02", "lab-old01"]).update(
+            sanction=Sanction.APPROVED)
+        VirtualMachine.objects.filter(source=source, name="lab-ehr01").update(data_categories=["ePHI"])
+        _lab_scan(source, now - datetime.timedelta(hours=2), [
+            ObservedEvent(key=5001, at=now - datetime.timedelta(days=3), kind=VMEventKind.TASK, vm_moref="vm-104",
+                          vm_name="lab-db01", user="LAB\\contractor", task="VirtualMachine.exportVm"),
+            ObservedEvent(key=5002, at=now - datetime.timedelta(days=2), kind=VMEventKind.CLONED, vm_moref="vm-190",
+                          vm_name="lab-app01-copy", user="LAB\\contractor", source_vm_moref="vm-103",
+                          host_moref="host-99", datastore="usb-datastore"),
+        ])
+        result = policies_evaluate()
+        old = Finding.objects.filter(kind=PolicyKind.UNPATCHED, vm__name="lab-old01").first()
+        if old is not None and secadmin is not None:
+            findings_except(ids=[old.pk], user=secadmin, until=timezone.localdate() + datetime.timedelta(days=60),
+                            reason="Host upgrade to ESXi 8.0 U2 is scheduled next quarter (CHG-2291)")
+            # A dry run of powering off the lab's rogue VMs: what an enabled policy would do, nothing done.
+            action_batch_propose(policy=Policy.objects.get(kind=PolicyKind.ROGUE), action=ActionKind.POWER_OFF,
+                                 user=secadmin)
+    opened = ", ".join(f"{kind} {count}" for kind, count in result.open_by_kind.items() if count)
+    return [f"Governance: {Policy.objects.count()} policies, {Finding.objects.count()} findings ({opened}); "
+            "one excepted by secadmin."]

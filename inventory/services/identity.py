@@ -263,6 +263,7 @@ def _wanted_facts(ctx: _Context, observed: ObservedVM) -> dict[str, Any]:
         "guest_os_tools": observed.guest_os_tools,
         "tools_status": observed.tools_status,
         "tools_version": observed.tools_version,
+        "tools_version_status": observed.tools_version_status,
         "hardware_version": observed.hardware_version,
         "cpu_count": observed.cpu_count,
         "memory_mb": observed.memory_mb,

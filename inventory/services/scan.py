@@ -14,6 +14,7 @@ from django.utils import timezone
 from inventory.choices import ScanStatus, ScanTrigger, SourceKind
 from inventory.models import ScanRun, Source
 from inventory.services.identity import inventory_apply
+from inventory.services.policies import vm_exports_record
 from inventory.services.scan_runs import ScanAlreadyRunning, scan_run_finish, scan_run_start
 from inventory.vsphere.collector import collect_inventory
 from inventory.vsphere.connection import VSphereError, hide_secret, open_session
@@ -76,6 +77,7 @@ def source_scan(*, source: Source, trigger: str = ScanTrigger.COMMAND, user: Use
     run.save(update_fields=["observed_at", "last_event_key"])
     try:
         counts = inventory_apply(run=run, inventory=inventory, complete=True)
+        vm_exports_record(run=run, events=inventory.events)
     except Exception as error:
         logger.exception("Scan #%s of %s failed while writing", run.pk, source)
         run.refresh_from_db(fields=["vms_seen"])

@@ -89,6 +89,7 @@ PROPERTIES: dict[type, list[str]] = {
         "guest.net",
         "guest.toolsStatus",
         "guest.toolsRunningStatus",
+        "guest.toolsVersionStatus2",
         "customValue",
     ],
 }
@@ -128,6 +129,7 @@ KINDS: dict[str, str] = {
     "guest.net": "guest_ips",
     "guest.toolsStatus": "str",
     "guest.toolsRunningStatus": "str",
+    "guest.toolsVersionStatus2": "str",
     "customValue": "custom",
     "hardware.systemInfo.uuid": "str",
     "config.product.fullName": "str",
@@ -382,6 +384,7 @@ def _observed_vm(moref: str, objects: _Objects, field_names: dict[int, str]) -> 
         dns_name=p.get("guest.hostName", ""),
         tools_status=p.get("guest.toolsStatus") or p.get("guest.toolsRunningStatus", ""),
         tools_version="" if tools_version is None else str(tools_version),
+        tools_version_status=p.get("guest.toolsVersionStatus2", ""),
         hardware_version=p.get("config.version", ""),
         cpu_count=p.get("config.hardware.numCPU"),
         memory_mb=p.get("config.hardware.memoryMB"),

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from pyVmomi import vim
 
-from inventory.observations import ObservedEvent, VMEventKind
+from inventory.observations import EXPORT_TASKS, ObservedEvent, VMEventKind
 
 logger = logging.getLogger(__name__)
 
@@ -75,12 +75,24 @@ def _moref(arg) -> str:
     return vm._moId if vm is not None else ""
 
 
+def _host(arg) -> str:
+    """The moref inside a HostEventArgument (or "")."""
+    host = getattr(arg, "host", None) if arg is not None else None
+    return host._moId if host is not None else ""
+
+
 def observe_event(event) -> ObservedEvent | None:
-    """One pyvmomi event as an ``ObservedEvent``; None for an event about no VM."""
+    """One pyvmomi event as an ``ObservedEvent``; None for an event about no VM, and for a task that is not an
+    export (every task on a VM logs a TaskEvent: only the ones that copy a VM off are kept)."""
     vm_arg = getattr(event, "vm", None)
     vm_moref = _moref(vm_arg)
     if not vm_moref:
         return None
+    info = getattr(event, "info", None) if isinstance(event, vim.event.TaskEvent) else None
+    task = (getattr(info, "descriptionId", "") or "") if info is not None else ""
+    if isinstance(event, vim.event.TaskEvent) and task not in EXPORT_TASKS:
+        return None
+    ds = getattr(event, "ds", None)
     return ObservedEvent(
         key=event.key,
         at=as_utc(event.createdTime),
@@ -90,4 +102,7 @@ def observe_event(event) -> ObservedEvent | None:
         user=event.userName or "",
         source_vm_moref=_moref(getattr(event, "sourceVm", None)),
         template_moref=_moref(getattr(event, "srcTemplate", None)),
+        task=task,
+        host_moref=_host(getattr(event, "host", None)),
+        datastore=(getattr(ds, "name", "") or "") if ds is not None else "",
     )

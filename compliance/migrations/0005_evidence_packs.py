@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0002_controls'),
+        ('compliance', '0004_applicability_plan_exceptions_attestation'),
         ('inventory', '0004_change_kinds_governance'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
