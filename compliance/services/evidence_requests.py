@@ -1,19 +1,20 @@
 """Evidence requests, the auditor's "provided by client" list: file one, answer it, accept it or ask again.
 
 An auditor files a request on a control (a catalog requirement of a granted framework) or a VM, due on a date;
-compliance officers and security admins answer with a note and perhaps a file; the auditor accepts the answer or
+compliance officers and security admins answer with a note and perhaps a file (checked as control test evidence
+is, ``compliance.evidence_files``); the auditor accepts the answer or
 asks again. Each turn is an ``EvidenceResponse`` row and an audit event; the other side is told in the inbox.
 """
 
 import datetime
 import hashlib
-from pathlib import PurePath
 
-from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from compliance.choices import EvidenceRequestState
+from compliance.evidence_files import evidence_file_checked
 from compliance.models import EvidenceRequest, EvidenceResponse, Framework, Requirement
 from compliance.selectors import latest_versions
 from inventory.choices import VMStatus
@@ -24,12 +25,6 @@ from portal.models import Person, User
 from portal.services.audit import audit_log
 from portal.services.notifications import notification_new, notifications_notify
 
-# Files a client may send an auditor: documents, images and tables, never anything a browser or Office runs.
-ALLOWED_EXTENSIONS = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".txt", ".csv", ".xlsx", ".docx", ".json"})
-# The first bytes each kind must start with; .txt, .csv and .json are checked as UTF-8 text instead.
-SIGNATURES = {".pdf": (b"%PDF-",), ".png": (b"\x89PNG\r\n\x1a\n",), ".jpg": (b"\xff\xd8\xff",),
-              ".jpeg": (b"\xff\xd8\xff",), ".xlsx": (b"PK\x03\x04",), ".docx": (b"PK\x03\x04",)}
-FILE_NAME_MAX = 200
 NOTE_MAX = 10_000
 REQUESTS_PATH = "/compliance/requests/"
 
@@ -40,33 +35,6 @@ class EvidenceRequestRefused(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field = field
-
-
-def evidence_file_check(*, name: str, content: bytes) -> str:
-    """The file's clean name, or ``EvidenceRequestRefused`` saying what is wrong with it."""
-    clean = PurePath(name.replace("\\", "/")).name.strip()
-    extension = PurePath(clean).suffix.lower()
-    if not clean or len(clean) > FILE_NAME_MAX or any(ord(c) < 32 for c in clean):
-        raise EvidenceRequestRefused("file", f"the file name must be 1 to {FILE_NAME_MAX} printable characters")
-    if extension not in ALLOWED_EXTENSIONS:
-        raise EvidenceRequestRefused(
-            "file", f"{extension or 'no extension'} files are not taken: send {', '.join(sorted(ALLOWED_EXTENSIONS))}")
-    if not content:
-        raise EvidenceRequestRefused("file", "the file is empty")
-    if len(content) > settings.EVIDENCE_UPLOAD_MAX_BYTES:
-        raise EvidenceRequestRefused(
-            "file", f"the file is larger than {settings.EVIDENCE_UPLOAD_MAX_BYTES // (1024 * 1024)} MB")
-    if extension in SIGNATURES:
-        if not content.startswith(SIGNATURES[extension]):
-            raise EvidenceRequestRefused("file", f"the file is not a {extension} file: its content says otherwise")
-    else:
-        try:
-            text = content.decode("utf-8")
-        except UnicodeDecodeError:
-            raise EvidenceRequestRefused("file", f"a {extension} file must be UTF-8 text") from None
-        if "\x00" in text:
-            raise EvidenceRequestRefused("file", f"a {extension} file must not hold NUL bytes")
-    return clean
 
 
 def _answerers() -> list[int]:
@@ -131,7 +99,12 @@ def evidence_request_answer(
         raise EvidenceRequestRefused("note", "answer with a note, a file or both")
     if len(note) > NOTE_MAX:
         raise EvidenceRequestRefused("note", f"the note is longer than {NOTE_MAX} characters")
-    clean = evidence_file_check(name=file_name, content=file_content) if file_content is not None else ""
+    clean = ""
+    if file_content is not None:
+        try:
+            clean = evidence_file_checked(name=file_name, content=file_content).name
+        except ValidationError as refusal:
+            raise EvidenceRequestRefused("file", " ".join(refusal.messages)) from None
     response = EvidenceResponse.objects.create(
         request=request, by=user, at=timezone.now(), note=note.strip(), state_after=EvidenceRequestState.ANSWERED,
         file_name=clean, file_content=file_content, file_size=len(file_content or b""),

@@ -177,8 +177,6 @@ PDF_RENDER_TIMEOUT = env.int("PDF_RENDER_TIMEOUT", default=300)
 PDF_RENDER_MEMORY_MB = env.int("PDF_RENDER_MEMORY_MB", default=1536)
 # The organisation an evidence pack's cover names.
 ORGANISATION_NAME = env("ORGANISATION_NAME", default="Example Organisation")
-# Evidence request answers: the largest file, and the kinds of file an auditor may be sent.
-EVIDENCE_UPLOAD_MAX_BYTES = env.int("EVIDENCE_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 
 # Days a declared creation date may be from vCenter's createDate before reconciliation calls it a mismatch:
 # people remember the month a VM was built, not the day.

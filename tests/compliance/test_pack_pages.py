@@ -217,9 +217,8 @@ def test_an_evidence_request_goes_from_the_auditor_to_the_client_and_back(hipaa_
 
 
 @pytest.mark.parametrize("name, content, message", [
-    ("run.exe", b"MZ", ".exe files are not taken"),
-    ("fake.pdf", b"<html>", "the file is not a .pdf file"),
-    ("notes.txt", b"\xff\xfe", "must be UTF-8 text"),
+    ("run.exe", b"MZ", "is not a PDF, PNG, JPEG, CSV, XLSX or TXT file"),
+    ("fake.pdf", b"<html><body>hi</body></html>", "is named .pdf but its content is HTML"),
     ("empty.csv", b"", "The submitted file is empty"),
 ])
 def test_a_bad_answer_file_is_refused_naming_why_and_nothing_changes(hipaa_pack, granted, client_for, role_users,
