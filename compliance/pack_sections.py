@@ -21,7 +21,16 @@ from django.utils import timezone
 
 from compliance.charts import evaluation_print_svg, svg_data_uri
 from compliance.choices import EvaluationStatus, Scope
-from compliance.models import CatalogVersion, Control, ControlEvaluation, Framework
+from compliance.models import (
+    Applicability,
+    CatalogVersion,
+    Control,
+    ControlEvaluation,
+    ControlTest,
+    Evidence,
+    Framework,
+    RiskException,
+)
 from compliance.selectors import STRUCTURAL_KINDS, framework_rollup, framework_scope, requirement_tree
 from inventory.choices import ChangeKind, PowerState, RequestState, Sanction, ScanStatus, VMStatus
 from inventory.models import DeploymentApproval, DeploymentRequest, Source, VirtualMachine, VMChange
@@ -259,6 +268,14 @@ def section_scope(ctx: PackContext, population: list[dict], out_of_scope: Counte
         ctx, "out_of_scope", "Out of scope, and why", "inventory.VirtualMachine",
         ["Reason", "VMs"], [[reason, count] for reason, count in sorted(out_of_scope.items())], section,
     ))
+    not_applicable = Applicability.objects.filter(requirement__version=ctx.version, applicable=False).select_related(
+        "requirement", "decided_by").order_by("requirement__order") if ctx.version else []
+    section.tables.append(_table(
+        ctx, "not_applicable", "Requirements that do not apply, and why", "compliance.Applicability",
+        ["Citation", "Title", "Why not", "Decided by", "Decided"],
+        [[a.requirement.citation, a.requirement.title, a.justification, str(a.decided_by), a.decided_at]
+         for a in not_applicable], section,
+    ))
     section.context["in_scope"] = len(population)
     return section
 
@@ -300,6 +317,17 @@ def section_requirements(ctx: PackContext, population: list[dict], out_of_scope:
         catalog_version=ctx.version.number if ctx.version else "none loaded",
         status_at=f"newest evaluation up to the end of {ctx.period_end}, scope {framework_scope(ctx.framework.slug)}",
     ))
+    controls = section.context.get("controls", [])
+    exceptions = RiskException.objects.filter(
+        Q(requirement__version=ctx.version) | Q(control__in=controls), requested_at__lt=ctx.ends,
+        expires_on__gte=ctx.period_start).select_related("requirement", "control", "requested_by", "decided_by")
+    section.tables.append(_table(
+        ctx, "exceptions", "Exceptions (risk acceptances) in force in the period", "compliance.RiskException",
+        ["On", "Reason", "Status", "Expires", "Requested by", "Decided by", "Decided"],
+        [[e.requirement.citation if e.requirement_id else e.control.code, e.reason, e.get_status_display(),
+          e.expires_on, str(e.requested_by), str(e.decided_by) if e.decided_by else "", e.decided_at]
+         for e in exceptions.order_by("expires_on", "id")], section,
+    ))
     section.context["catalog"] = ctx.version
     return section
 
@@ -319,6 +347,15 @@ def section_controls(ctx: PackContext, population: list[dict], out_of_scope: Cou
             control__in=controls, evaluated_at__gte=ctx.starts, evaluated_at__lt=ctx.ends,
             scope__in={scope, Scope.ESTATE}).order_by("evaluated_at", "id"):
         evaluations[(evaluation.control_id, evaluation.scope)].append(evaluation)
+    tests = defaultdict(list)
+    for test in ControlTest.objects.filter(control__in=controls, due_on__gte=ctx.period_start,
+                                           due_on__lte=ctx.period_end).select_related("performed_by").order_by(
+                                               "due_on", "id"):
+        tests[test.control_id].append(test)
+    files = defaultdict(list)
+    for evidence in Evidence.objects.filter(test__in=[t for ts in tests.values() for t in ts]).select_related(
+            "uploaded_by").order_by("uploaded_at", "id"):
+        files[evidence.control_id].append(evidence)
     statuses = dict(EvaluationStatus.choices)
     every = []
     pages = []
@@ -341,10 +378,18 @@ def section_controls(ctx: PackContext, population: list[dict], out_of_scope: Cou
              for item in (latest.inputs if latest else [])],
             control=control.code, evaluation=latest.pk if latest else "none",
         )
-        section.tables += [table, inputs]
+        attested = _table(
+            ctx, f"control-{control.code}-tests", f"{control.code} attested tests due in the period",
+            "compliance.ControlTest, compliance.Evidence", ["Due", "Status", "Performed by", "Performed", "Note",
+                                                            "Evidence files (SHA-256)"],
+            [[t.due_on, t.get_status_display(), str(t.performed_by) if t.performed_by else "", t.performed_at,
+              t.note, "; ".join(f"{f.name} v{f.version} {f.sha256}" for f in files[control.pk] if f.test_id == t.pk)]
+             for t in tests[control.pk]], control=control.code,
+        )
+        section.tables += [table, inputs, attested]
         chart = svg_data_uri(evaluation_print_svg(history, metric=control.metric)) if control.metric and history else ""
         pages.append({"control": control, "latest": latest, "count": len(history), "chart": chart,
-                      "tables": [table, inputs]})
+                      "tables": [table, inputs, attested]})
     section.tables.insert(0, _table(
         ctx, "control_evaluations", "Every evaluation of the period", "compliance.ControlEvaluation",
         ["Control", "Evaluated", "Scope", "Status", "Value", "Threshold", "Result"], every, section,

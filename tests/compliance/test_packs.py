@@ -13,7 +13,7 @@ from django.test import TestCase
 from django.utils import timezone
 
 from compliance.choices import PackState
-from compliance.models import EvidencePack, Framework, Requirement
+from compliance.models import Applicability, ControlTest, EvidencePack, Framework, Requirement, RiskException
 from compliance.pack_sections import sha256_hex
 from compliance.services.catalogs import catalogs_load
 from compliance.services.packs import PackRefused, pack_build, pack_request, pack_verify
@@ -89,6 +89,17 @@ def test_a_pack_is_built_once_with_every_section_and_a_manifest_that_verifies(es
     ControlEvaluationFactory(control=control, scope="hipaa", status="deficient", value=80,
                              summary="80 of 100 approved")
 
+    group_plans = Requirement.objects.get(version__framework__slug="hipaa", citation="164.314(b)(1)")
+    Applicability.objects.create(requirement=group_plans, applicable=False, justification="We sponsor no group plan",
+                                 decided_by=role_users["compliance_officer"], decided_at=timezone.now())
+    RiskException.objects.create(control=control, reason="Log tool replaced in Q4", status="approved",
+                                 expires_on=TODAY + datetime.timedelta(days=30), requested_by=role_users["admin"],
+                                 requested_at=timezone.now(), decided_by=role_users["compliance_officer"],
+                                 decided_at=timezone.now())
+    ControlTest.objects.create(control=control, due_on=TODAY, status="passed", note="Reviewed the weekly log",
+                               performed_by=role_users["security_admin"], performed_at=timezone.now(),
+                               created_at=timezone.now())
+
     pack = build(sample_size=4, sample_seed=7)
 
     assert pack.state == PackState.READY
@@ -109,6 +120,8 @@ def test_a_pack_is_built_once_with_every_section_and_a_manifest_that_verifies(es
     assert flat("164.308(a)(1)(ii)(D) Information system activity review") in flat(text)
     requirement_row = next(row for row in _evidence(pack)["requirements"]["rows"] if row[0] == "164.308(a)(1)(ii)(D)")
     assert requirement_row[4:] == ["VMC-90", "Deficient"]
+    for said in ("We sponsor no group plan", "Log tool replaced in Q4", "Reviewed the weekly log"):
+        assert flat(said) in flat(text)
     reader = pypdf.PdfReader(io.BytesIO(bytes(pack.pdf)))
     listed = {entry["name"]: entry["sha256"] for entry in pack.manifest["attachments"]}
     assert {"population.xlsx", "evidence.json"} <= set(listed)
