@@ -32,8 +32,17 @@ from compliance.models import (
     RiskException,
 )
 from compliance.selectors import STRUCTURAL_KINDS, framework_rollup, framework_scope, requirement_tree
-from inventory.choices import ChangeKind, PowerState, RequestState, Sanction, ScanStatus, VMStatus
-from inventory.models import DeploymentApproval, DeploymentRequest, Source, VirtualMachine, VMChange
+from inventory.choices import (
+    ChangeKind,
+    FindingState,
+    PolicyKind,
+    PowerState,
+    RequestState,
+    Sanction,
+    ScanStatus,
+    VMStatus,
+)
+from inventory.models import DeploymentApproval, DeploymentRequest, Finding, Source, VirtualMachine, VMChange
 from portal.exports import Export, ExportColumn, export_xlsx_bytes
 from portal.models import AuditEvent
 from portal.pdf import PdfAttachment
@@ -455,6 +464,19 @@ def section_inventory(ctx: PackContext, population: list[dict], out_of_scope: Co
         [[RequestState(state).label, "after the VM ran (retroactive)" if retroactive else "before deployment", n]
          for (state, retroactive), n in sorted(requests.items())], section,
     ))
+    ages = defaultdict(list)
+    for kind, state, vm_id, opened, resolved in Finding.objects.filter(opened_at__lt=ctx.ends).filter(
+            Q(resolved_at__isnull=True) | Q(resolved_at__gte=ctx.starts)).values_list(
+                "kind", "state", "vm_id", "opened_at", "resolved_at").iterator(chunk_size=5000):
+        if vm_id in population_set:
+            ages[(kind, state)].append((min(resolved or ctx.ends, ctx.ends) - opened).days)
+    section.tables.append(_table(
+        ctx, "findings", "Findings on the population in the period, by kind, with age", "inventory.Finding",
+        ["Kind", "State now", "Findings", "Oldest (days)", "Average age (days)"],
+        [[PolicyKind(kind).label, FindingState(state).label, len(days), max(days), round(sum(days) / len(days))]
+         for (kind, state), days in sorted(ages.items())], section,
+        age="days from opened to resolved, or to the period's end",
+    ))
     section.tables.append(_table(
         ctx, "changes_by_kind", "Changes to the population in the period", "inventory.VMChange",
         ["Kind of change", "Changes"], [[ChangeKind(kind).label, n] for kind, n in sorted(changes.items())], section,
@@ -476,7 +498,8 @@ POPULATION_COLUMNS = ["VM id", "Name", "Source", "Cluster", "Power state", "Stat
 
 def sample_evidence(*, vm_ids: list[int], starts: datetime.datetime, ends: datetime.datetime) -> list[dict]:
     """Per sampled VM: approval (its deployment requests and their votes), patch facts, declarations and
-    reconciliation, and a timeline excerpt of the period; six queries whatever the sample's size."""
+    reconciliation, its findings (baseline, patch and the others), and a timeline excerpt of the period; seven
+    queries whatever the sample's size."""
     vms = {vm.pk: vm for vm in VirtualMachine.objects.filter(pk__in=vm_ids).select_related("owner", "source")}
     items = defaultdict(list)
     for item in ReconciliationItem.objects.filter(vm_id__in=vm_ids).select_related(
@@ -489,11 +512,15 @@ def sample_evidence(*, vm_ids: list[int], starts: datetime.datetime, ends: datet
     for request in DeploymentRequest.objects.filter(vm_id__in=vm_ids).order_by("created_at", "id"):
         request.approval_list = approvals[request.pk]
         requests[request.vm_id].append(request)
+    findings = defaultdict(list)
+    for finding in Finding.objects.filter(vm_id__in=vm_ids, opened_at__lt=ends).order_by("opened_at", "id"):
+        findings[finding.vm_id].append(finding)
     timeline = defaultdict(list)
     for change in VMChange.objects.filter(vm_id__in=vm_ids, at__gte=starts, at__lt=ends).order_by("-at", "-id"):
         if len(timeline[change.vm_id]) < TIMELINE_EXCERPT:
             timeline[change.vm_id].append(change)
-    return [{"vm": vms[pk], "items": items[pk], "timeline": timeline[pk], "requests": requests[pk]}
+    return [{"vm": vms[pk], "items": items[pk], "timeline": timeline[pk], "requests": requests[pk],
+             "findings": findings[pk]}
             for pk in vm_ids if pk in vms]
 
 

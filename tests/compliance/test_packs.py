@@ -19,7 +19,8 @@ from compliance.services.catalogs import catalogs_load
 from compliance.services.packs import PackRefused, pack_build, pack_request, pack_verify
 from compliance.services.sampling import sample_draw
 from compliance.tasks import pack_build_task
-from inventory.models import DeploymentApproval
+from inventory.models import DeploymentApproval, Finding, Policy
+from inventory.services.policies import policies_load
 from portal.models import AuditAnchor, AuditEvent
 from questionnaires.choices import ReconciliationTrigger
 from questionnaires.services.reconciliation import reconciliation_run
@@ -100,6 +101,11 @@ def test_a_pack_is_built_once_with_every_section_and_a_manifest_that_verifies(es
                                performed_by=role_users["security_admin"], performed_at=timezone.now(),
                                created_at=timezone.now())
 
+    policies_load()
+    Finding.objects.create(policy=Policy.objects.get(kind="off_baseline"), vm=estate["ephi"][1], kind="off_baseline",
+                           opened_at=timezone.now() - datetime.timedelta(days=10),
+                           state_changed_at=timezone.now() - datetime.timedelta(days=10))
+
     pack = build(sample_size=4, sample_seed=7)
 
     assert pack.state == PackState.READY
@@ -120,6 +126,9 @@ def test_a_pack_is_built_once_with_every_section_and_a_manifest_that_verifies(es
     assert flat("164.308(a)(1)(ii)(D) Information system activity review") in flat(text)
     requirement_row = next(row for row in _evidence(pack)["requirements"]["rows"] if row[0] == "164.308(a)(1)(ii)(D)")
     assert requirement_row[4:] == ["VMC-90", "Deficient"]
+    (findings,) = [row for row in _evidence(pack)["findings"]["rows"] if row[0] == "Off its hardening baseline"]
+    assert findings == ["Off its hardening baseline", "Open", 1, 10, 10]
+    assert flat("Off its hardening baseline: open since") in flat(text)
     for said in ("We sponsor no group plan", "Log tool replaced in Q4", "Reviewed the weekly log"):
         assert flat(said) in flat(text)
     reader = pypdf.PdfReader(io.BytesIO(bytes(pack.pdf)))
