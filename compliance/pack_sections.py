@@ -191,6 +191,13 @@ def _table(ctx: PackContext, key: str, title: str, source: str, columns: list[st
     return table
 
 
+def _attached(section: PackSection, table: EvidenceTable) -> EvidenceTable:
+    """A table printed nowhere but attached whole as ``<key>.xlsx``, however short."""
+    table.attachment, table.printed = f"{table.key}.xlsx", False
+    section.attachments.append(_xlsx_attachment(table))
+    return table
+
+
 def _xlsx_attachment(table: EvidenceTable) -> PdfAttachment:
     export = Export(
         title=table.title, filename=table.key, columns=[ExportColumn(label, 22) for label in table.columns],
@@ -399,12 +406,10 @@ def section_controls(ctx: PackContext, population: list[dict], out_of_scope: Cou
         chart = svg_data_uri(evaluation_print_svg(history, metric=control.metric)) if control.metric and history else ""
         pages.append({"control": control, "latest": latest, "count": len(history), "chart": chart,
                       "tables": [table, inputs, attested]})
-    section.tables.insert(0, _table(
+    section.tables.insert(0, _attached(section, _table(
         ctx, "control_evaluations", "Every evaluation of the period", "compliance.ControlEvaluation",
-        ["Control", "Evaluated", "Scope", "Status", "Value", "Threshold", "Result"], every, section,
-        scope=scope,
-    ))
-    section.tables[0].printed = False
+        ["Control", "Evaluated", "Scope", "Status", "Value", "Threshold", "Result"], every, scope=scope,
+    )))
     section.context["pages"] = pages
     return section
 
@@ -528,11 +533,9 @@ def section_sampling(ctx: PackContext, population: list[dict], out_of_scope: Cou
     """Audit sampling: the whole population as an attached spreadsheet (with its hash in the manifest), and the
     VMs drawn with the recorded seed, each with its evidence."""
     section = PackSection("sampling", "Audit sampling", "compliance/pdf/_sampling.html")
-    population_table = _table(ctx, "population", "The population in scope", "inventory.VirtualMachine",
-                              POPULATION_COLUMNS, population_rows(population), in_scope_rule="see Scope")
-    population_table.attachment, population_table.printed = "population.xlsx", False
-    section.attachments.append(_xlsx_attachment(population_table))
-    section.tables.append(population_table)
+    section.tables.append(_attached(section, _table(
+        ctx, "population", "The population in scope", "inventory.VirtualMachine", POPULATION_COLUMNS,
+        population_rows(population), in_scope_rule="see Scope")))
     evidence = sample_evidence(vm_ids=list(ctx.sample_ids), starts=ctx.starts, ends=ctx.ends)
     rows = []
     for entry in evidence:

@@ -133,7 +133,7 @@ def test_a_pack_is_built_once_with_every_section_and_a_manifest_that_verifies(es
         assert flat(said) in flat(text)
     reader = pypdf.PdfReader(io.BytesIO(bytes(pack.pdf)))
     listed = {entry["name"]: entry["sha256"] for entry in pack.manifest["attachments"]}
-    assert {"population.xlsx", "evidence.json"} <= set(listed)
+    assert {"population.xlsx", "control_evaluations.xlsx", "evidence.json"} <= set(listed)
     for name, (content,) in reader.attachments.items():
         if name != "manifest.json":
             assert sha256_hex(content) == listed[name]
