@@ -72,6 +72,7 @@ BADGES = {
     ChangeKind.NETWORK_CHANGED: "info", ChangeKind.POWER_CHANGED: "secondary", ChangeKind.RECONFIGURED: "info",
     ChangeKind.REPURPOSED: "primary", ChangeKind.CLONED: "primary", ChangeKind.REAPPEARED: "success",
     ChangeKind.REQUEST_LINKED: "success", ChangeKind.SANCTION_CHANGED: "primary",
+    ChangeKind.FINDING_OPENED: "danger", ChangeKind.FINDING_CHANGED: "warning", ChangeKind.VCENTER_ACTION: "dark",
 }
 SORTABLE_COLUMNS = ("name", "power_state", "status", "cluster", "host", "last_seen", "first_seen", "created_at")
 # Labels for stored values shown in the timeline (a power change stores "poweredOff", a person reads "Off").

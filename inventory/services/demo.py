@@ -310,7 +310,8 @@ def _lab_scan(source: Source, observed_at: datetime.datetime, events: list[Obser
 
 
 def governance_demo_load() -> list[str]:
-    """Policies and baselines, the scanned lab, approvals for most of the imported estate, the evaluation, and one
+    """Policies and baselines, the scanned lab (never approved: its VMs are rogue), approvals for most of the
+    imported estate (given before the portal kept requests), the evaluation, and one
     finding excepted by ``secadmin``: the security admin's queue has work of every kind waiting."""
     if Source.objects.filter(name=LAB_SOURCE).exists():
         return ["Governance: demo policies and findings already loaded."]
@@ -329,8 +330,6 @@ def governance_demo_load() -> list[str]:
                                        username="svc-vmcensus@vsphere.local")
         now = timezone.now().replace(microsecond=0)
         _lab_scan(source, now - datetime.timedelta(days=20), [])
-        VirtualMachine.objects.filter(source=source).exclude(name__in=["lab-web02", "lab-old01"]).update(
-            sanction=Sanction.APPROVED)
         VirtualMachine.objects.filter(source=source, name="lab-ehr01").update(data_categories=["ePHI"])
         _lab_scan(source, now - datetime.timedelta(hours=2), [
             ObservedEvent(key=5001, at=now - datetime.timedelta(days=3), kind=VMEventKind.TASK, vm_moref="vm-104",

@@ -364,8 +364,8 @@ def _days(delta: datetime.timedelta) -> int:
 def evaluate_rogue(policy: Policy, facts: EstateFacts, vms: list[dict]) -> Evidence:
     grace = datetime.timedelta(days=policy.config.get("grace_days", 0))
     return {
-        vm["id"]: {"summary": f"{vm['sanction']} for {_days(facts.now - vm['first_seen'])} days, "
-                              f"beyond a grace of {grace.days} days",
+        vm["id"]: {"summary": f"{vm['sanction']}, first seen {vm['first_seen']:%Y-%m-%d}, beyond a grace of "
+                              f"{grace.days} days",
                    "sanction": vm["sanction"], "first_seen": vm["first_seen"].isoformat()}
         for vm in vms
         if vm["sanction"] != Sanction.APPROVED and facts.now - vm["first_seen"] > grace
@@ -384,9 +384,8 @@ def evaluate_dormant(policy: Policy, facts: EstateFacts, vms: list[dict]) -> Evi
         if vm["boot_time"] is not None:
             judged.append((vm["boot_time"], "last booted"))
         since, how = max(judged, key=lambda pair: pair[0])
-        off_days = _days(facts.now - since)
-        if off_days >= days:
-            found[vm["id"]] = {"summary": f"off for {off_days} days ({how}), at least {days}",
+        if _days(facts.now - since) >= days:
+            found[vm["id"]] = {"summary": f"off since {since:%Y-%m-%d} ({how}), at least {days} days",
                                "off_since": since.isoformat(), "judged_from": how}
     return found
 
