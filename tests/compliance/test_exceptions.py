@@ -223,3 +223,28 @@ def test_the_api_refuses_the_requester_and_auditors(requirement, role_users, cli
     assert own.status_code == 403 and "another compliance officer" in own.json()["detail"]
     assert auditor.status_code == 403
     assert state() == before
+
+
+def test_the_api_refuses_a_nul_and_a_10_mb_reason(requirement, client_for):
+    before = state()
+    client = client_for(Role.COMPLIANCE_OFFICER)
+
+    for reason in ("legacy\x00", "x" * 10_000_000):
+        response = client.post("/api/v1/exceptions/", {"requirement": requirement.pk, "reason": reason,
+                                                       "expires_on": in_days(30).isoformat()},
+                               content_type="application/json")
+        assert response.status_code == 400 and response.json()["detail"]
+
+    assert state() == before
+
+
+def test_the_api_list_reads_in_a_fixed_number_of_queries(requirement, role_users, client_for,
+                                                         django_assert_max_num_queries):
+    for _ in range(12):
+        ask(role_users[Role.SECURITY_ADMIN], requirement)
+    client = client_for(Role.AUDITOR)
+
+    with django_assert_max_num_queries(8):
+        response = client.get("/api/v1/exceptions/")
+
+    assert response.json()["count"] == 12
