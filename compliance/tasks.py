@@ -27,10 +27,11 @@ EVALUATION_TIME_LIMIT = EVALUATION_SOFT_TIME_LIMIT + 60
     soft_time_limit=EVALUATION_SOFT_TIME_LIMIT,
     time_limit=EVALUATION_TIME_LIMIT,
 )
-def controls_evaluate_task(trigger: str) -> int:
+def controls_evaluate_task(trigger: str) -> int | None:
     """Evaluate every automated control; the daily run happens once a day however often it is delivered.
-    Returns the run's id."""
-    return controls_evaluate(trigger=trigger).pk
+    Returns the run's id (None before the library is loaded)."""
+    run = controls_evaluate(trigger=trigger)
+    return run.pk if run else None
 
 
 @shared_task(name="compliance.plan_reminders_run", autoretry_for=(OperationalError,), retry_backoff=True,

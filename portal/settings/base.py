@@ -290,7 +290,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["portal.api.permissions.RolePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "portal.api.renderers.BrowsableAPIRenderer"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["portal.api.filters.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PageNumberPagination",
     # The API reads JSON bodies only (forms are the pages' business): one body format to document and validate.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],

@@ -125,12 +125,13 @@ def sample_kwargs(org, role_users, settings, tmp_path):
     )
     # Reconciled: the manager's VM is undeclared, routed to the manager, whom every role may read it of.
     recon_run = reconciliation_run(campaign=campaign, trigger=ReconciliationTrigger.COMMAND)
-    campaign_urls = ["campaign_detail", "campaign_launch", "campaign_close", "campaign_reopen", "export_vms_csv",
+    campaign_urls = ["campaign_detail", "campaign_edit", "campaign_delete",
+                     "campaign_launch", "campaign_close", "campaign_reopen", "export_vms_csv",
                      "export_answers_csv", "export_xlsx", "reconciliation", "reconciliation_answer",
                      "reconciliation_route", "reconciliation_run", "reconciliation_export_csv",
                      "reconciliation_export_xlsx"]
     assignment_urls = ["assignment", "assignment_children", "assignment_delegate", "assignment_submit",
-                       "assignment_review", "assignment_answer_for"]
+                       "assignment_review", "assignment_answer_for", "assignment_reassign"]
     return {
         **{f"questionnaires:{name}": {"pk": campaign.pk} for name in campaign_urls},
         **{f"questionnaires:{name}": {"pk": part.pk} for name in assignment_urls},

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0002_controls'),
+        ('compliance', '0003_evaluation_trigger_policy'),
         ('portal', '0007_notification_kinds_governance_compliance'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
