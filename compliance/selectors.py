@@ -475,9 +475,9 @@ def plan_diff(*, old: PlanVersion | None, new: PlanVersion, sections) -> list[di
 # --- exceptions ---------------------------------------------------------------------------------------------------
 
 
-def exception_list(*, status: str = "", framework: str = "") -> QuerySet[RiskException]:
-    """Exceptions, newest first, with what they cover and who asked and decided; narrowed by status and the
-    framework of their requirement."""
+def exception_list(*, status: str = "", framework: str = "", control: str = "") -> QuerySet[RiskException]:
+    """Exceptions, newest first, with what they cover and who asked and decided; narrowed by status, the
+    framework of their requirement and the code of their control."""
     rows = RiskException.objects.select_related(
         "requirement__version__framework", "control", "requested_by", "decided_by"
     ).order_by("-requested_at", "-id")
@@ -485,6 +485,8 @@ def exception_list(*, status: str = "", framework: str = "") -> QuerySet[RiskExc
         rows = rows.filter(status=status)
     if framework:
         rows = rows.filter(requirement__version__framework__slug=framework)
+    if control:
+        rows = rows.filter(control__code=control)
     return rows
 
 
