@@ -181,3 +181,16 @@ def test_a_column_the_file_has_but_leaves_empty_is_emptied_and_said_so(chain, pe
     changes = read(response.content.decode()).find(data_changes="").find_all("li")
     assert [item.text() for item in changes] == ["line 2 of the file, web01: Owner emptied (was “Ann Lead”)"]
     assert DeclaredVM.objects.get(assignment=chain.part).owner == ""
+
+
+def test_an_api_row_without_a_column_keeps_its_saved_value(chain, people):
+    client = login(people["lead_a1"])
+    url = f"/api/v1/assignments/{chain.part.pk}/declared-vms/"
+    client.post(url, json.dumps({"rows": [{"name": "web01", "owner": "Ann Lead"}]}), content_type="application/json")
+
+    response = client.post(url, json.dumps({"rows": [{"name": "web01", "purpose": "test"}]}),
+                           content_type="application/json")
+
+    assert response.status_code == 200
+    web01 = DeclaredVM.objects.get(assignment=chain.part)
+    assert (web01.owner, web01.purpose) == ("Ann Lead", "test")
