@@ -60,9 +60,9 @@ class Metric(models.TextChoices):
     TOOLS_CURRENCY = "tools_currency", "VMware Tools currency (share of VMs with current Tools)"
     HARDWARE_CURRENCY = "hardware_currency", "Virtual hardware currency (share at or above the minimum version)"
     HOST_PATCH_CURRENCY = "host_patch_currency", "Host patch currency (share of hosts at or above the minimum build)"
-    ROGUE_COUNT = "rogue_count", "Rogue VMs (running without approval) past the grace period"
-    DORMANT_COUNT = "dormant_count", "Dormant VMs (powered off past the review period) not reviewed"
-    COPIED_COUNT = "copied_count", "Copied VMs (a BIOS UUID shared by two live VMs)"
+    ROGUE_COUNT = "rogue_count", "Rogue VM findings unresolved past the grace period"
+    DORMANT_COUNT = "dormant_count", "Dormant VM findings not reviewed within the review period"
+    COPIED_COUNT = "copied_count", "Copied VM findings (a BIOS UUID shared) unresolved past the grace period"
     CAMPAIGN_RESPONSE_RATE = "campaign_response_rate", "Campaign response rate (share of assignments submitted)"
     SCAN_FRESHNESS = "scan_freshness", "Scan freshness (sources with a complete scan within the window)"
     AUDIT_CHAIN = "audit_chain", "Audit trail intact (hash chain verifies)"
@@ -88,6 +88,7 @@ class EvaluationTrigger(models.TextChoices):
     SCAN = "scan", "After a complete scan"
     RECONCILIATION = "reconciliation", "After a reconciliation run"
     CAMPAIGN_CLOSE = "campaign_close", "When a campaign closed"
+    POLICY_EVALUATION = "policy_evaluation", "After a policy evaluation"
     DAILY = "daily", "Daily schedule"
     COMMAND = "command", "Command line"
     USER = "user", "Asked for in the portal"
@@ -100,3 +101,33 @@ class Scope(models.TextChoices):
     HIPAA = "hipaa", "HIPAA scope (ePHI)"
     SOX = "sox", "SOX scope (financial reporting)"
     GLBA = "glba", "GLBA scope (customer financial data)"
+
+
+class DecisionOutcome(models.TextChoices):
+    """What an organisation decided for a HIPAA addressable implementation specification (45 CFR 164.306(d)(3)):
+    implement it; implement an equivalent alternative measure instead; or neither, because it is not reasonable
+    and appropriate, with the reason documented."""
+
+    IMPLEMENTED = "implemented", "Implemented as specified"
+    ALTERNATIVE = "alternative", "Equivalent alternative measure"
+    NOT_REASONABLE = "not_reasonable", "Not reasonable and appropriate"
+
+
+class ExceptionStatus(models.TextChoices):
+    """Where a risk acceptance stands: asked for, accepted by a compliance officer (until its expiry date),
+    refused, or past its expiry date (the control or requirement is open again)."""
+
+    REQUESTED = "requested", "Requested"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired"
+
+
+class ControlTestStatus(models.TextChoices):
+    """Where a control test stands: on the calendar, recorded with its result, or past its due date unrecorded."""
+
+    SCHEDULED = "scheduled", "Scheduled"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+    MISSED = "missed", "Missed"

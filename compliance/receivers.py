@@ -1,5 +1,6 @@
-"""What compliance does when the data it measures changes: a complete scan or a reconciliation run (of which a
-campaign close is one) queues an evaluation of the controls, in its own task once the sender's work committed."""
+"""What compliance does when the data it measures changes: a complete scan, a policy evaluation (its findings) or a
+reconciliation run (of which a campaign close is one) queues an evaluation of the controls, in its own task once
+the sender's work committed."""
 
 import logging
 
@@ -26,3 +27,7 @@ def evaluate_after_reconciliation(sender, run, **kwargs) -> None:
     closing = run.trigger == ReconciliationTrigger.CLOSE
     _queue(EvaluationTrigger.CAMPAIGN_CLOSE if closing else EvaluationTrigger.RECONCILIATION,
            f"reconciliation #{run.pk}")
+
+
+def evaluate_after_policies(sender, result, **kwargs) -> None:
+    _queue(EvaluationTrigger.POLICY_EVALUATION, "a policy evaluation")

@@ -148,6 +148,9 @@ class ControlListView(RoleRequiredMixin, TemplateView):
 
     def post(self, request):
         run = controls_evaluate(trigger=EvaluationTrigger.USER, user=request.user)
+        if run is None:
+            messages.warning(request, "No automated control is loaded: run manage.py load_controls.")
+            return redirect("compliance:control_list")
         counts = ", ".join(f"{count} {EvaluationStatus(status).label.lower()}" for status, count in run.counts.items())
         messages.success(request, f"Controls evaluated: {counts}.")
         return redirect("compliance:control_list")

@@ -34,7 +34,7 @@ class RequirementSerializer(serializers.ModelSerializer):
 
     framework = serializers.CharField(source="version.framework.slug", read_only=True)
     version = serializers.IntegerField(source="version.number", read_only=True)
-    parent = serializers.CharField(source="parent.citation", read_only=True, default=None)
+    parent = serializers.CharField(source="parent.citation", read_only=True, default=None, allow_null=True)
     nist_800_53 = serializers.SerializerMethodField()
 
     class Meta:
@@ -108,7 +108,7 @@ class ControlEvaluationSerializer(serializers.ModelSerializer):
     its rows."""
 
     control = serializers.CharField(source="control.code", read_only=True)
-    trigger = serializers.CharField(source="run.trigger", read_only=True, default=None)
+    trigger = serializers.CharField(source="run.trigger", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = ControlEvaluation

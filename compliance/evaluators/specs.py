@@ -42,7 +42,6 @@ class MetricSpec:
         return value >= threshold if self.higher_is_better else value <= threshold
 
 
-# Settings shipped as defaults are the governance policies' defaults (dormant after 90 days, DESIGN.md).
 SPECS: dict[str, MetricSpec] = {
     spec.metric: spec
     for spec in (
@@ -53,8 +52,8 @@ SPECS: dict[str, MetricSpec] = {
         MetricSpec(Metric.HARDWARE_CURRENCY, PERCENT, True, True, {"minimum_version": 13}),
         MetricSpec(Metric.HOST_PATCH_CURRENCY, PERCENT, True, True, {"minimum_build": 0}),
         MetricSpec(Metric.ROGUE_COUNT, COUNT, False, True, {"grace_days": 7}),
-        MetricSpec(Metric.DORMANT_COUNT, COUNT, False, True, {"dormant_days": 90}),
-        MetricSpec(Metric.COPIED_COUNT, COUNT, False, True),
+        MetricSpec(Metric.DORMANT_COUNT, COUNT, False, True, {"review_days": 30}),
+        MetricSpec(Metric.COPIED_COUNT, COUNT, False, True, {"grace_days": 7}),
         MetricSpec(Metric.CAMPAIGN_RESPONSE_RATE, PERCENT, True, False),
         MetricSpec(Metric.SCAN_FRESHNESS, PERCENT, True, False, {"max_age_hours": 36}),
         MetricSpec(Metric.AUDIT_CHAIN, BOOLEAN, True, False),

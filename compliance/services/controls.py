@@ -70,10 +70,6 @@ class ControlLoadResult:
     retired: list[str]
     unchanged: int
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.created or self.updated or self.remapped or self.retired)
-
 
 def library_files(directory: Path = LIBRARY_DIR) -> list[Path]:
     return sorted(directory.glob("*.csv"))

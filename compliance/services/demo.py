@@ -1,6 +1,6 @@
 """The compliance part of ``manage.py load_demo``: the catalogs and the control library shipped in
-``compliance/data/``, owners for the controls, the frameworks' scope on the demo estate, and a history of
-evaluations.
+``compliance/data/``, owners for the controls, the frameworks' scope on the demo estate, a history of
+evaluations, then the compliance records (applicability, decisions, the security plan, exceptions, tests).
 
 Loaded through the same services as ``manage.py load_catalogs``, ``load_controls`` and ``evaluate_controls``, so
 running the demo twice changes nothing.
@@ -15,6 +15,7 @@ from compliance.choices import EvaluationTrigger
 from compliance.models import Control, ControlEvaluation
 from compliance.services.catalogs import catalogs_load
 from compliance.services.controls import control_update, controls_load
+from compliance.services.demo_records import records_demo_load
 from compliance.services.evaluation import controls_evaluate
 from inventory.models import VirtualMachine
 from portal.choices import Role
@@ -73,12 +74,16 @@ def demo_load() -> list[str]:
     lines.append(f"Control library: {len(loaded.created)} controls loaded, {loaded.unchanged} unchanged"
                  f"{f', {owners} owners assigned' if owners else ''}"
                  f"{f', {scoped} VMs given the data categories of their cluster' if scoped else ''}.")
-    if ControlEvaluation.objects.exists():
-        return [*lines, "Control evaluations: already evaluated."]
+    return [*lines, _evaluations(), *records_demo_load()]
+
+
+def _evaluations() -> str:
+    if ControlEvaluation.objects.filter(run__isnull=False).exists():
+        return "Control evaluations: already evaluated."
     now = timezone.now()
     for weeks in range(HISTORY_WEEKS, 0, -1):
         controls_evaluate(trigger=EvaluationTrigger.COMMAND, at=now - datetime.timedelta(weeks=weeks))
     run = controls_evaluate(trigger=EvaluationTrigger.COMMAND)
     figures = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in run.counts.items())
-    return [*lines, f"Control evaluations: {HISTORY_WEEKS} weekly as of past dates (on today's VM facts where "
-                    f"the inventory keeps no history), then today: {figures}."]
+    return (f"Control evaluations: {HISTORY_WEEKS} weekly as of past dates (on today's VM facts where the "
+            f"inventory keeps no history), then today: {figures}.")

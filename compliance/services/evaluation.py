@@ -48,14 +48,19 @@ def _collect(metric: str, *, scope: str, parameters: dict, at: datetime) -> dict
 
 
 @transaction.atomic
-def controls_evaluate(*, trigger: str, user: User | None = None, at: datetime | None = None) -> EvaluationRun:
-    """Evaluate every automated control now (or as of ``at``); returns the run with its counts per status.
+def controls_evaluate(
+    *, trigger: str, user: User | None = None, at: datetime | None = None
+) -> EvaluationRun | None:
+    """Evaluate every automated control now (or as of ``at``); returns the run with its counts per status, or
+    None when the library has no automated control (nothing loaded yet: no run, nothing in the audit trail).
 
     The daily run happens once a day: a second delivery of the beat's task returns that day's run."""
     at = at or timezone.now()
     # One run at a time: the library's rows are locked, so a second daily delivery waits and then sees the first.
     controls = list(Control.objects.select_for_update().filter(retired_at__isnull=True).exclude(metric="")
                     .order_by("code"))
+    if not controls:
+        return None
     if trigger == EvaluationTrigger.DAILY:
         done = EvaluationRun.objects.filter(trigger=trigger, started_at__date=timezone.localdate(at)).first()
         if done is not None:

@@ -20,6 +20,7 @@ from inventory.choices import ChangeKind, FindingState, PolicyKind, SourceKind, 
 from inventory.models import Finding, Policy, Source, VMChange
 from inventory.services.approvals import vm_sanction_refresh
 from inventory.services.policies import EstateFacts, estate_facts, policy_evaluate, vm_in_scope
+from inventory.signals import policies_evaluated
 from portal.db import chunked, rows_insert, rows_update
 from portal.models import Person, User
 from portal.services.audit import AuditEntry, audit_log_many
@@ -176,7 +177,8 @@ def findings_evaluate(*, source: Source | None = None, now: datetime.datetime | 
 
 def policies_evaluate(*, source: Source | None = None) -> EvaluationResult:
     """What a scan, the command and the task run: an evaluation, and a second one when the baseline evidence
-    changed sanctions (a VM that lost its approval is rogue now). The second finds the first's changes in place."""
+    changed sanctions (a VM that lost its approval is rogue now). The second finds the first's changes in place.
+    Once committed, ``policies_evaluated`` tells the apps that read findings (compliance evaluates its controls)."""
     result = findings_evaluate(source=source)
     if result.sanctions_changed:
         again = findings_evaluate(source=source)
@@ -185,6 +187,7 @@ def policies_evaluate(*, source: Source | None = None) -> EvaluationResult:
         result.reopened += again.reopened
         result.opened_ids += again.opened_ids
         result.open_by_kind = again.open_by_kind
+    transaction.on_commit(lambda: policies_evaluated.send(sender=Finding, result=result))
     return result
 
 

@@ -325,7 +325,7 @@ def estate_facts(*, source: Source | None = None, now: datetime.datetime | None 
             clones = {export["clone_moref"] for found in facts.exports.values() for export in found} - {""}
             facts.clones = {(row["source_id"], row["moref"]): row for row in VirtualMachine.objects.filter(
                 moref__in=clones).exclude(status=VMStatus.REMOVED).values(
-                    "source_id", "moref", "cluster__name", "host_id", "datastores")}
+                    "source_id", "moref", "cluster__name", "host_id", "datastores", "sanction")}
     if PolicyKind.EXPIRED in kinds:
         held = DeploymentRequest.objects.filter(state__in=SANCTIONING_STATES, vm__isnull=False).values("vm_id")
         for request in (DeploymentRequest.objects.filter(state=RequestState.EXPIRED, vm__isnull=False)
@@ -467,6 +467,8 @@ def _export_outside(policy: Policy, facts: EstateFacts, export: dict[str, Any]) 
         return f"exported as OVF / OVA by {export['user'] or 'an unknown user'}"
     where = f"clone {export['clone_name'] or ''} by {export['user'] or 'an unknown user'}".replace("  ", " ")
     clone = facts.clones.get((export["source_id"], export["clone_moref"]))
+    if clone is not None and clone["sanction"] == Sanction.APPROVED:
+        return ""  # an approved deployment request covers the copy
     if clone is not None:  # the clone is scanned: judged by where it runs now
         cluster = clone["cluster__name"] if clone["host_id"] else None
         datastores = clone["datastores"] or []

@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 
 from compliance.choices import MappingRelationship
 from compliance.models import Control, ControlMapping
+from compliance.services.catalogs import catalogs_load
 from compliance.services.controls import LIBRARY_DIR, controls_load
 from portal.models import AuditEvent
 from portal.tabular.problems import ImportRefused
@@ -154,3 +155,21 @@ def test_the_command_prints_the_problems_and_fails(shipped_catalogs, tmp_path):
 
     assert err.getvalue() == "library.csv line 2, threshold: is negative\n"
     assert Control.objects.count() == 0
+
+
+def test_a_new_catalog_version_re_points_the_mappings_with_an_audit_event(shipped_catalogs, tmp_path, data_copy):
+    own = tmp_path / "library"
+    own.mkdir()
+    controls_load(paths=library(own, GOOD))
+    hub = data_copy / "nist-800-53.csv"
+    hub.write_text(hub.read_text(encoding="utf-8").replace("Account Management", "Account management"),
+                   encoding="utf-8")
+    catalogs_load(paths=sorted(data_copy.glob("*.csv")))
+
+    result = controls_load(paths=library(own, GOOD))
+
+    assert (result.remapped, result.updated) == (["VMC-01", "VMC-02", "VMC-03"], [])
+    newest = {m.target.version.number for m in ControlMapping.objects.select_related("target__version")}
+    assert newest == {2}
+    assert AuditEvent.objects.filter(action="compliance.control_remapped").count() == 3
+    assert controls_load(paths=library(own, GOOD)).remapped == []

@@ -14,10 +14,13 @@ from compliance.models import ControlEvaluation, EvaluationRun
 from compliance.selectors import control_list, day_end
 from compliance.services.controls import controls_load
 from compliance.services.evaluation import controls_evaluate, evaluation_recheck
-from inventory.choices import Sanction
-from inventory.models import VirtualMachine
+from inventory.choices import PolicyKind, Sanction
+from inventory.models import Finding, VirtualMachine
+from inventory.services.findings import findings_acknowledge, policies_evaluate
+from inventory.services.policies import policies_load
 from inventory.services.scan import source_scan
 from inventory.services.sources import source_vcenter_save
+from portal.choices import Role
 from portal.models import AuditEvent
 from questionnaires.choices import ReconciliationTrigger
 from questionnaires.models import Assignment, Question
@@ -38,8 +41,10 @@ NOT_EVALUATED = EvaluationStatus.NOT_EVALUATED
 @pytest.fixture
 def scanned(vsphere_simulator_available, shipped_catalogs):
     """Four simulator VMs on three hosts at build 5969303 (vmx-13, Tools not installed): DC0_C0_RP0_VM1 powered
-    off, DC0_C0_RP0_VM0 carrying one hardening setting. Scanned once, complete."""
+    off, DC0_C0_RP0_VM0 carrying one hardening setting. Scanned once, complete; the shipped governance policies
+    loaded (evaluated by each test when it needs findings)."""
     controls_load()
+    policies_load()
     with harness.Simulator(datacenters=1, clusters=1, cluster_hosts=2, hosts=1, vms=2) as sim:
         source = source_vcenter_save(name="lab", host=sim.host, port=sim.port, username="user", password="pass",
                                      use_http=True)
@@ -88,12 +93,12 @@ def test_each_automated_control_gets_the_status_its_rule_gives(answered, scanned
         "VMC-01": DEFICIENT,  # 2 of 4 scanned VMs declared and matched, under 95 %
         "VMC-02": DEFICIENT,  # 2 of 4 approved, under 98 %
         "VMC-03": DEFICIENT,  # no VM holds all four baseline settings
-        "VMC-04": EFFECTIVE,  # the unapproved VMs were first seen today, within the 7-day grace
+        "VMC-04": EFFECTIVE,  # the unapproved VMs were first seen today: no rogue finding yet
         "VMC-05": DEFICIENT,  # Tools not installed on any of the 3 powered-on VMs
         "VMC-06": EFFECTIVE,  # every VM is vmx-13, the minimum
         "VMC-07": EFFECTIVE,  # every host at build 5969303, the minimum
-        "VMC-08": EFFECTIVE,  # the powered-off VM was seen today: not 90 days off
-        "VMC-09": EFFECTIVE,  # no BIOS UUID shared
+        "VMC-08": EFFECTIVE,  # the powered-off VM was seen today: no dormant finding
+        "VMC-09": EFFECTIVE,  # no BIOS UUID shared: no copied finding
         "VMC-10": DEFICIENT,  # 1 of 6 assignments answered, under 90 %
         "VMC-11": EFFECTIVE,  # the one vCenter source scanned just now
         "VMC-12": EFFECTIVE,  # the audit chain verifies
@@ -136,20 +141,35 @@ def test_each_evaluation_keeps_its_query_parameters_row_count_and_hash(answered,
     assert hipaa["row_count"] == 1 and "'ephi'" in hipaa["query"]
     rogue = evaluation(run, "VMC-04")
     assert (rogue.parameters, rogue.threshold, rogue.control_version) == ({"grace_days": 7}, Decimal("0"), 1)
+    assert [entry["name"] for entry in rogue.inputs] == ["policies", "vms", "findings"]
 
 
-def test_time_makes_rogue_dormant_and_stale_scans_deficient(answered, scanned):
-    VirtualMachine.objects.filter(name="DC0_H0_VM0").update(sanction=Sanction.APPROVED)
-    later = timezone.now() + datetime.timedelta(days=91)
+def test_findings_left_unresolved_past_their_period_make_rogue_and_dormant_deficient(answered, scanned, role_users):
+    # Seen for 100 days: the rogue policy (7 days' grace) flags the four unapproved VMs, the dormant policy
+    # (90 days) the one powered off since discovery.
+    VirtualMachine.objects.update(first_seen=timezone.now() - datetime.timedelta(days=100))
+    policies_evaluate()
+    soon, later = (timezone.now() + datetime.timedelta(days=days) for days in (5, 31))
 
-    run = controls_evaluate(trigger=EvaluationTrigger.COMMAND, at=later)
+    early = controls_evaluate(trigger=EvaluationTrigger.COMMAND, at=soon)
+    late = controls_evaluate(trigger=EvaluationTrigger.COMMAND, at=later)
+    dormant_finding = Finding.objects.get(kind=PolicyKind.DORMANT)
+    findings_acknowledge(ids=[dormant_finding.pk], user=role_users[Role.SECURITY_ADMIN])
+    reviewed = controls_evaluate(trigger=EvaluationTrigger.COMMAND, at=later)
 
-    rogue, dormant, fresh = (evaluation(run, code) for code in ("VMC-04", "VMC-08", "VMC-11"))
-    assert (rogue.status, rogue.value, rogue.details["oldest_age_days"]) == (DEFICIENT, 3, 91)
-    assert (dormant.status, dormant.value, dormant.details["dormant_sample"]) == (
+    assert (evaluation(early, "VMC-04").status, evaluation(early, "VMC-04").value) == (EFFECTIVE, 0)  # in grace
+    rogue, dormant, fresh = (evaluation(late, code) for code in ("VMC-04", "VMC-08", "VMC-11"))
+    assert (rogue.status, rogue.value, rogue.details["oldest_age_days"]) == (DEFICIENT, 4, 31)
+    assert rogue.summary == "4 rogue findings unresolved more than 7 days (4 unresolved in all, oldest 31 days)."
+    assert (dormant.status, dormant.value, dormant.details["overdue_sample"]) == (
         DEFICIENT, 1, [scanned["DC0_C0_RP0_VM1"].pk]
     )
     assert (fresh.status, fresh.details["stale"]) == (DEFICIENT, ["lab"])
+    # Acknowledged is reviewed: the dormant VM was looked at; an acknowledged rogue VM still runs unapproved.
+    assert evaluation(reviewed, "VMC-08").status == EFFECTIVE
+    assert evaluation(reviewed, "VMC-04").value == 4
+    (stored,) = [entry for entry in evaluation(late, "VMC-08").inputs if entry["name"] == "findings"]
+    assert (stored["row_count"], stored["parameters"]) == (1, {"kind": "dormant", "scope": "estate"})
 
 
 def test_a_past_status_is_shown_on_its_date_and_re_checked_against_the_data(answered, scanned):
@@ -193,11 +213,21 @@ def test_a_complete_scan_triggers_an_evaluation_once_it_committed(
         with django_capture_on_commit_callbacks(execute=True):
             source_scan(source=source)
 
-    run = EvaluationRun.objects.get()
-    assert run.trigger == EvaluationTrigger.SCAN
+    # The scan queues an evaluation, and so does the policy evaluation the scan queued.
+    assert sorted(EvaluationRun.objects.values_list("trigger", flat=True)) == [
+        EvaluationTrigger.POLICY_EVALUATION, EvaluationTrigger.SCAN
+    ]
+    run = EvaluationRun.objects.get(trigger=EvaluationTrigger.SCAN)
     scanned_vms = VirtualMachine.objects.count()
     assert scanned_vms > 0
     assert evaluation(run, "VMC-06").summary == f"{scanned_vms} of {scanned_vms} live VMs at vmx-13 or above."
+
+
+def test_a_policy_evaluation_triggers_an_evaluation(scanned, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        policies_evaluate()
+
+    assert EvaluationRun.objects.get().trigger == EvaluationTrigger.POLICY_EVALUATION
 
 
 def test_the_daily_run_happens_once_a_day_however_often_it_is_delivered(scanned):

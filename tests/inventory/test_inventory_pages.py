@@ -1,13 +1,16 @@
 """The inventory pages: the VM list with its filters and sorting, the VM page with its facts, timeline and
 lineage, sources with the "Scan now" button and its progress, scan runs, and the queries each page needs."""
 
+import csv
 import datetime
+import io
 import socket
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from openpyxl import load_workbook
 
 from inventory.choices import ChangeKind, PowerState, Sanction, ScanStatus, ScanTrigger, SourceKind, VMStatus
 from inventory.models import ScanRun, VMChange
@@ -687,3 +690,27 @@ def test_the_scan_page_of_an_import_source_explains_how_to_refresh_it(client_for
     assert "is refreshed by importing a file" in page
     assert 'import_rvtools EXPORT.xlsx --source "rvtools-east"' in page
     assert "Scan now" not in page
+
+
+def test_the_vm_list_exports_what_it_shows_with_labels_and_records_it(estate, client_for):
+    client = client_for(Role.SECURITY_ADMIN)
+    html = client.get("/inventory/vms/", {"source": "vc-prod"}).content.decode()
+    assert 'href="/inventory/vms/export.xlsx?source=vc-prod" data-export="xlsx"' in html
+
+    response = client.get("/inventory/vms/export.csv", {"source": "vc-prod", "power_state": PowerState.OFF})
+
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert [(row["Name"], row["Power state"], row["Power state (code)"]) for row in rows] == [
+        ("app02", "Off", PowerState.OFF.value), ("tmpl-rhel9", "Off", PowerState.OFF.value)]
+    assert rows[0]["Host"] == "esx-prod-02.example.com"
+    event = AuditEvent.objects.get(action="inventory.exported")
+    assert event.details == {"export": "csv", "rows": 2,
+                             "filters": {"Source (name)": "vc-prod", "Power state": PowerState.OFF.label}}
+
+    workbook = load_workbook(io.BytesIO(client.get("/inventory/vms/export.xlsx", {"status": "missing"}).content))
+    assert workbook.sheetnames == ["About", "VMs", "Codes"]
+    header, *vms = list(workbook["VMs"].iter_rows(values_only=True))
+    record = dict(zip(header, vms[0], strict=True))
+    assert (record["Name"], record["Status"]) == ("db01", VMStatus.MISSING.label)
+    assert isinstance(record["Last seen"], datetime.datetime)
+    assert dict(workbook["About"].iter_rows(values_only=True))["Rows"] == 1

@@ -16,6 +16,10 @@ from django.core.management import call_command
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
+from compliance.choices import EvaluationTrigger
+from compliance.services.catalogs import catalogs_load
+from compliance.services.controls import controls_load
+from compliance.services.evaluation import controls_evaluate
 from portal.choices import Role
 from questionnaires.models import Assignment, Question, TemplateVersion
 from questionnaires.services.campaigns import campaign_create, campaign_launch
@@ -37,7 +41,8 @@ EXAMPLES_PER_OPERATION = 8
 
 @pytest.fixture
 def estate(transactional_db):
-    """An organisation with a launched campaign, the standard templates, an inventory and two API tokens."""
+    """An organisation with a launched campaign, the standard templates, an inventory, the compliance catalogs and
+    control library evaluated, and two API tokens."""
     call_command("load_questionnaire_templates", stdout=io.StringIO())
     admin = UserFactory(username="fuzz-admin", role=Role.ADMIN)
     auditor = UserFactory(username="fuzz-auditor", role=Role.AUDITOR)
@@ -58,6 +63,9 @@ def estate(transactional_db):
     ScanRunFactory(source=source)
     vm = VirtualMachineFactory(host=HostFactory(cluster__datacenter__source=source))
     VMChangeFactory(vm=vm)
+    catalogs_load()
+    controls_load()
+    controls_evaluate(trigger=EvaluationTrigger.COMMAND)
     return {
         "admin": Token.objects.create(user=admin).key,
         "auditor": Token.objects.create(user=auditor).key,

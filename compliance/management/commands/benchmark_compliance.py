@@ -22,6 +22,8 @@ from compliance.services.controls import controls_load
 from compliance.services.evaluation import controls_evaluate
 from inventory.choices import PowerState, Sanction, ScanStatus, SourceKind, VMStatus
 from inventory.models import Cluster, Datacenter, Host, ScanRun, Source, VirtualMachine
+from inventory.services.findings import policies_evaluate
+from inventory.services.policies import policies_load
 from portal.choices import Role
 from portal.management.commands.benchmark_people_import import BENCHMARK_DOMAIN, write_org_csv
 from portal.models import Person, User
@@ -53,7 +55,8 @@ class Command(BaseCommand):
     help = (
         "Time the evaluation of every control of the library on a generated estate (N VMs with mixed sanction, "
         "Tools, hardware, power, settings and data categories; a campaign over a 5,000-person organisation, "
-        f"reconciled) against a target of {EVALUATION_TARGET_SECONDS:g} s, then the HIPAA framework page "
+        "reconciled; the governance policies evaluated) against a target of "
+        f"{EVALUATION_TARGET_SECONDS:g} s, then the HIPAA framework page "
         f"(target {PAGE_TARGET_SECONDS * 1000:g} ms). Everything is rolled back at the end."
     )
 
@@ -96,8 +99,16 @@ class Command(BaseCommand):
         self._estate(tag, count)
         self._declarations(campaign, assignments, count)
         reconciliation_run(campaign=campaign, trigger=ReconciliationTrigger.COMMAND)
-        self.stdout.write(f"setup: {time.perf_counter() - start:.1f} s ({len(assignments):,} assignments)")
+        policies_load()
+        findings = policies_evaluate()
+        self.stdout.write(f"setup: {time.perf_counter() - start:.1f} s ({len(assignments):,} assignments, "
+                          f"{sum(findings.opened.values()):,} findings)")
 
+        if connection.vendor == "postgresql":
+            # The estate was bulk-loaded in this transaction, where autovacuum cannot see it: give the planner the
+            # statistics a live database has.
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         with CaptureQueriesContext(connection) as queries:
             start, cpu_start = time.perf_counter(), time.process_time()
             run = controls_evaluate(trigger=EvaluationTrigger.COMMAND)
@@ -109,6 +120,8 @@ class Command(BaseCommand):
             f"{run.evaluations.count()} evaluations ({figures})  target {EVALUATION_TARGET_SECONDS:g} s  "
             f"{_verdict(seconds, EVALUATION_TARGET_SECONDS)}"
         )
+        database = sum(float(query["time"]) for query in queries.captured_queries)
+        self.stdout.write(f"  of which {database:.2f} s in the database's queries")
         client = Client(HTTP_HOST=settings.ALLOWED_HOSTS[0])
         client.force_login(officer)
         url = reverse("compliance:framework_detail", args=["hipaa"])

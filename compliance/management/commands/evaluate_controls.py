@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from compliance.choices import EvaluationTrigger
 from compliance.services.evaluation import controls_evaluate
@@ -13,5 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         run = controls_evaluate(trigger=EvaluationTrigger.COMMAND)
+        if run is None:
+            raise CommandError("No automated control is loaded: run manage.py load_controls first.")
         figures = ", ".join(f"{status}={count}" for status, count in run.counts.items())
         self.stdout.write(f"Evaluation run #{run.pk}: {figures}.")
