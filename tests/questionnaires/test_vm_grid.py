@@ -189,3 +189,16 @@ def test_the_manager_above_answering_for_their_report_saves_the_grid(chain, peop
 
     assert response.status_code == 200
     assert list(chain.part.declared_vms.values_list("name", flat=True)) == ["lab01"]
+
+
+def test_an_api_row_without_a_column_keeps_its_saved_value(chain, people):
+    client = login(people["lead_a1"])
+    url = f"/api/v1/assignments/{chain.part.pk}/declared-vms/"
+    client.post(url, json.dumps({"rows": [{"name": "web01", "owner": "Ann Lead"}]}), content_type="application/json")
+
+    response = client.post(url, json.dumps({"rows": [{"name": "web01", "purpose": "test"}]}),
+                           content_type="application/json")
+
+    assert response.status_code == 200
+    web01 = DeclaredVM.objects.get(assignment=chain.part)
+    assert (web01.owner, web01.purpose) == ("Ann Lead", "test")
