@@ -1160,3 +1160,16 @@ def test_each_answer_save_is_summarised_in_the_audit_trail_and_an_unchanged_save
     ]
     trail = login(role_users[Role.AUDITOR]).get("/audit/", {"action": "answer."}).content.decode()
     assert "2 events." in trail and "VM census 2027: Alice VP" in trail
+
+
+def test_answering_for_a_part_already_accepted_says_so_and_changes_nothing(chain, people):
+    DeclaredVMFactory(assignment=chain.part, question=chain_vm_list(chain), name="web01")
+    assignment_submit(assignment=chain.part, user=people["lead_a1"])
+    manager = login(people["vp_a"])
+    manager.post(assignment_url(chain.part, "review/"), {"decision": "accept"})
+    before = db_state()
+
+    response = manager.post(assignment_url(chain.part, "answer-for/"), {"reason": "Because."})
+
+    assert messages_of(response) == ["Ann Lead's part is already accepted."]
+    assert db_state() == before
