@@ -32,7 +32,8 @@ def navigation(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"navigation": []}
-    badges = app_navigation_badges(user=user)
+    # Each count runs once however often it shows (beside its entry and in its menu's total).
+    badges = {name: cache(count) for name, count in app_navigation_badges(user=user).items()}
     entries = [
         {"label": label, "url": reverse(name), "active": request.path.startswith(reverse(name))
          if name != "dashboard" else request.path == reverse(name), "badge": badges.get(name), "menu": menu}
@@ -56,8 +57,7 @@ def navigation(request) -> dict:
         menu["active"] = menu["active"] or entry["active"]
     for menu in menus.values():
         children = menu["children"]
-        menu["badge"] = lambda children=children: sum((child["badge"] or 0) if not callable(child["badge"])
-                                                      else child["badge"]() or 0 for child in children)
+        menu["badge"] = cache(lambda children=children: sum(child["badge"]() for child in children if child["badge"]))
     return {"navigation": items}
 
 
