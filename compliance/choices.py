@@ -101,3 +101,51 @@ class Scope(models.TextChoices):
     HIPAA = "hipaa", "HIPAA scope (ePHI)"
     SOX = "sox", "SOX scope (financial reporting)"
     GLBA = "glba", "GLBA scope (customer financial data)"
+
+
+class DecisionOutcome(models.TextChoices):
+    """What an organisation decided for a HIPAA addressable implementation specification (45 CFR 164.306(d)(3)):
+    implement it; implement an equivalent alternative measure instead; or neither, because it is not reasonable
+    and appropriate, with the reason documented."""
+
+    IMPLEMENTED = "implemented", "Implemented as specified"
+    ALTERNATIVE = "alternative", "Equivalent alternative measure"
+    NOT_REASONABLE = "not_reasonable", "Not reasonable and appropriate"
+
+
+class ExceptionStatus(models.TextChoices):
+    """Where a risk acceptance stands: asked for, accepted by a compliance officer (until its expiry date),
+    refused, or past its expiry date (the control or requirement is open again)."""
+
+    REQUESTED = "requested", "Requested"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired"
+
+
+class ControlTestStatus(models.TextChoices):
+    """Where a control test stands: on the calendar, recorded with its result, or past its due date unrecorded."""
+
+    SCHEDULED = "scheduled", "Scheduled"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+    MISSED = "missed", "Missed"
+
+
+class PackState(models.TextChoices):
+    """Where an evidence pack's build stands; only a ready pack is shown to auditors."""
+
+    QUEUED = "queued", "Queued"
+    BUILDING = "building", "Building"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class EvidenceRequestState(models.TextChoices):
+    """An auditor's request for evidence ("provided by client" list), as audit firms track it."""
+
+    OPEN = "open", "Open"
+    ANSWERED = "answered", "Answered, to review"
+    ACCEPTED = "accepted", "Accepted"
+    ASKED_AGAIN = "asked_again", "Asked again"

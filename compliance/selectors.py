@@ -5,6 +5,7 @@ mappings come by prefetch.
 """
 
 import datetime
+import difflib
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -15,10 +16,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from compliance.choices import (
+    ControlTestStatus,
     EvaluationBasis,
     EvaluationStatus,
     FrameworkKind,
     Implementation,
+    PackState,
     RequirementKind,
     Scope,
 )
@@ -28,13 +31,23 @@ from compliance.models import (
     Control,
     ControlEvaluation,
     ControlMapping,
+    ControlTest,
     EvaluationRun,
+    Evidence,
+    EvidencePack,
+    EvidenceRequest,
     Framework,
+    FrameworkGrant,
     Mapping,
+    PlanSignoff,
+    PlanVersion,
     Requirement,
+    RiskException,
 )
 from compliance.services.catalogs import HUB_SLUG
-from portal.choices import COMPLIANCE_ROLES
+from inventory.selectors import policy_list
+from portal.choices import COMPLIANCE_ROLES, Role
+from portal.models import User
 
 
 def latest_versions() -> QuerySet[CatalogVersion]:
@@ -78,6 +91,16 @@ def framework_version(*, slug: str, number: int | None = None) -> CatalogVersion
     if number is None:
         return versions.order_by("-number").first()
     return get_object_or_404(versions, number=number)
+
+
+def framework_names() -> list[tuple[str, str]]:
+    """(slug, name) of every framework by name, for pickers and filters."""
+    return list(Framework.objects.order_by("name").values_list("slug", "name"))
+
+
+def control_names() -> list[tuple[str, str]]:
+    """(code, title) of every control in use, by code, for pickers."""
+    return list(Control.objects.filter(retired_at__isnull=True).order_by("code").values_list("code", "title"))
 
 
 def framework_get(*, slug: str) -> Framework:
@@ -382,3 +405,242 @@ def vm_panels(*, vm, user) -> list[dict]:
         "template": "compliance/_vm_scope.html",
         "frameworks": [{"slug": scope, "label": labels[scope], "deficient": deficient[scope]} for scope in scopes],
     }]
+
+
+# --- statement of applicability and addressable decisions ---------------------------------------------------------
+
+APPLICABILITY_STATES = {"applicable": "Applicable", "not_applicable": "Not applicable", "undecided": "Undecided"}
+
+
+def applicability_rows(*, version: CatalogVersion, state: str = "", q: str = "") -> QuerySet[Requirement]:
+    """The version's requirements in tree order with their applicability (``requirement.applicability`` or none
+    yet), narrowed to one state (applicable, not_applicable, undecided) and a text in citation or title."""
+    rows = version.requirements.select_related("applicability__decided_by").order_by("order")
+    if state == "applicable":
+        rows = rows.filter(applicability__applicable=True)
+    elif state == "not_applicable":
+        rows = rows.filter(applicability__applicable=False)
+    elif state == "undecided":
+        rows = rows.filter(applicability__isnull=True)
+    if q:
+        rows = rows.filter(Q(citation__icontains=q) | Q(title__icontains=q))
+    return rows
+
+
+def applicability_counts(*, version: CatalogVersion) -> dict[str, int]:
+    """How many of the version's requirements are applicable, not applicable and undecided."""
+    counts = version.requirements.aggregate(
+        applicable=Count("id", filter=Q(applicability__applicable=True)),
+        not_applicable=Count("id", filter=Q(applicability__applicable=False)),
+        undecided=Count("id", filter=Q(applicability__isnull=True)),
+    )
+    return counts
+
+
+def addressable_specifications(*, outcome: str = "", q: str = "") -> QuerySet[Requirement]:
+    """The newest HIPAA catalog's addressable implementation specifications with their decision (or none yet),
+    narrowed to one outcome (or ``undecided``) and a text in citation or title."""
+    rows = Requirement.objects.filter(
+        version__in=latest_versions().filter(framework__slug="hipaa"),
+        kind=RequirementKind.IMPLEMENTATION_SPECIFICATION, implementation=Implementation.ADDRESSABLE,
+    ).select_related("addressable_decision__decided_by", "parent", "version__framework").order_by("order")
+    if outcome == "undecided":
+        rows = rows.filter(addressable_decision__isnull=True)
+    elif outcome:
+        rows = rows.filter(addressable_decision__outcome=outcome)
+    if q:
+        rows = rows.filter(Q(citation__icontains=q) | Q(title__icontains=q))
+    return rows
+
+
+# --- the security plan ----------------------------------------------------------------------------------------
+
+
+def plan_versions() -> QuerySet[PlanVersion]:
+    """Every version, newest first, with its stakeholders and sign-offs loaded and counted."""
+    return PlanVersion.objects.select_related("created_by").prefetch_related(
+        "stakeholders", Prefetch("signoffs", queryset=PlanSignoff.objects.select_related("person", "signed_by")),
+    ).annotate(
+        stakeholder_count=Count("stakeholders", distinct=True), signoff_count=Count("signoffs", distinct=True)
+    ).order_by("-number")
+
+
+def plan_in_force() -> PlanVersion | None:
+    """The newest version every one of its stakeholders signed off."""
+    return plan_versions().filter(stakeholder_count__gt=0, signoff_count=F("stakeholder_count")).first()
+
+
+def plan_version_get(*, number: int) -> PlanVersion:
+    """A version by number, with what ``plan_versions`` loads; 404 when there is none."""
+    return get_object_or_404(plan_versions(), number=number)
+
+
+def plan_diff(*, old: PlanVersion | None, new: PlanVersion, sections) -> list[dict]:
+    """Each section of ``new`` against ``old``: ``{"section", "changed", "lines": [(op, text)]}`` where op is
+    "same", "added" or "removed", line by line, so a reader sees exactly what a sign-off now covers."""
+    out = []
+    for section in sections:
+        before = getattr(old, section.field).splitlines() if old is not None else []
+        after = getattr(new, section.field).splitlines()
+        lines: list[tuple[str, str]] = []
+        for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes():
+            if op == "equal":
+                lines.extend(("same", text) for text in before[i1:i2])
+                continue
+            lines.extend(("removed", text) for text in before[i1:i2])
+            lines.extend(("added", text) for text in after[j1:j2])
+        out.append({"section": section, "changed": before != after, "lines": lines})
+    return out
+
+
+# --- exceptions ---------------------------------------------------------------------------------------------------
+
+
+def exception_list(*, status: str = "", framework: str = "", control: str = "") -> QuerySet[RiskException]:
+    """Exceptions, newest first, with what they cover and who asked and decided; narrowed by status, the
+    framework of their requirement and the code of their control."""
+    rows = RiskException.objects.select_related(
+        "requirement__version__framework", "control", "requested_by", "decided_by"
+    ).order_by("-requested_at", "-id")
+    if status:
+        rows = rows.filter(status=status)
+    if framework:
+        rows = rows.filter(requirement__version__framework__slug=framework)
+    if control:
+        rows = rows.filter(control__code=control)
+    return rows
+
+
+
+# --- attestation: the test calendar and evidence ----------------------------------------------------------------
+
+TEST_WINDOWS = {"open": "To do: missed, or due within 30 days", "overdue": "Past due, not recorded",
+                "next_30": "Due in the next 30 days", "recorded": "Recorded", "all": "Any time"}
+
+
+def may_read_control(*, user, control: Control) -> bool:
+    """The compliance roles read every control's tests and evidence; anybody else those of the controls they
+    own."""
+    return user.has_role(*COMPLIANCE_ROLES) or (control.owner is not None and control.owner.user_id == user.pk)
+
+
+def control_tests_for(*, user, status: str = "", control: str = "", window: str = "",
+                      today: datetime.date | None = None) -> QuerySet[ControlTest]:
+    """The tests ``user`` may read, by due date, with their control, owner and evidence count; narrowed by
+    status, control code and a window (to do, overdue, due in the next 30 days, recorded, any time)."""
+    today = today or timezone.localdate()
+    tests = ControlTest.objects.select_related("control__owner", "performed_by").annotate(
+        evidence_count=Count("evidence_files")
+    ).order_by("due_on", "control__code")
+    if not user.has_role(*COMPLIANCE_ROLES):
+        tests = tests.filter(control__owner__user=user)
+    if status:
+        tests = tests.filter(status=status)
+    if control:
+        tests = tests.filter(control__code=control)
+    if window == "open":
+        tests = tests.filter(Q(status=ControlTestStatus.MISSED) | Q(
+            status=ControlTestStatus.SCHEDULED, due_on__lte=today + datetime.timedelta(days=30)))
+    elif window == "overdue":
+        tests = tests.filter(status__in=[ControlTestStatus.SCHEDULED, ControlTestStatus.MISSED], due_on__lt=today)
+    elif window == "next_30":
+        tests = tests.filter(status=ControlTestStatus.SCHEDULED, due_on__gte=today,
+                             due_on__lte=today + datetime.timedelta(days=30))
+    elif window == "recorded":
+        tests = tests.exclude(status__in=[ControlTestStatus.SCHEDULED, ControlTestStatus.MISSED])
+    return tests
+
+
+def control_test_get(*, pk: int) -> ControlTest:
+    """A test with its control, owner and evidence files (newest version first); 404 when there is none."""
+    evidence = Evidence.objects.select_related("uploaded_by").order_by("name", "-version")
+    return get_object_or_404(
+        ControlTest.objects.select_related("control__owner", "performed_by").prefetch_related(
+            Prefetch("evidence_files", queryset=evidence, to_attr="evidence_list")
+        ),
+        pk=pk,
+    )
+
+
+def evidence_for(*, user) -> QuerySet[Evidence]:
+    """The evidence files ``user`` may read, newest first, with their control and test."""
+    evidence = Evidence.objects.select_related("control__owner", "test", "uploaded_by").order_by("-uploaded_at",
+                                                                                                  "-id")
+    if not user.has_role(*COMPLIANCE_ROLES):
+        evidence = evidence.filter(control__owner__user=user)
+    return evidence
+
+
+def plan_policies(*, kinds) -> dict[str, list]:
+    """The governance policies of these kinds as they stand now, by kind, each with ``settings``: its
+    configuration and actions in words (``grace days 7``, ``power off: off``), to show beside the plan's
+    standards they enforce. One query."""
+    by_kind: dict[str, list] = defaultdict(list)
+    for policy in policy_list().filter(kind__in=list(kinds)):
+        policy.settings = [*(_setting(key, value) for key, value in sorted(policy.config.items())),
+                           *(_setting(key, value) for key, value in sorted(policy.actions.items()))]
+        by_kind[policy.kind].append(policy)
+    return dict(by_kind)
+
+
+def _setting(key: str, value) -> str:
+    label = key.replace("_", " ")
+    if isinstance(value, bool):
+        return f"{label}: {'on' if value else 'off'}"
+    if isinstance(value, dict) and "enabled" in value:
+        return f"{label}: {'on' if value['enabled'] else 'off'}"
+    if isinstance(value, list):
+        return f"{label}: {', '.join(str(item).replace('_', ' ') for item in value) or 'none'}"
+    return f"{label} {value}"
+
+
+# --- evidence packs ---------------------------------------------------------------------------------------------
+
+
+def granted_frameworks(user: User) -> QuerySet[Framework]:
+    """The frameworks an auditor holds a live grant of, while their access lasts; none for anyone else."""
+    if not user.has_role(Role.AUDITOR) or user.access_expired():
+        return Framework.objects.none()
+    return Framework.objects.filter(grants__auditor=user, grants__revoked_at__isnull=True).distinct()
+
+
+def packs_visible_to(user: User) -> QuerySet[EvidencePack]:
+    """Compliance officers and admins read every pack; an auditor the ready packs of granted frameworks; nobody
+    else any. Without the PDF's bytes: lists never load them."""
+    packs = EvidencePack.objects.select_related("framework", "built_by").defer("pdf", "manifest")
+    if user.has_role(Role.COMPLIANCE_OFFICER, Role.ADMIN):
+        return packs
+    if user.has_role(Role.AUDITOR):
+        return packs.filter(state=PackState.READY, framework__in=granted_frameworks(user))
+    return packs.none()
+
+
+def pack_visible(*, user: User, pk: int, with_pdf: bool = False) -> EvidencePack:
+    """A pack the user may read (404 otherwise, so an auditor learns nothing of others' frameworks)."""
+    packs = packs_visible_to(user)
+    if with_pdf:
+        packs = packs.defer(None).select_related("framework", "built_by")
+    return get_object_or_404(packs, pk=pk)
+
+
+def grants_list() -> QuerySet[FrameworkGrant]:
+    return FrameworkGrant.objects.select_related("auditor", "framework", "granted_by").order_by(
+        "revoked_at", "framework__name", "auditor__username")
+
+
+def auditors_grantable() -> QuerySet[User]:
+    """Logins with the auditor role whose access has an end date still ahead."""
+    return User.objects.filter(groups__name=Role.AUDITOR, access_expires_on__gte=datetime.date.today()).order_by(
+        "username").distinct()
+
+
+def evidence_requests_visible_to(user: User) -> QuerySet[EvidenceRequest]:
+    """Auditors read the requests of their granted frameworks; compliance officers, security admins and admins
+    (who answer them) read all."""
+    requests = EvidenceRequest.objects.select_related("framework", "requirement", "vm", "requested_by").annotate(
+        response_count=Count("responses"))
+    if user.has_role(Role.COMPLIANCE_OFFICER, Role.SECURITY_ADMIN, Role.ADMIN):
+        return requests
+    if user.has_role(Role.AUDITOR):
+        return requests.filter(framework__in=granted_frameworks(user))
+    return requests.none()

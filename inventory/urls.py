@@ -8,6 +8,8 @@ app_name = "inventory"
 
 urlpatterns = [
     path("vms/", views.VMListView.as_view(), name="vm_list"),
+    path("vms/export.csv", views.VMExportView.as_view(export="csv"), name="vm_export_csv"),
+    path("vms/export.xlsx", views.VMExportView.as_view(export="xlsx"), name="vm_export_xlsx"),
     path("vms/<int:pk>/", views.VMDetailView.as_view(), name="vm_detail"),
     path("sources/", views.SourceListView.as_view(), name="source_list"),
     path("sources/add/", views.SourceFormView.as_view(), name="source_add"),

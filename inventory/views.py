@@ -8,8 +8,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.functional import cached_property
-from django.views.generic import DetailView, FormView, ListView, TemplateView
+from django.views.generic import DetailView, FormView, ListView, TemplateView, View
 
 from inventory.choices import ChangeKind, PowerState, Sanction, ScanStatus, SourceKind, VMStatus
 from inventory.filters import ScanRunFilter, VMFilter
@@ -37,7 +38,16 @@ from inventory.services.sources import source_vcenter_create, source_vcenter_upd
 from inventory.vsphere.connection import VSphereError, vcenter_about
 from portal.access import RoleRequiredMixin
 from portal.choices import ALL_ROLES, OVERSIGHT_ROLES, Role
+from portal.exports import (
+    Export,
+    ExportColumn,
+    export_csv_response,
+    export_filename,
+    export_filters,
+    export_xlsx_response,
+)
 from portal.selectors import app_vm_panels
+from portal.services.audit import export_record
 from portal.views import querystring
 
 # Every role reads the inventory: managers their estate, compliance officers and
@@ -62,6 +72,7 @@ BADGES = {
     ChangeKind.NETWORK_CHANGED: "info", ChangeKind.POWER_CHANGED: "secondary", ChangeKind.RECONFIGURED: "info",
     ChangeKind.REPURPOSED: "primary", ChangeKind.CLONED: "primary", ChangeKind.REAPPEARED: "success",
     ChangeKind.REQUEST_LINKED: "success", ChangeKind.SANCTION_CHANGED: "primary",
+    ChangeKind.FINDING_OPENED: "danger", ChangeKind.FINDING_CHANGED: "warning", ChangeKind.VCENTER_ACTION: "dark",
 }
 SORTABLE_COLUMNS = ("name", "power_state", "status", "cluster", "host", "last_seen", "first_seen", "created_at")
 # Labels for stored values shown in the timeline (a power change stores "poweredOff", a person reads "Off").
@@ -157,14 +168,35 @@ class InventoryMixin(RoleRequiredMixin):
         return super().get_context_data(badge=BADGES, can_scan=self.request.user.has_role(*SCAN_ROLES), **kwargs)
 
 
-class VMListView(InventoryMixin, ListView):
+class ClampedPaginationMixin:
+    """A page number past the last shows the last page (and one that is not a number the first), as a link kept
+    from a longer list expects: never a 404."""
+
+    def paginate_queryset(self, queryset, page_size):
+        paginator = self.get_paginator(queryset, page_size)
+        page = paginator.get_page(self.request.GET.get(self.page_kwarg))
+        return paginator, page, page.object_list, page.has_other_pages()
+
+
+# The status filter's choice that shows removed VMs too; without a status the list shows present and missing VMs
+# only (a removed VM is history: its page and timeline stay).
+ANY_STATUS = "any"
+
+
+class VMListView(InventoryMixin, ClampedPaginationMixin, ListView):
     template_name = "inventory/vm_list.html"
     paginate_by = 50
     context_object_name = "vms"
 
     def get_queryset(self):
-        self.filterset = VMFilter(self.request.GET or None, queryset=vm_list(user=self.request.user))
-        return self.filterset.qs
+        data = self.request.GET.copy()
+        self.status = data.get("status", "")
+        if self.status == ANY_STATUS:
+            del data["status"]
+        self.filterset = VMFilter(data or None, queryset=vm_list(user=self.request.user))
+        if self.status:
+            return self.filterset.qs
+        return self.filterset.qs.exclude(status=VMStatus.REMOVED)
 
     def get_context_data(self, **kwargs):
         current = self.request.GET.get("ordering", "")
@@ -182,11 +214,52 @@ class VMListView(InventoryMixin, ListView):
             selected={name: self.request.GET.get(name, "") for name in self.filterset.filters},
             power_states=PowerState.choices,
             statuses=VMStatus.choices,
+            any_status=ANY_STATUS,
             sanctions=Sanction.choices,
             querystring=querystring(self.request),
             sort=sort,
             **kwargs,
         )
+
+
+# The VM list's export: its columns, in the order of ``_vm_export_row``.
+VM_EXPORT_COLUMNS = (
+    ExportColumn("Name", 28), ExportColumn("Power state", 12, dict(PowerState.choices)),
+    ExportColumn("Status", 10, dict(VMStatus.choices)), ExportColumn("Sanction", 12, dict(Sanction.choices)),
+    ExportColumn("Source", 16), ExportColumn("Datacenter", 16), ExportColumn("Cluster", 16), ExportColumn("Host", 22),
+    ExportColumn("Guest OS", 28), ExportColumn("IP addresses", 24), ExportColumn("VMware Tools", 14),
+    ExportColumn("Created", 18), ExportColumn("First seen", 18), ExportColumn("Last seen", 18),
+    ExportColumn("Copied", 8), ExportColumn("Inventory id", 10),
+)
+
+
+def _vm_export_row(vm) -> list[Any]:
+    return [
+        vm.name, vm.power_state, vm.status, vm.sanction, vm.source.name,
+        vm.datacenter.name if vm.datacenter_id else None, vm.cluster.name if vm.cluster_id else None,
+        vm.host.name if vm.host_id else None, vm.guest_os or None, ", ".join(vm.ip_addresses) or None,
+        vm.tools_status or None, vm.created_at, vm.first_seen, vm.last_seen, "yes" if vm.copied else "no", vm.pk,
+    ]
+
+
+class VMExportView(InventoryMixin, View):
+    """The VM list as filtered on its page, as CSV or xlsx; the export is written to the audit trail."""
+
+    export = ""  # csv or xlsx
+
+    def get(self, request):
+        filterset = VMFilter(request.GET or None, queryset=vm_list(user=request.user))
+        vms = filterset.qs
+        filters = export_filters(filterset)
+        count = vms.count()
+        export_record(user=request.user, subject="inventory", export=self.export, filters=filters, rows=count)
+        export = Export(
+            title="Inventory: virtual machines", sheet="VMs",
+            filename=export_filename(f"inventory-vms-{timezone.localdate():%Y%m%d}"), columns=VM_EXPORT_COLUMNS,
+            rows=(_vm_export_row(vm) for vm in vms.iterator(chunk_size=2000)), user=request.user, count=count,
+            filters=filters,
+        )
+        return export_xlsx_response(export) if self.export == "xlsx" else export_csv_response(export)
 
 
 class VMDetailView(InventoryMixin, DetailView):
@@ -343,7 +416,7 @@ class SourceFormView(InventoryMixin, FormView):
         return redirect("inventory:source_detail", pk=source.pk)
 
 
-class ScanRunListView(InventoryMixin, ListView):
+class ScanRunListView(InventoryMixin, ClampedPaginationMixin, ListView):
     template_name = "inventory/scan_list.html"
     paginate_by = 50
     context_object_name = "runs"

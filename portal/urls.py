@@ -20,15 +20,17 @@ people_patterns = [
 
 audit_patterns = [
     path("", views.AuditEventListView.as_view(), name="list"),
+    path("events.csv", views.AuditEventExportView.as_view(export="csv"), name="export_csv"),
+    path("events.xlsx", views.AuditEventExportView.as_view(export="xlsx"), name="export_xlsx"),
 ]
 
 account_patterns = [
     path(
         "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=LoginForm),
+        views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=LoginForm),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
     path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(

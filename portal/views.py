@@ -8,15 +8,24 @@ from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
-from django.views.generic import DetailView, ListView, TemplateView
+from django.views.generic import DetailView, ListView, TemplateView, View
 
 from portal.access import RoleRequiredMixin
 from portal.choices import ALL_ROLES, OVERSIGHT_ROLES, Role
+from portal.exports import (
+    Export,
+    ExportColumn,
+    export_csv_response,
+    export_filename,
+    export_filters,
+    export_xlsx_response,
+)
 from portal.filters import AuditEventFilter, PersonFilter
 from portal.forms import PersonRoleForm
-from portal.models import Person
+from portal.models import AuditEvent, Person
 from portal.selectors import (
     app_dashboard_cards,
     audit_actions,
@@ -31,6 +40,12 @@ from portal.selectors import (
     person_reports,
     person_roots,
     person_search,
+)
+from portal.services.audit import (
+    export_record,
+    session_login_failed_record,
+    session_login_record,
+    session_logout_record,
 )
 from portal.services.notifications import notifications_mark_read
 from portal.services.roles import user_grant_role, user_revoke_role
@@ -154,6 +169,67 @@ class AuditEventListView(RoleRequiredMixin, ListView):
             filter=self.filterset, actions=audit_actions(), querystring=querystring(self.request),
             anchor=audit_anchor_latest(), **kwargs
         )
+
+
+# The audit trail's export: its columns, in the order of ``_audit_row``.
+AUDIT_EXPORT_COLUMNS = (
+    ExportColumn("#", 8), ExportColumn("When", 18), ExportColumn("Who", 22), ExportColumn("Action", 26),
+    ExportColumn("Object", 40), ExportColumn("Object type", 22), ExportColumn("Object id", 10),
+    ExportColumn("Details", 60), ExportColumn("Hash", 20),
+)
+
+
+def _audit_row(event: AuditEvent) -> list:
+    details = "; ".join(f"{key}: {value}" for key, value in event.details.items())
+    return [event.sequence, event.at, event.actor_label, event.action, event.object_repr, event.object_type or None,
+            event.object_id or None, details or None, event.hash]
+
+
+class AuditEventExportView(RoleRequiredMixin, View):
+    """The trail as filtered on its page, as CSV or xlsx; the export is itself an event of the trail."""
+
+    allowed_roles = OVERSIGHT_ROLES
+    export = ""  # csv or xlsx
+
+    def get(self, request):
+        filterset = AuditEventFilter(request.GET or None, queryset=audit_event_list())
+        events = filterset.qs
+        filters = export_filters(filterset)
+        count = events.count()
+        export_record(user=request.user, subject="audit", export=self.export, filters=filters, rows=count)
+        export = Export(
+            title="Audit trail", sheet="Events", filename=export_filename(f"audit-trail-{timezone.localdate():%Y%m%d}"),
+            columns=AUDIT_EXPORT_COLUMNS, rows=(_audit_row(event) for event in events.iterator(chunk_size=2000)),
+            user=request.user, count=count, filters=filters,
+        )
+        return export_xlsx_response(export) if self.export == "xlsx" else export_csv_response(export)
+
+
+def _address(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+class LoginView(auth_views.LoginView):
+    """The login page; each sign-in and each refused attempt goes in the audit trail (explicitly, here: a test's
+    or a shell's ``login()`` is not a person signing in)."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        session_login_record(user=form.get_user(), address=_address(self.request))
+        return response
+
+    def form_invalid(self, form):
+        session_login_failed_record(username=self.request.POST.get("username", ""), address=_address(self.request))
+        return super().form_invalid(form)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Signing out, recorded in the audit trail before the session ends."""
+
+    def post(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            session_logout_record(user=request.user, address=_address(request))
+        return super().post(request, *args, **kwargs)
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):

@@ -10,7 +10,7 @@ from django.utils import timezone
 from portal.forms import PersonField
 from questionnaires.choices import DataCategory, Resolution
 from questionnaires.selectors import template_versions_launchable
-from questionnaires.services.campaigns import MAX_CADENCE_DAYS
+from questionnaires.services.campaigns import MAX_CADENCE_DAYS, campaign_fields_problems
 from questionnaires.services.follow_ups import NOTE_MAX_LENGTH, PURPOSE_MAX_LENGTH
 
 # Days from today to the due date a new campaign's form suggests.
@@ -22,6 +22,9 @@ CASCADE_CHOICES = [
 
 
 class CampaignForm(forms.Form):
+    """A new campaign's settings, or a draft's. Every problem is named in one round: the service's checks
+    (``campaign_fields_problems``) run on whatever fields the form could read."""
+
     name = forms.CharField(max_length=200, initial="VM discovery")
     version = forms.ModelChoiceField(
         queryset=template_versions_launchable(), label="Questionnaire", empty_label=None,
@@ -45,7 +48,7 @@ class CampaignForm(forms.Form):
         label="Cascade",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, submit_label: str = "Create the draft", **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["due_date"].initial = timezone.localdate() + datetime.timedelta(days=DEFAULT_DUE_IN_DAYS)
         self.fields["version"].label_from_instance = lambda version: f"{version.template.name} v{version.number}"
@@ -64,8 +67,21 @@ class CampaignForm(forms.Form):
                 css_class="row",
             ),
             "cascade",
-            Submit("create", "Create the draft"),
+            Submit("create", submit_label),
         )
+
+    def error_labels(self) -> list[str]:
+        """The labels of the fields with an error, in the form's order, for the summary above it."""
+        return [str(field.label) for field in self if field.errors]
+
+    def clean(self):
+        data = super().clean()
+        checked = ("name", "version", "scope", "due_date", "reminder_every_days", "escalate_after_days")
+        problems = campaign_fields_problems(**{key: data[key] for key in checked if data.get(key) is not None})
+        for field, message in problems.items():
+            if field not in self.errors:
+                self.add_error(field, message)
+        return data
 
 
 class ReopenForm(forms.Form):
@@ -111,6 +127,16 @@ class FollowUpRouteForm(forms.Form):
     use_required_attribute = False
     item = ItemIdsField(label="Items")
     to_person = PersonField(datalist="route-people", label="Send to")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_person"].widget.attrs["class"] = "form-control form-control-sm"
+
+
+class ReassignForm(forms.Form):
+    """Give a part to somebody else, picked by name or e-mail with the people search."""
+
+    to_person = PersonField(datalist="reassign-people", label="Give this part to")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -58,10 +58,19 @@ def assignment_may_reassign(*, assignment: Assignment, user: User | None) -> boo
     )
 
 
+def assignment_may_edit(*, assignment: Assignment, user: User | None) -> bool:
+    """Who may change a part's answers: its assignee, and the manager it was delegated from (who may answer it for
+    them, and must then give the answers themselves)."""
+    return assignment_is_assignee(assignment=assignment, user=user) or assignment_may_answer_for(
+        assignment=assignment, user=user
+    )
+
+
 def assignment_is_editable(*, assignment: Assignment, user: User | None) -> bool:
-    """Answers and VM lists change only by the assignee, while the campaign is active and the part is open."""
+    """Answers and VM lists change only by the assignee or the manager above (``assignment_may_edit``), while the
+    campaign is active and the part is open."""
     return (
-        assignment_is_assignee(assignment=assignment, user=user)
+        assignment_may_edit(assignment=assignment, user=user)
         and assignment.campaign.status == CampaignStatus.ACTIVE
         and assignment.status in OPEN_STATUSES
     )

@@ -18,6 +18,7 @@ from django.utils import timezone
 from inventory.models import VirtualMachine
 from inventory.selectors import ESTATE_WIDE_ROLES, vm_scoped
 from portal.choices import OVERSIGHT_ROLES
+from portal.db import chunked
 from portal.models import Person, User
 from portal.selectors import person_for_user, person_subtree, person_subtree_ids
 from portal.trees import subtree
@@ -202,6 +203,28 @@ def campaign_access(*, campaign: Campaign, user: User) -> CampaignAccess | None:
     return CampaignAccess(whole=False, assignment=assignment) if assignment else None
 
 
+def campaign_reach(*, scope: Person, cascade: bool) -> QuerySet[Person]:
+    """Who a campaign over ``scope`` asks at launch: the active people of the scope's subtree when it cascades,
+    else the head of the scope alone (as ``campaign_launch`` assigns them)."""
+    people = person_subtree(person=scope) if cascade else Person.objects.filter(pk=scope.pk)
+    return people.filter(active=True)
+
+
+def campaign_overlaps(*, scope: Person, cascade: bool, exclude: Campaign | None = None) -> list[dict]:
+    """Active campaigns in which people a new campaign would ask already have a part: ``campaign`` and how many
+    ``people``, most first. One query."""
+    rows = (
+        Assignment.objects.filter(campaign__status=CampaignStatus.ACTIVE,
+                                  person_id__in=campaign_reach(scope=scope, cascade=cascade).values("id"))
+        .exclude(campaign=exclude)
+        .values("campaign_id", "campaign__name")
+        .annotate(people=Count("id"))
+        .order_by("-people", "campaign__name")
+    )
+    return [{"campaign_id": row["campaign_id"], "name": row["campaign__name"], "people": row["people"]}
+            for row in rows]
+
+
 def campaign_progress_tree(
     *, campaign: Campaign, root: Assignment | None = None, today: datetime.date | None = None
 ) -> dict:
@@ -245,6 +268,18 @@ def assignments_awaiting_review(user: User) -> QuerySet[Assignment]:
     )
 
 
+def assignment_parts_below(*, assignment: Assignment) -> list[Assignment]:
+    """The parts delegated further below ``assignment`` that are not accepted yet, with their people, by name:
+    what answering it for its assignee covers too. One query of the tree, then one per batch of ids."""
+    below = _CampaignTree.load(assignment.campaign).subtree(assignment.pk)[1:]
+    parts: list[Assignment] = []
+    for ids in chunked(below):
+        parts.extend(
+            Assignment.objects.filter(id__in=ids).exclude(status=AssignmentStatus.ACCEPTED).select_related("person")
+        )
+    return sorted(parts, key=lambda part: (part.person.name, part.pk))
+
+
 def assignment_delegation_candidates(*, assignment: Assignment) -> QuerySet[Person]:
     """The assignee's active direct reports who have no part of the campaign yet."""
     taken = Assignment.objects.filter(campaign_id=assignment.campaign_id).values("person_id")
@@ -279,6 +314,8 @@ class QuestionState:
 class SectionState:
     section: Section
     questions: list[QuestionState]
+    # The parts below that this section was delegated to (``section_delegations``): their people answer it.
+    delegated_to: list[Assignment] = field(default_factory=list)
 
     @property
     def visible_questions(self) -> list[QuestionState]:
@@ -325,6 +362,25 @@ def assignment_questionnaire(*, assignment: Assignment) -> list[SectionState]:
             )
         states.append(SectionState(section=section, questions=section_questions))
     return states
+
+
+def section_delegations(*, sections: list[SectionState], children: list[Assignment]) -> list[SectionState]:
+    """Say on each section to whom it was delegated: the parts below that were given that section by name. A part
+    given the whole questionnaire answers for its own area (as in a cascade), so it is not named on each section.
+    ``children`` are the parts delegated from the assignment, with ``sections`` prefetched."""
+    for state in sections:
+        state.delegated_to = [
+            child for child in children if any(held.pk == state.section.pk for held in child.sections.all())
+        ]
+    return sections
+
+
+def assignment_children(*, assignment: Assignment) -> list[Assignment]:
+    """The parts delegated from ``assignment``, with their people and sections, by name; two queries."""
+    return list(
+        Assignment.objects.filter(parent=assignment).select_related("person").prefetch_related("sections")
+        .order_by("person__name")
+    )
 
 
 def declared_vm_list(*, assignment: Assignment, question: Question) -> QuerySet[DeclaredVM]:

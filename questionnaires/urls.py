@@ -15,6 +15,8 @@ urlpatterns = [
     path("campaigns/", campaigns.CampaignListView.as_view(), name="campaign_list"),
     path("campaigns/new/", campaigns.CampaignCreateView.as_view(), name="campaign_create"),
     path("campaigns/<int:pk>/", campaigns.CampaignDetailView.as_view(), name="campaign_detail"),
+    path("campaigns/<int:pk>/edit/", campaigns.CampaignUpdateView.as_view(), name="campaign_edit"),
+    path("campaigns/<int:pk>/delete/", campaigns.CampaignStateView.as_view(action="delete"), name="campaign_delete"),
     path("campaigns/<int:pk>/launch/", campaigns.CampaignStateView.as_view(action="launch"), name="campaign_launch"),
     path("campaigns/<int:pk>/close/", campaigns.CampaignStateView.as_view(action="close"), name="campaign_close"),
     path("campaigns/<int:pk>/reopen/", campaigns.CampaignStateView.as_view(action="reopen"), name="campaign_reopen"),
@@ -62,4 +64,5 @@ urlpatterns = [
     path("assignments/<int:pk>/submit/", assignments.SubmitView.as_view(), name="assignment_submit"),
     path("assignments/<int:pk>/review/", assignments.ReviewView.as_view(), name="assignment_review"),
     path("assignments/<int:pk>/answer-for/", assignments.AnswerForView.as_view(), name="assignment_answer_for"),
+    path("assignments/<int:pk>/reassign/", assignments.ReassignView.as_view(), name="assignment_reassign"),
 ]

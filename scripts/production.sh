@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The production processes of vmcensus, one per invocation, each run in the foreground under a service
-# manager (systemd, a container, supervisord). Settings come from the environment or .env (see .env.example).
+# manager (systemd, a container, supervisord). Settings come from the environment or .env (see .env.production.example).
 #
 #   scripts/production.sh release          migrate, collect static files, check the deployment (each release)
 #   scripts/production.sh web              gunicorn with gunicorn.conf.py (WEB_CONCURRENCY, GUNICORN_BIND ...)

@@ -18,7 +18,7 @@ from pathlib import Path
 from django.test import override_settings
 from django.utils import timezone
 
-from inventory.choices import PolicyKind, Sanction, ScanStatus, ScanTrigger, SourceKind
+from inventory.choices import ActionKind, PolicyKind, Sanction, ScanStatus, ScanTrigger, SourceKind
 from inventory.models import Finding, Policy, ScanRun, Source, VirtualMachine, VMChange
 from inventory.observations import (
     Inventory,
@@ -34,6 +34,7 @@ from inventory.services.findings import findings_except, policies_evaluate
 from inventory.services.identity import inventory_apply
 from inventory.services.imports import rvtools_import, vm_csv_import
 from inventory.services.policies import policies_load, policy_update, vm_exports_record
+from inventory.services.policy_actions import action_batch_propose
 from inventory.services.scan_runs import scan_run_finish, scan_run_start
 from portal.db import chunked
 from portal.models import User
@@ -309,7 +310,8 @@ def _lab_scan(source: Source, observed_at: datetime.datetime, events: list[Obser
 
 
 def governance_demo_load() -> list[str]:
-    """Policies and baselines, the scanned lab, approvals for most of the imported estate, the evaluation, and one
+    """Policies and baselines, the scanned lab (never approved: its VMs are rogue), approvals for most of the
+    imported estate (given before the portal kept requests), the evaluation, and one
     finding excepted by ``secadmin``: the security admin's queue has work of every kind waiting."""
     if Source.objects.filter(name=LAB_SOURCE).exists():
         return ["Governance: demo policies and findings already loaded."]
@@ -328,8 +330,6 @@ def governance_demo_load() -> list[str]:
                                        username="svc-vmcensus@vsphere.local")
         now = timezone.now().replace(microsecond=0)
         _lab_scan(source, now - datetime.timedelta(days=20), [])
-        VirtualMachine.objects.filter(source=source).exclude(name__in=["lab-web02", "lab-old01"]).update(
-            sanction=Sanction.APPROVED)
         VirtualMachine.objects.filter(source=source, name="lab-ehr01").update(data_categories=["ePHI"])
         _lab_scan(source, now - datetime.timedelta(hours=2), [
             ObservedEvent(key=5001, at=now - datetime.timedelta(days=3), kind=VMEventKind.TASK, vm_moref="vm-104",
@@ -343,14 +343,9 @@ def governance_demo_load() -> list[str]:
         if old is not None and secadmin is not None:
             findings_except(ids=[old.pk], user=secadmin, until=timezone.localdate() + datetime.timedelta(days=60),
                             reason="Host upgrade to ESXi 8.0 U2 is scheduled next quarter (CHG-2291)")
+            # A dry run of powering off the lab's rogue VMs: what an enabled policy would do, nothing done.
+            action_batch_propose(policy=Policy.objects.get(kind=PolicyKind.ROGUE), action=ActionKind.POWER_OFF,
+                                 user=secadmin)
     opened = ", ".join(f"{kind} {count}" for kind, count in result.open_by_kind.items() if count)
     return [f"Governance: {Policy.objects.count()} policies, {Finding.objects.count()} findings ({opened}); "
             "one excepted by secadmin."]
-
-
-def governance_demo_evaluate() -> list[str]:
-    """Evaluate again once questionnaires have reconciled (undeclared and decommissioned-but-running VMs)."""
-    with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
-        result = policies_evaluate()
-    return [f"Governance: after reconciliation, {result.open_by_kind.get('undeclared', 0)} undeclared and "
-            f"{result.open_by_kind.get('running_but_decommissioned', 0)} decommissioned-but-running VMs."]

@@ -14,9 +14,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
-from inventory.choices import ChangeKind, FindingState, PolicyKind, SourceKind, VMStatus
+from inventory.choices import ChangeKind, FindingState, PolicyKind, Sanction, SourceKind, VMStatus
 from inventory.models import Finding, Policy, Source, VMChange
 from inventory.services.approvals import vm_sanction_refresh
 from inventory.services.policies import EstateFacts, estate_facts, policy_evaluate, vm_in_scope
@@ -74,8 +75,8 @@ def _timeline(vm_id: int, kind: str, at: datetime.datetime, old, new) -> tuple:
     return (vm_id, kind, connection.ops.adapt_datetimefield_value(at), EVALUATION_ACTOR, old, new)
 
 
-def _resolution(previous: dict[str, Any], why: str, now: datetime.datetime) -> dict[str, Any]:
-    return {"summary": why, "at": now.isoformat(), "was": previous.get("summary", "")}
+def _resolution(previous: str | None, why: str, now: datetime.datetime) -> dict[str, Any]:
+    return {"summary": why, "at": now.isoformat(), "was": previous or ""}
 
 
 def _vm_gone_reason(status: str) -> str:
@@ -103,7 +104,8 @@ def findings_evaluate(*, source: Source | None = None, now: datetime.datetime | 
         unresolved = unresolved.filter(vm__source=source)
     existing: dict[tuple[int, int], dict] = {
         (row["policy_id"], row["vm_id"]): row for row in unresolved.values(
-            "id", "policy_id", "vm_id", "state", "excepted_until", "evidence", "vm__status", "kind")
+            "id", "policy_id", "vm_id", "state", "excepted_until", "vm__status", "kind",
+            summary=KT("evidence__summary"))
     }
     new: list[tuple[Policy, int, dict]] = []
     resolve: list[tuple[dict, dict]] = []
@@ -118,7 +120,7 @@ def findings_evaluate(*, source: Source | None = None, now: datetime.datetime | 
                 continue
             if row["state"] == FindingState.EXCEPTED and row["excepted_until"] and row["excepted_until"] < today:
                 reopen.append(row)
-            if row["evidence"] != evidence:
+            if row["summary"] != evidence.get("summary"):  # what was seen changed: the evidence follows
                 evidence_updates.append((row["id"], evidence))
         for (policy_id, vm_id), row in existing.items():
             if policy_id != policy.pk or vm_id in found:
@@ -129,7 +131,7 @@ def findings_evaluate(*, source: Source | None = None, now: datetime.datetime | 
                 why = "the VM is outside the policy's scope now"
             else:
                 why = "the condition cleared at this evaluation"
-            resolve.append((row, _resolution(row["evidence"], why, now)))
+            resolve.append((row, _resolution(row["summary"], why, now)))
     changes: list[tuple] = []
     audited: dict[str, list[tuple[int, int, int, dict]]] = {"opened": [], "resolved": [], "reopened": []}
     if new:
@@ -170,7 +172,9 @@ def findings_evaluate(*, source: Source | None = None, now: datetime.datetime | 
              for entry in _audit_entries(f"findings.{action}", changed, by_id)]
     if audit:
         audit_log_many(entries=audit, actor_label=EVALUATION_ACTOR)
-    result.sanctions_changed = _sanctions_refresh(policies, facts)
+    result.sanctions_changed = _sanctions_refresh(policies, facts, {
+        vm_id for action in audited.values() for policy_id, _finding, vm_id, _details in action
+        if policy_id in {p.pk for p in policies if p.kind == PolicyKind.OFF_BASELINE}})
     result.open_by_kind = open_counts_by_kind()
     return result
 
@@ -191,11 +195,14 @@ def policies_evaluate(*, source: Source | None = None) -> EvaluationResult:
     return result
 
 
-def _sanctions_refresh(policies: list[Policy], facts: EstateFacts) -> int:
-    """Hand the baseline evidence to the VMs' sanction ("not live until securely configured"): the VMs the
-    off-baseline policies judged, and which of them have an open or acknowledged off-baseline finding."""
+def _sanctions_refresh(policies: list[Policy], facts: EstateFacts, changed: set[int]) -> int:
+    """Hand the baseline evidence to the VMs' sanction ("not live until securely configured"): of the VMs the
+    off-baseline policies judged, those whose evidence can change a sanction (pending ones, waiting for a good
+    baseline, and those whose off-baseline finding opened, resolved or reopened now), and which of them have an
+    open or acknowledged off-baseline finding. A steady estate refreshes nothing."""
     judging = [policy for policy in policies if policy.kind == PolicyKind.OFF_BASELINE]
     judged = [vm["id"] for vm in facts.vms if vm["source__kind"] == SourceKind.VCENTER
+              and (vm["sanction"] == Sanction.PENDING or vm["id"] in changed)
               and any(vm_in_scope(policy.scope, vm) for policy in judging)]
     if not judged:
         return 0

@@ -325,7 +325,7 @@ def estate_facts(*, source: Source | None = None, now: datetime.datetime | None 
             clones = {export["clone_moref"] for found in facts.exports.values() for export in found} - {""}
             facts.clones = {(row["source_id"], row["moref"]): row for row in VirtualMachine.objects.filter(
                 moref__in=clones).exclude(status=VMStatus.REMOVED).values(
-                    "source_id", "moref", "cluster__name", "host_id", "datastores")}
+                    "source_id", "moref", "cluster__name", "host_id", "datastores", "sanction")}
     if PolicyKind.EXPIRED in kinds:
         held = DeploymentRequest.objects.filter(state__in=SANCTIONING_STATES, vm__isnull=False).values("vm_id")
         for request in (DeploymentRequest.objects.filter(state=RequestState.EXPIRED, vm__isnull=False)
@@ -364,8 +364,8 @@ def _days(delta: datetime.timedelta) -> int:
 def evaluate_rogue(policy: Policy, facts: EstateFacts, vms: list[dict]) -> Evidence:
     grace = datetime.timedelta(days=policy.config.get("grace_days", 0))
     return {
-        vm["id"]: {"summary": f"{vm['sanction']} for {_days(facts.now - vm['first_seen'])} days, "
-                              f"beyond a grace of {grace.days} days",
+        vm["id"]: {"summary": f"{vm['sanction']}, first seen {vm['first_seen']:%Y-%m-%d}, beyond a grace of "
+                              f"{grace.days} days",
                    "sanction": vm["sanction"], "first_seen": vm["first_seen"].isoformat()}
         for vm in vms
         if vm["sanction"] != Sanction.APPROVED and facts.now - vm["first_seen"] > grace
@@ -384,9 +384,8 @@ def evaluate_dormant(policy: Policy, facts: EstateFacts, vms: list[dict]) -> Evi
         if vm["boot_time"] is not None:
             judged.append((vm["boot_time"], "last booted"))
         since, how = max(judged, key=lambda pair: pair[0])
-        off_days = _days(facts.now - since)
-        if off_days >= days:
-            found[vm["id"]] = {"summary": f"off for {off_days} days ({how}), at least {days}",
+        if _days(facts.now - since) >= days:
+            found[vm["id"]] = {"summary": f"off since {since:%Y-%m-%d} ({how}), at least {days} days",
                                "off_since": since.isoformat(), "judged_from": how}
     return found
 
@@ -467,6 +466,8 @@ def _export_outside(policy: Policy, facts: EstateFacts, export: dict[str, Any]) 
         return f"exported as OVF / OVA by {export['user'] or 'an unknown user'}"
     where = f"clone {export['clone_name'] or ''} by {export['user'] or 'an unknown user'}".replace("  ", " ")
     clone = facts.clones.get((export["source_id"], export["clone_moref"]))
+    if clone is not None and clone["sanction"] == Sanction.APPROVED:
+        return ""  # an approved deployment request covers the copy
     if clone is not None:  # the clone is scanned: judged by where it runs now
         cluster = clone["cluster__name"] if clone["host_id"] else None
         datastores = clone["datastores"] or []

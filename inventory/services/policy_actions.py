@@ -7,6 +7,7 @@ finding: only an evaluation does.
 """
 
 import datetime
+import hashlib
 from collections import defaultdict
 from functools import partial
 
@@ -31,6 +32,7 @@ from inventory.services.findings import EvaluationResult
 from inventory.services.policies import in_window
 from inventory.vsphere import actions as vcenter
 from portal.choices import NotificationKind, Role
+from portal.db import chunked
 from portal.models import Person, User
 from portal.services.audit import AuditEntry, audit_log, audit_log_many
 from portal.services.notifications import notification_new, notifications_notify
@@ -38,6 +40,8 @@ from portal.services.notifications import notification_new, notifications_notify
 ACTIONABLE = (FindingState.OPEN, FindingState.ACKNOWLEDGED)
 # A batch is kept to what a person can review before confirming it.
 MAX_BATCH_VMS = 500
+# New findings a notification lists by name; the rest are counted (the queue has them all).
+NOTIFY_LISTED = 20
 # Attempts of one VM before its failure is final (the task retries with backoff in between).
 MAX_TRIES = 5
 
@@ -61,20 +65,21 @@ def _chains(owner_ids: set[int]) -> dict[int, list[int]]:
 
 
 def findings_notify(*, finding_ids: list[int], now: datetime.datetime | None = None) -> int:
-    """Tell each person the policies name (owner, owner's chain, security admins) about the findings just
-    opened: one notification per finding, sent as one digest e-mail per person for this run."""
+    """Tell each person the policies name (owner, owner's chain, security admins) about the findings just opened:
+    one notification per person and policy, listing that person's new findings (a first evaluation opens
+    thousands: an inbox row per VM would bury everything else), and one digest e-mail per person for the run.
+    The same findings notified twice make no new row."""
     if not finding_ids:
         return 0
     now = now or timezone.now()
-    findings = list(Finding.objects.filter(id__in=finding_ids).select_related("policy")
-                    .only("id", "kind", "evidence", "vm__name", "vm__owner_id", "policy__actions", "policy__name")
-                    .select_related("vm"))
+    findings = [finding for chunk in chunked(sorted(finding_ids)) for finding in
+                Finding.objects.filter(id__in=chunk).select_related("policy", "vm")
+                .only("id", "kind", "evidence", "vm__name", "vm__owner_id", "policy__actions", "policy__name")]
     wanted = {who for f in findings for who in f.policy.actions.get("notify", [])}
     admins = [p.pk for p in _security_admins()] if "security_admins" in wanted else []
     owners = {f.vm.owner_id for f in findings if f.vm.owner_id}
     chains = _chains(owners) if "chain" in wanted else {}
-    digest = f"vmcensus: findings opened by the policy run of {timezone.localtime(now):%Y-%m-%d %H:%M}"
-    rows = []
+    told: dict[tuple[int, Policy], list[Finding]] = defaultdict(list)
     for finding in findings:
         notify = finding.policy.actions.get("notify", [])
         people = set(admins) if "security_admins" in notify else set()
@@ -82,13 +87,20 @@ def findings_notify(*, finding_ids: list[int], now: datetime.datetime | None = N
             people.add(finding.vm.owner_id)
         if finding.vm.owner_id and "chain" in notify:
             people.update(chains.get(finding.vm.owner_id, []))
-        for person_id in sorted(people):
-            rows.append(notification_new(
-                person_id=person_id, kind=NotificationKind.FINDINGS,
-                subject=f"{finding.get_kind_display()}: {finding.vm.name}",
-                body=finding.evidence.get("summary", ""), link=reverse("inventory:finding_detail", args=[finding.pk]),
-                about=Finding(pk=finding.pk), digest=digest, dedupe_key=f"finding:{finding.pk}:person:{person_id}",
-            ))
+        for person_id in people:
+            told[(person_id, finding.policy)].append(finding)
+    digest = f"vmcensus: findings opened by the policy run of {timezone.localtime(now):%Y-%m-%d %H:%M}"
+    rows = []
+    for (person_id, policy), mine in sorted(told.items(), key=lambda item: (item[0][0], item[0][1].pk)):
+        listed = "\n".join(f"- {f.vm.name}: {f.evidence.get('summary', '')}" for f in mine[:NOTIFY_LISTED])
+        more = f"\n... and {len(mine) - NOTIFY_LISTED} more in the findings queue." if len(mine) > NOTIFY_LISTED else ""
+        ids = hashlib.sha256(",".join(str(f.pk) for f in mine).encode()).hexdigest()[:16]
+        rows.append(notification_new(
+            person_id=person_id, kind=NotificationKind.FINDINGS,
+            subject=f"{policy.name}: {len(mine)} new finding{'s' * (len(mine) != 1)}",
+            body=listed + more, link=f"{reverse('inventory:finding_list')}?kind={policy.kind}&state=open",
+            about=Policy(pk=policy.pk), digest=digest, dedupe_key=f"findings:{policy.pk}:person:{person_id}:{ids}",
+        ))
     return notifications_notify(rows)
 
 

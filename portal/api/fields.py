@@ -20,3 +20,12 @@ class StrictCharField(_OnlyStrings, serializers.CharField):
 
 class StrictSlugField(_OnlyStrings, serializers.SlugField):
     """A key (letters, digits, - and _), given as a JSON string."""
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false, given as a JSON boolean (not 1, "yes" or "on")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data

@@ -121,6 +121,34 @@ def audit_log_many(
         events = list(_chained(entries, actor=actor, actor_label=actor_label, last=_lock_chain()))
         AuditEvent.objects.bulk_create(events, batch_size=AUDIT_WRITE_BATCH_SIZE)
     return events
+# The longest user name a failed login records: enough to tell a typo from an attack, never a pasted essay.
+FAILED_LOGIN_NAME_MAX = 150
+
+
+def session_login_record(*, user: User, address: str) -> AuditEvent:
+    """A person signed in through the login page."""
+    return audit_log(action="auth.login", actor=user, details={"address": address})
+
+
+def session_login_failed_record(*, username: str, address: str) -> AuditEvent:
+    """A refused sign-in: the user name as typed (cut to ``FAILED_LOGIN_NAME_MAX``), never the password."""
+    name = (username or "").strip()
+    shown = name[:FAILED_LOGIN_NAME_MAX] + ("…" if len(name) > FAILED_LOGIN_NAME_MAX else "")
+    return audit_log(action="auth.login_failed", actor_label="anonymous",
+                     details={"username": shown, "address": address})
+
+
+def session_logout_record(*, user: User, address: str) -> AuditEvent:
+    return audit_log(action="auth.logout", actor=user, details={"address": address})
+
+
+def export_record(*, user: User, subject: str, export: str, filters: dict[str, str], rows: int) -> AuditEvent:
+    """Data leaving the portal is an auditable act: who downloaded which list (``subject``: "audit", "inventory"),
+    in which format, with which filters, how many rows."""
+    return audit_log(action=f"{subject}.exported", actor=user,
+                     details={"export": export, "filters": filters, "rows": rows})
+
+
 @transaction.atomic
 def audit_anchor_create(*, actor: User | None = None, actor_label: str = "system: audit_anchor") -> AuditAnchor:
     """Anchor the trail's head: log an ``audit.anchored`` event and record its sequence and hash.

@@ -39,9 +39,13 @@ LEVEL_TITLES = ["Chief Executive Officer", "Vice President", "Director", "Manage
 
 @dataclass(frozen=True)
 class DemoLogin:
+    """A demo login: linked to a person of the organisation (whose name it takes), or with a name of its own
+    (``full_name``: the admin and the external auditor are nobody's manager nor report)."""
+
     username: str
     role: Role
     person_email: str | None
+    full_name: str = ""
 
 
 def _org_rows() -> list[dict[str, str]]:
@@ -78,11 +82,11 @@ def _demo_logins(rows: list[dict[str, str]]) -> list[DemoLogin]:
     for row in rows:
         by_title.setdefault((row["title"].split(",")[0], row["department"]), row["email"])
     return [
-        DemoLogin("admin", Role.ADMIN, None),
+        DemoLogin("admin", Role.ADMIN, None, "Sam Okafor"),
         DemoLogin("officer", Role.COMPLIANCE_OFFICER, by_title.get(("Director", "Information Security"))),
         DemoLogin("secadmin", Role.SECURITY_ADMIN, by_title.get(("Manager", "Information Security"))),
         DemoLogin("manager", Role.MANAGER, by_title.get(("Director", "Infrastructure"))),
-        DemoLogin("auditor", Role.AUDITOR, None),
+        DemoLogin("auditor", Role.AUDITOR, None, "Ines Duarte"),
     ]
 
 
@@ -91,7 +95,10 @@ def demo_load() -> list[str]:
     logins = demo_people_load()
     lines = [f"People: {Person.objects.filter(active=True).count()} in the demo organisation.",
              f"Logins (password for all: {DEMO_PASSWORD}):"]
-    lines += [f"  {login.username:<10} {login.role.label}" for login in logins]
+    names = {user.username: user.get_full_name()
+             for user in User.objects.filter(username__in=[login.username for login in logins])}
+    lines += [f"  {login.username:<10} {login.role.label}"
+              + (f" ({names[login.username]})" if names.get(login.username) else "") for login in logins]
     return lines
 
 
@@ -121,6 +128,9 @@ def demo_people_load() -> list[DemoLogin]:
             user.first_name, _, user.last_name = person.name.partition(" ")
             user.email = person.email
             user.save(update_fields=["first_name", "last_name", "email"])
+        elif login.full_name:
+            user.first_name, _, user.last_name = login.full_name.partition(" ")
+            user.save(update_fields=["first_name", "last_name"])
         if login.role not in user.roles or login.role == Role.AUDITOR:
             expires = timezone.localdate() + datetime.timedelta(days=30) if login.role == Role.AUDITOR else None
             if login.role != Role.AUDITOR or user.access_expires_on != expires:

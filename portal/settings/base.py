@@ -167,10 +167,16 @@ VSPHERE_TIMEOUT = env.int("VSPHERE_TIMEOUT", default=60)
 # thousands of rows, far more than the 2,000 rows a list may have.
 QUESTIONNAIRE_UPLOAD_MAX_BYTES = env.int("QUESTIONNAIRE_UPLOAD_MAX_BYTES", default=2 * 1024 * 1024)
 
+# Largest evidence file a control test may attach (PDF, PNG, JPEG, CSV, XLSX, TXT), in bytes: a scanned report or
+# an exported log fits in 10 MB.
+EVIDENCE_UPLOAD_MAX_BYTES = env.int("EVIDENCE_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+
 # The PDF renderer runs in a child process stopped after this many seconds or above this much memory (evidence
 # packs of 10,000 VMs render in well under a minute and a gigabyte).
 PDF_RENDER_TIMEOUT = env.int("PDF_RENDER_TIMEOUT", default=300)
 PDF_RENDER_MEMORY_MB = env.int("PDF_RENDER_MEMORY_MB", default=1536)
+# The organisation an evidence pack's cover names.
+ORGANISATION_NAME = env("ORGANISATION_NAME", default="Example Organisation")
 
 # Days a declared creation date may be from vCenter's createDate before reconciliation calls it a mismatch:
 # people remember the month a VM was built, not the day.
@@ -222,7 +228,11 @@ CELERY_TASK_ROUTES = {
     "questionnaires.reminders_run": {"queue": "notifications"},
     "questionnaires.reconciliation_run": {"queue": "default"},
     "questionnaires.reconciliation_run_all": {"queue": "default"},
+    "compliance.plan_reminders_run": {"queue": "notifications"},
+    "compliance.exceptions_expire": {"queue": "default"},
+    "compliance.attestation_daily": {"queue": "notifications"},
     "compliance.controls_evaluate": {"queue": "policies"},
+    "compliance.pack_build": {"queue": "pdf"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Periodic work for `celery beat` (times in TIME_ZONE). Each task is safe to run twice.
@@ -242,6 +252,21 @@ CELERY_BEAT_SCHEDULE = {
     "portal-audit-anchor-daily": {
         "task": "portal.audit_anchor_take",
         "schedule": crontab(hour=env.int("AUDIT_ANCHOR_HOUR", default=0), minute=30),
+    },
+    # Security plan: sign-offs awaited (weekly per person) and the review date (near, then overdue).
+    "compliance-plan-reminders-daily": {
+        "task": "compliance.plan_reminders_run",
+        "schedule": crontab(hour=env.int("REMINDERS_HOUR", default=6), minute=10),
+    },
+    # Exceptions past their expiry date expire, reopening what they covered.
+    "compliance-exceptions-expire-daily": {
+        "task": "compliance.exceptions_expire",
+        "schedule": crontab(hour=env.int("REMINDERS_HOUR", default=6), minute=5),
+    },
+    # Attestation: the test calendar written ahead, owners reminded, missed tests flagged, evidence expired.
+    "compliance-attestation-daily": {
+        "task": "compliance.attestation_daily",
+        "schedule": crontab(hour=env.int("REMINDERS_HOUR", default=6), minute=15),
     },
     # Evaluate every automated control once a day, whatever else triggered it (scans, reconciliations).
     "compliance-controls-evaluate-daily": {
@@ -268,7 +293,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["portal.api.permissions.RolePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "portal.api.renderers.BrowsableAPIRenderer"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["portal.api.filters.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PageNumberPagination",
     # The API reads JSON bodies only (forms are the pages' business): one body format to document and validate.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],

@@ -241,8 +241,8 @@ class DeclaredVMSerializer(serializers.ModelSerializer):
         model = DeclaredVM
         fields = [
             "id", "question", "row", "name", "address", "platform", "software", "location", "created_on",
-            "created_by", "purpose", "purpose_other", "status", "owner", "data_categories", "notes", "disposition",
-            "inventory_vm",
+            "created_by", "purpose", "purpose_other", "status", "owner", "data_categories", "notes", "uuid", "vm_id",
+            "mac_address", "disposition", "inventory_vm",
         ]
         read_only_fields = fields
 
@@ -269,6 +269,9 @@ class VMRowSerializer(serializers.Serializer):
         help_text=f"Any of {', '.join(DataCategory.values)} (a string separated by ';' works too).",
     )
     notes = serializers.CharField(required=False)
+    uuid = serializers.CharField(required=False, help_text="Instance or BIOS UUID (RVTools' VM UUID or SMBIOS UUID).")
+    vm_id = serializers.CharField(required=False, help_text="vCenter VM ID (moref), e.g. vm-1042.")
+    mac_address = serializers.CharField(required=False, help_text="A MAC address, e.g. 00:50:56:ab:cd:ef.")
 
 
 @extend_schema_field(VMRowSerializer(many=True))
@@ -287,7 +290,11 @@ class DeclaredVMRowsSerializer(serializers.Serializer):
         help_text="The rows are the whole list: typed rows not in it are deleted (never when a row has a problem; "
         "rows found by the scanners are disowned, not deleted). False adds or edits only.",
     )
-    rows = VMRowsField(max_length=MAX_ROWS, help_text=f"At most {MAX_ROWS:,} rows.")
+    rows = VMRowsField(
+        max_length=MAX_ROWS,
+        help_text=f"At most {MAX_ROWS:,} rows. A row that edits a saved one (by id, or by name) changes only the "
+        "columns it has: a column left out keeps its value.",
+    )
 
 
 class RowProblemSerializer(serializers.Serializer):

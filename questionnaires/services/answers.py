@@ -9,9 +9,11 @@ text            a string, stripped, at most ``TEXT_MAX_LENGTH`` characters
 long_text       a string, stripped, at most ``LONG_TEXT_MAX_LENGTH`` characters
 yes_no          ``"yes"`` or ``"no"`` (from those words in any case, or booleans)
 single_choice   one choice value, or ``"other"`` when the question allows other
-multiple_choice a list of choice values (and ``"other"``), in the template's order
-date            an ISO date string, ``YYYY-MM-DD``
-number          a decimal as a string (``"12"``, ``"3.5"``): exact, no float rounding
+multiple_choice a list of choice values (and ``"other"``), in the template's order; the choice ``"none"``
+                ("None of these") stands alone
+date            an ISO date string, ``YYYY-MM-DD``, not after today (the questionnaire asks what has happened)
+number          a decimal as a string (``"12"``, ``"3.5"``): exact, no float rounding; never negative (the
+                questionnaire counts and measures)
 vm_list         no answer value: the rows are ``DeclaredVM`` (``vm_rows/``, ``services/declared_vms.py``)
 =============== ==================================================================
 
@@ -31,13 +33,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.models import User
+from portal.services.audit import audit_log
 from questionnaires.choices import DECLARED_DISPOSITIONS, AssignmentStatus, CampaignStatus, Disposition, QuestionKind
 from questionnaires.models import Answer, Assignment, DeclaredVM, Question
+from questionnaires.permissions import assignment_may_edit
 
 YES = "yes"
 NO = "no"
 # The value of the "other" option of a choice question that allows it.
 OTHER_VALUE = "other"
+# The value of a multiple choice's "None of these": chosen with anything else, the answer contradicts itself.
+NONE_VALUE = "none"
 TEXT_MAX_LENGTH = 500
 LONG_TEXT_MAX_LENGTH = 10_000
 OTHER_TEXT_MAX_LENGTH = 500  # Answer.other_text
@@ -98,6 +104,12 @@ def _clean_multiple(question: Question, raw: Any) -> list[str]:
         raise _invalid(question, "must be a list of its choices", "invalid")
     allowed = _choice_values(question)
     chosen = {_clean_choice(question, item, allowed) for item in raw if not _is_empty(item)}
+    if NONE_VALUE in chosen and len(chosen) > 1:
+        labels = {choice["value"]: choice.get("label", choice["value"]) for choice in question.choices}
+        others = ", ".join(f"“{labels.get(value, 'Other')}”" for value in allowed if value in chosen - {NONE_VALUE})
+        raise _invalid(
+            question, f"cannot be “{labels[NONE_VALUE]}” and {others} at once: untick one or the other", "contradiction"
+        )
     return [value for value in allowed if value in chosen]
 
 
@@ -105,14 +117,24 @@ def _clean_date(question: Question, raw: Any) -> str:
     if isinstance(raw, datetime.datetime):
         raise _invalid(question, "must be a date without a time", "invalid")
     if isinstance(raw, datetime.date):
-        return raw.isoformat()
+        return _date_not_ahead(question, raw)
     text = raw.strip() if isinstance(raw, str) else ""
-    if ISO_DATE.fullmatch(text):
-        try:
-            return datetime.date.fromisoformat(text).isoformat()
-        except ValueError:
-            pass
-    raise _invalid(question, f"must be a date written YYYY-MM-DD (e.g. 2024-03-31), not {raw!r}", "invalid_date")
+    if not ISO_DATE.fullmatch(text):
+        raise _invalid(question, f"must be a date written YYYY-MM-DD (e.g. 2024-03-31), not {raw!r}", "invalid_date")
+    try:
+        value = datetime.date.fromisoformat(text)
+    except ValueError:
+        raise _invalid(question, f"cannot be {text}: this date does not exist", "invalid_date") from None
+    return _date_not_ahead(question, value)
+
+
+def _date_not_ahead(question: Question, value: datetime.date) -> str:
+    today = timezone.localdate()
+    if value > today:
+        raise _invalid(
+            question, f"cannot be {value:%d %b %Y}: that is in the future (today is {today:%d %b %Y})", "future_date"
+        )
+    return value.isoformat()
 
 
 def _clean_number(question: Question, raw: Any) -> str:
@@ -136,6 +158,8 @@ def _clean_number(question: Question, raw: Any) -> str:
         raise _invalid(question, f"must be a finite number, not {raw!r}", "invalid_number")
     if abs(number) >= NUMBER_MAX_ABS:
         raise _invalid(question, f"is out of range ({text})", "invalid_number")
+    if number < 0:
+        raise _invalid(question, f"cannot be negative ({text})", "negative_number")
     if number == 0:
         return "0"
     if number == number.to_integral_value():
@@ -213,7 +237,8 @@ def assignment_lock_for_edit(assignment: Assignment, user: User | None) -> Assig
 
     Refused (``ValidationError``) when the campaign is not active or the
     assignment is with its reviewer; ``PermissionDenied`` when ``user`` is
-    not the assignee's login. ``user=None`` is a system job (demo, import).
+    neither the assignee's login nor the manager the part was delegated from
+    (``assignment_may_edit``). ``user=None`` is a system job (demo, import).
     Call inside a transaction.
     """
     locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
@@ -221,8 +246,8 @@ def assignment_lock_for_edit(assignment: Assignment, user: User | None) -> Assig
     campaign.refresh_from_db(fields=["status"])
     for name in ("status", "started_at", "submitted_at"):
         setattr(assignment, name, getattr(locked, name))
-    if user is not None and (assignment.person.user_id is None or assignment.person.user_id != user.pk):
-        raise PermissionDenied("only the assignee may change these answers")
+    if user is not None and not assignment_may_edit(assignment=assignment, user=user):
+        raise PermissionDenied("only the assignee, or the manager who delegated the part, may change these answers")
     if campaign.status == CampaignStatus.CLOSED:
         raise ValidationError("the campaign is closed: its answers are frozen", code="campaign_closed")
     if campaign.status != CampaignStatus.ACTIVE:
@@ -257,7 +282,8 @@ def answer_save(
 ) -> Answer:
     """Save one answer as a draft (autosave): an empty value clears it; the rest of the form may be incomplete.
 
-    The assignment moves from not started to in progress. Refused while the
+    The assignment moves from not started to in progress; a changed answer writes one audit event (who, which
+    question, from what to what, summarised). Refused while the
     campaign is not active or the assignment is submitted or accepted
     (``ValidationError``), and for anybody but the assignee (``PermissionDenied``).
     """
@@ -267,11 +293,33 @@ def answer_save(
     other = other_text.strip() if isinstance(other_text, str) and _chose_other(value) else ""
     if len(other) > OTHER_TEXT_MAX_LENGTH:
         raise _invalid(question, f"other: at most {OTHER_TEXT_MAX_LENGTH} characters ({len(other):,})", "max_length")
+    previous = Answer.objects.filter(assignment=assignment, question=question).values("value", "other_text").first()
     answer, _ = Answer.objects.update_or_create(
         assignment=assignment, question=question, defaults={"value": value, "other_text": other}
     )
     assignment_mark_started(assignment)
+    before = previous or {"value": None, "other_text": ""}
+    if (before["value"], before["other_text"]) != (value, other):
+        audit_log(
+            action="answer.saved", actor=user, actor_label="system", obj=assignment,
+            details={"question": question.key, "from": _audit_text(before["value"], before["other_text"]),
+                     "to": _audit_text(value, other)},
+        )
     return answer
+
+
+# How much of an answer its audit event keeps: enough to read what changed, not a copy of every essay.
+AUDIT_ANSWER_CHARS = 200
+
+
+def _audit_text(value: Any, other: str) -> str | None:
+    """An answer as its audit event summarises it: the value (a list joined), "other" with its text, cut short."""
+    if value is None:
+        return None
+    text = ", ".join(str(item) for item in value) if isinstance(value, list) else str(value)
+    if other:
+        text += f" ({other})"
+    return text if len(text) <= AUDIT_ANSWER_CHARS else text[: AUDIT_ANSWER_CHARS - 1] + "…"
 
 
 def _format_rows(numbers: list[int]) -> str:
@@ -300,7 +348,21 @@ def _row_ranges(numbers: list[int], limit: int = 5) -> str:
     return "rows " + ", ".join(texts[:-1]) + f" and {texts[-1]}"
 
 
-def assignment_answers_validate(assignment: Assignment) -> list[str]:
+class AnswerProblem(str):
+    """One line of what stops a submission: its text (the string itself), and the question it is about, so that a
+    page can link to the question and say what to do there (``todo``)."""
+
+    question: Question
+    todo: str
+
+    def __new__(cls, question: Question, todo: str, *, colon: bool = False) -> "AnswerProblem":
+        problem = super().__new__(cls, f"“{question.text}”{':' if colon else ''} {todo}")
+        problem.question = question
+        problem.todo = todo
+        return problem
+
+
+def assignment_answers_validate(assignment: Assignment) -> list[AnswerProblem]:
     """What stops the assignment being submitted, one line per question, in questionnaire order; empty when none.
 
     Every visible required question needs an answer; an "other" needs its
@@ -326,7 +388,7 @@ def assignment_answers_validate(assignment: Assignment) -> list[str]:
     ):
         rows_by_question.setdefault(question_id, []).append((row, disposition))
 
-    problems: list[str] = []
+    problems: list[AnswerProblem] = []
     for question in questions:
         if question.key in outside or not question_is_visible(question, values, outside_keys=outside):
             continue
@@ -334,24 +396,26 @@ def assignment_answers_validate(assignment: Assignment) -> list[str]:
             rows = rows_by_question.get(question.pk, [])
             pending = sorted(row for row, disposition in rows if disposition == Disposition.PENDING)
             if len(pending) > PENDING_ROWS_LISTED:
-                problems.append(
-                    f"“{question.text}”: {len(pending):,} rows found by the scanners still to check "
-                    f"({_row_ranges(pending)}): confirm, correct or disown each, or confirm them all at once"
-                )
+                problems.append(AnswerProblem(
+                    question, f"{len(pending):,} rows found by the scanners still to check "
+                    f"({_row_ranges(pending)}): confirm, correct or disown each, or confirm them all at once",
+                    colon=True,
+                ))
             elif pending:
-                problems.append(
-                    f"“{question.text}”: {_format_rows(pending)} found by the scanners "
-                    f"{'is' if len(pending) == 1 else 'are'} still to check: confirm, correct or disown each"
-                )
+                problems.append(AnswerProblem(
+                    question, f"{_format_rows(pending)} found by the scanners "
+                    f"{'is' if len(pending) == 1 else 'are'} still to check: confirm, correct or disown each",
+                    colon=True,
+                ))
             counted = [row for row, disposition in rows if disposition in DECLARED_DISPOSITIONS]
             if question.required and not counted:
-                problems.append(f"“{question.text}” needs at least one VM")
+                problems.append(AnswerProblem(question, "needs at least one VM"))
             continue
         answer = answers.get(question.pk)
         if answer is None or _is_empty(answer.value):
             if question.required:
-                problems.append(f"“{question.text}” needs an answer")
+                problems.append(AnswerProblem(question, "needs an answer"))
             continue
         if _chose_other(answer.value) and not answer.other_text.strip():
-            problems.append(f"“{question.text}”: you chose other: say what")
+            problems.append(AnswerProblem(question, "you chose other: say what", colon=True))
     return problems

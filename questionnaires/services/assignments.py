@@ -2,6 +2,7 @@
 part for a report, reassign. Each is atomic, audited, and tells the people concerned."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -11,7 +12,7 @@ from portal.choices import NotificationKind
 from portal.db import chunked
 from portal.models import Person, User
 from portal.selectors import person_subtree
-from portal.services.audit import audit_log
+from portal.services.audit import AuditEntry, audit_log, audit_log_many
 from portal.services.notifications import notifications_notify
 from questionnaires.choices import OPEN_STATUSES, AssignmentStatus, ReconciliationTrigger
 from questionnaires.models import REVIEW_TEXT_MAX_LENGTH, Assignment, Section
@@ -23,12 +24,13 @@ from questionnaires.permissions import (
     assignment_reviewer_person,
     campaign_may_manage,
 )
+from questionnaires.selectors import assignment_parts_below
 from questionnaires.services.answers import assignment_answers_validate
 from questionnaires.services.reconciliation import reconciliation_queue
 from questionnaires.services.workflow import (
+    assignment_link,
     assignment_lock,
     assignment_notification,
-    assignment_subtree_ids,
     campaign_require_active,
     date_text,
     user_name,
@@ -113,12 +115,52 @@ def assignment_delegate(
     return child
 
 
+@dataclass(frozen=True)
+class SubmitBlocker:
+    """One thing that stops a submission, as a page lists it: a link (to the question, or to the part below) with
+    its label, and what to do there. ``text`` is the whole sentence, as the API and messages say it."""
+
+    label: str
+    link: str
+    todo: str
+    text: str
+
+
+# What the assignee does about a part below that is not accepted yet, by its status.
+PART_BLOCKER_TODO = {
+    AssignmentStatus.NOT_STARTED: "not started: wait for them to answer and submit it, or answer it for them",
+    AssignmentStatus.IN_PROGRESS: "in progress: wait for them to submit it, or answer it for them",
+    AssignmentStatus.RETURNED: "returned to them for corrections: wait for them to submit it again, or answer it "
+    "for them",
+    AssignmentStatus.SUBMITTED: "submitted: accept it, or return it with a comment saying what to fix",
+}
+
+
+def assignment_submit_blockers(*, assignment: Assignment) -> list[SubmitBlocker]:
+    """Everything that stops ``assignment`` being submitted, in the order to fix it: its own answers
+    (``assignment_answers_validate``), then each part delegated below it that is not accepted yet."""
+    blockers = [
+        SubmitBlocker(label=problem.question.text, link=f"#q-{problem.question.pk}", todo=problem.todo,
+                      text=str(problem))
+        for problem in assignment_answers_validate(assignment=assignment)
+    ]
+    for child in assignment.children.exclude(status=AssignmentStatus.ACCEPTED).select_related("person").order_by(
+        "person__name"
+    ):
+        todo = PART_BLOCKER_TODO[child.status]
+        blockers.append(SubmitBlocker(
+            label=f"{child.person.name}'s part", link=assignment_link(child.pk), todo=todo,
+            text=f"{child.person.name}'s part is {todo}, before you submit.",
+        ))
+    return blockers
+
+
 @transaction.atomic
 def assignment_submit(*, assignment: Assignment, user: User) -> Assignment:
     """Send the assignee's answers up for review: to their manager's assignee, or for the root to the owner.
 
-    Refused, with every reason at once, while answers are missing or wrong (``assignment_answers_validate``)
-    or a delegated part below is not accepted or answered for.
+    Refused, with every reason at once (``assignment_submit_blockers``), while answers are missing or wrong or a
+    delegated part below is not accepted or answered for.
     """
     assignment_lock(assignment)
     campaign = assignment.campaign
@@ -129,12 +171,7 @@ def assignment_submit(*, assignment: Assignment, user: User) -> Assignment:
         raise ValidationError(
             f"{assignment.person.name}'s assignment is already {assignment.get_status_display().lower()}."
         )
-    problems = [str(problem) for problem in assignment_answers_validate(assignment=assignment)]
-    for child in assignment.children.exclude(status=AssignmentStatus.ACCEPTED).select_related("person"):
-        problems.append(
-            f"{child.person.name}'s part is {child.get_status_display().lower()}: accept it, or answer it "
-            "for them, before you submit."
-        )
+    problems = [blocker.text for blocker in assignment_submit_blockers(assignment=assignment)]
     if problems:
         raise ValidationError(problems)
 
@@ -230,8 +267,12 @@ def assignment_review(*, assignment: Assignment, user: User, accept: bool, comme
 
 @transaction.atomic
 def assignment_answer_for(*, assignment: Assignment, user: User, reason: str) -> Assignment:
-    """The manager who delegated a part answers it themselves: the part (and any part delegated further
-    below it that is not accepted yet) becomes accepted, with the reason kept on each."""
+    """The manager who delegated a part answers it themselves: they fill in the part's answers (its form is open
+    to them, ``assignment_may_edit``), which must pass the checks a submission passes, then give a reason.
+
+    The part becomes accepted, and so does every part delegated further below it that is not accepted yet: the
+    manager's answers cover those areas too. Each covered part gets its own audit event and keeps the reason.
+    """
     assignment_lock(assignment)
     campaign = assignment.campaign
     if assignment.parent_id is None:
@@ -245,24 +286,26 @@ def assignment_answer_for(*, assignment: Assignment, user: User, reason: str) ->
     campaign_require_active(campaign)
     if assignment.status == AssignmentStatus.ACCEPTED:
         raise ValidationError(f"{assignment.person.name}'s part is already accepted.")
+    if assignment.status == AssignmentStatus.SUBMITTED:
+        raise ValidationError(
+            f"{assignment.person.name} has submitted their part: review it (accept or return it) instead."
+        )
     reason = (reason or "").strip()
     _refuse_overlong(field="reason", text=reason)
+    problems: dict[str, list[str]] = {}
     if not reason:
-        raise ValidationError({"reason": "Give the reason you answer this part yourself; it goes in the audit trail."})
+        problems["reason"] = ["Give the reason you answer this part yourself; it goes in the audit trail."]
+    missing = [str(problem) for problem in assignment_answers_validate(assignment=assignment)]
+    if missing:
+        problems["answers"] = missing
+    if problems:
+        raise ValidationError(problems)
 
     now = timezone.now()
-    below = [pk for pk in assignment_subtree_ids(campaign.pk, assignment.pk) if pk != assignment.pk]
-    covered = 0
-    for ids in chunked(below):
-        covered += (
-            Assignment.objects.filter(id__in=ids)
-            .exclude(status=AssignmentStatus.ACCEPTED)
-            .update(
-                status=AssignmentStatus.ACCEPTED,
-                answered_by_manager_reason=reason,
-                reviewed_by=user,
-                reviewed_at=now,
-            )
+    below = assignment_parts_below(assignment=assignment)
+    for ids in chunked([part.pk for part in below]):
+        Assignment.objects.filter(id__in=ids).update(
+            status=AssignmentStatus.ACCEPTED, answered_by_manager_reason=reason, reviewed_by=user, reviewed_at=now
         )
     assignment.status = AssignmentStatus.ACCEPTED
     assignment.answered_by_manager_reason = reason
@@ -274,7 +317,18 @@ def assignment_answer_for(*, assignment: Assignment, user: User, reason: str) ->
         action="assignment.answered_for",
         actor=user,
         obj=assignment,
-        details={"reason": reason, "parts_below_covered": covered},
+        details={"reason": reason, "parts_below_covered": [part.person.email for part in below]},
+    )
+    audit_log_many(
+        actor=user,
+        entries=[
+            AuditEntry(
+                "assignment.answered_for",
+                part,
+                {"reason": reason, "covered_by": assignment.person.email, "status_before": part.status},
+            )
+            for part in below
+        ],
     )
     actor = user_name(user)
     notifications_notify(
@@ -288,6 +342,18 @@ def assignment_answer_for(*, assignment: Assignment, user: User, reason: str) ->
                 "You have nothing more to do for it.",
                 key=f"answered_for:{assignment.pk}:{event.pk}",
             )
+        ]
+        + [
+            assignment_notification(
+                person_id=part.person_id,
+                assignment_id=part.pk,
+                kind=NotificationKind.ACCEPTED,
+                subject=f"{campaign.name}: {actor} answered your part for you",
+                body=f"{actor} answered {assignment.person.name}'s part of “{campaign.name}”, which covers yours, "
+                f"for this reason:\n\n{reason}\n\nYou have nothing more to do for it.",
+                key=f"answered_for:{part.pk}:{event.pk}",
+            )
+            for part in below
         ]
     )
     return assignment

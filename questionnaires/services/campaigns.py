@@ -37,6 +37,86 @@ ASSIGNMENT_WRITE_BATCH_SIZE = 1000
 MAX_CADENCE_DAYS = 365
 
 
+def campaign_fields_problems(
+    *,
+    name: str | None = None,
+    version: TemplateVersion | None = None,
+    scope: Person | None = None,
+    due_date: datetime.date | None = None,
+    reminder_every_days: int | None = None,
+    escalate_after_days: int | None = None,
+) -> dict[str, str]:
+    """What is wrong with a campaign's settings, by field; a field given as None is not checked (a form passes
+    what it could read, so that one round names every problem)."""
+    errors: dict[str, str] = {}
+    if name is not None and not name.strip():
+        errors["name"] = "A campaign needs a name."
+    today = timezone.localdate()
+    if due_date is not None and due_date <= today:
+        errors["due_date"] = f"The due date {date_text(due_date)} is not in the future (today is {date_text(today)})."
+    if scope is not None and not scope.active:
+        errors["scope"] = f"{scope.name} is no longer active; choose an active person as the head of the scope."
+    if reminder_every_days is not None and not 0 <= reminder_every_days <= MAX_CADENCE_DAYS:
+        errors["reminder_every_days"] = f"Between 0 (no reminders) and {MAX_CADENCE_DAYS} days."
+    if escalate_after_days is not None and not 1 <= escalate_after_days <= MAX_CADENCE_DAYS:
+        errors["escalate_after_days"] = f"Between 1 and {MAX_CADENCE_DAYS} days."
+    if version is not None and not Section.objects.filter(version=version).exists():
+        errors["version"] = f"{version} has no sections: there is nothing to answer."
+    return errors
+
+
+# The settings of a draft that ``campaign_update`` changes.
+CAMPAIGN_FIELDS = ("name", "version", "scope", "due_date", "reminder_every_days", "escalate_after_days", "cascade")
+
+
+def _require_draft(campaign: Campaign, what: str) -> None:
+    if campaign.status != CampaignStatus.DRAFT:
+        raise ValidationError(
+            f"The campaign “{campaign}” is {campaign.get_status_display().lower()}: only a draft can be {what}."
+        )
+
+
+@transaction.atomic
+def campaign_update(*, campaign: Campaign, user: User, **values) -> Campaign:
+    """Change a draft's settings (``CAMPAIGN_FIELDS``); audited with each change's old and new value."""
+    campaign_lock(campaign)
+    campaign_require_manager(campaign, user, "edit")
+    _require_draft(campaign, "edited")
+    unknown = set(values) - set(CAMPAIGN_FIELDS)
+    if unknown:
+        raise ValueError(f"Not a campaign setting: {', '.join(sorted(unknown))}")
+    if "name" in values:
+        values["name"] = (values["name"] or "").strip()
+    errors = campaign_fields_problems(**{key: value for key, value in values.items() if key != "cascade"})
+    if errors:
+        raise ValidationError(errors)
+    changes = {
+        key: {"from": str(getattr(campaign, key)), "to": str(value)}
+        for key, value in values.items()
+        if getattr(campaign, key) != value
+    }
+    if not changes:
+        return campaign
+    for key, value in values.items():
+        setattr(campaign, key, value)
+    campaign.save(update_fields=list(values))
+    audit_log(action="campaign.updated", actor=user, obj=campaign, details={"changes": changes})
+    return campaign
+
+
+@transaction.atomic
+def campaign_delete(*, campaign: Campaign, user: User) -> None:
+    """Delete a draft (nobody has been asked yet); the audit trail keeps what it was."""
+    campaign_lock(campaign)
+    campaign_require_manager(campaign, user, "delete")
+    _require_draft(campaign, "deleted")
+    audit_log(
+        action="campaign.deleted", actor=user, obj=campaign,
+        details={"name": campaign.name, "scope": campaign.scope.email, "due_date": campaign.due_date},
+    )
+    campaign.delete()
+
+
 @transaction.atomic
 def campaign_create(
     *,
@@ -52,21 +132,11 @@ def campaign_create(
     """A draft campaign owned by a compliance officer (or an admin); nothing is sent until it is launched."""
     if not (is_logged_in(owner) and owner.has_role(Role.COMPLIANCE_OFFICER, Role.ADMIN)):
         raise PermissionDenied("Only a compliance officer or an admin can create a campaign.")
-    errors: dict[str, str] = {}
     name = (name or "").strip()
-    if not name:
-        errors["name"] = "A campaign needs a name."
-    today = timezone.localdate()
-    if due_date <= today:
-        errors["due_date"] = f"The due date {date_text(due_date)} is not in the future (today is {date_text(today)})."
-    if not scope.active:
-        errors["scope"] = f"{scope.name} is no longer active; choose an active person as the head of the scope."
-    if not 0 <= reminder_every_days <= MAX_CADENCE_DAYS:
-        errors["reminder_every_days"] = f"Between 0 (no reminders) and {MAX_CADENCE_DAYS} days."
-    if not 1 <= escalate_after_days <= MAX_CADENCE_DAYS:
-        errors["escalate_after_days"] = f"Between 1 and {MAX_CADENCE_DAYS} days."
-    if not Section.objects.filter(version=version).exists():
-        errors["version"] = f"{version} has no sections: there is nothing to answer."
+    errors = campaign_fields_problems(
+        name=name, version=version, scope=scope, due_date=due_date, reminder_every_days=reminder_every_days,
+        escalate_after_days=escalate_after_days,
+    )
     if errors:
         raise ValidationError(errors)
     campaign = Campaign.objects.create(

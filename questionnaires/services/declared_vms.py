@@ -8,7 +8,7 @@ confirmed, corrected or disowned (``declared_vm_disposition_set``, or all the ro
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -43,8 +43,15 @@ def _question_check_vm_list(question: Question) -> None:
         raise ValidationError(f"“{question.text}” is not a VM list", code="not_vm_list")
 
 
-def _facts_differ(declared: DeclaredVM, facts: dict[str, Any]) -> bool:
-    return any(getattr(declared, name) != value for name, value in facts.items())
+@dataclass
+class RowChange:
+    """What a save did to a saved row: the input's row, the values it changed (column, old, new) and the columns
+    the input did not supply that keep a value."""
+
+    row: int
+    name: str
+    changed: list[tuple[str, Any, Any]]
+    kept: list[str]
 
 
 @dataclass
@@ -54,6 +61,7 @@ class SaveResult:
     unchanged: int = 0
     deleted: int = 0
     total: int = 0
+    changes: list[RowChange] = field(default_factory=list)
 
 
 @transaction.atomic
@@ -69,9 +77,11 @@ def declared_vms_save(
 
     A row edits an existing one when it carries its ``declared_vm_id``, else
     when it has the same name (any case) as a row not yet matched; other rows
-    are added (disposition added). An edited row keeps its inventory link and
-    disposition, except that a pre-filled row whose facts change becomes
-    corrected. ``replace`` makes ``rows`` the list: rows typed before and not
+    are added (disposition added). An edited row changes only the columns the
+    input supplied (``VMRow.given``: a file without an Owner column keeps
+    every owner) and keeps its inventory link and disposition, except that a
+    pre-filled row whose facts change becomes corrected; ``SaveResult.changes``
+    says, row by row, what changed and what was kept. ``replace`` makes ``rows`` the list: rows typed before and not
     in it are deleted. Pre-filled rows are never deleted here (disown them):
     those not in ``rows`` stay, after the others. Without ``replace`` the rows
     are added after the list. At most ``MAX_ROWS`` rows not from inventory.
@@ -95,19 +105,24 @@ def declared_vms_save(
     result = SaveResult()
     incoming: list[DeclaredVM] = []
     for row in rows:
-        facts = row.facts()
+        facts = row.given_facts()
         target = by_id.get(row.declared_vm_id) if row.declared_vm_id else None
         if target is None or target.pk in used:
             candidates = [d for d in by_name.get(row.name.casefold(), []) if d.pk not in used]
             target = candidates[0] if candidates else None
         if target is None:
-            incoming.append(
-                DeclaredVM(assignment=assignment, question=question, row=0, disposition=Disposition.ADDED, **facts)
-            )
+            incoming.append(DeclaredVM(
+                assignment=assignment, question=question, row=0, disposition=Disposition.ADDED, **row.facts()
+            ))
             result.created += 1
             continue
         used.add(target.pk)
-        if _facts_differ(target, facts):
+        kept = [name for name in COLUMNS if name not in row.given and getattr(target, name) not in ("", None, [])]
+        changed = [(name, getattr(target, name), value) for name, value in facts.items()
+                   if getattr(target, name) != value]
+        if changed or kept:
+            result.changes.append(RowChange(row=row.row, name=row.name, changed=changed, kept=kept))
+        if changed:
             for name, value in facts.items():
                 setattr(target, name, value)
             if target.inventory_vm_id and target.disposition in (Disposition.PENDING, Disposition.CONFIRMED):

@@ -16,30 +16,38 @@ from django_htmx.http import reswap, retarget
 from portal.models import Person
 from portal.views import safe_next
 from questionnaires.choices import (
+    OPEN_STATUSES,
     AssignmentStatus,
     CampaignStatus,
     QuestionKind,
 )
+from questionnaires.forms import ReassignForm
 from questionnaires.models import Assignment, Question, Section
 from questionnaires.permissions import (
     assignment_is_assignee,
     assignment_may_answer_for,
+    assignment_may_reassign,
     assignment_may_review,
     assignment_reviewer_person,
 )
 from questionnaires.selectors import (
     SectionState,
+    assignment_children,
     assignment_children_progress,
     assignment_delegation_candidates,
     assignment_held_sections,
+    assignment_parts_below,
     assignment_questionnaire,
+    section_delegations,
 )
 from questionnaires.services.answers import OTHER_VALUE, answer_save
 from questionnaires.services.assignments import (
     assignment_answer_for,
     assignment_delegate,
+    assignment_reassign,
     assignment_review,
     assignment_submit,
+    assignment_submit_blockers,
 )
 from questionnaires.views.common import BADGES, AssignmentMixin, assignment_url, error_text, posted_id, status_oob
 from questionnaires.views.follow_ups import follow_ups_card
@@ -68,12 +76,19 @@ class AssignmentView(AssignmentMixin, TemplateView):
         active = campaign.status == CampaignStatus.ACTIVE
         is_assignee = assignment_is_assignee(assignment=assignment, user=user)
         editable = self.editable(assignment)
+        may_delegate = editable and is_assignee
         children = assignment_children_progress(assignment=assignment)
         prefetch_related_objects([child["assignment"] for child in children], "sections")
-        sections = with_vm_rows(assignment_questionnaire(assignment=assignment))
+        sections = section_delegations(
+            sections=with_vm_rows(assignment_questionnaire(assignment=assignment)),
+            children=[child["assignment"] for child in children],
+        )
         reviewer = assignment_reviewer_person(assignment=assignment)
+        reassign_form = kwargs.pop("reassign_form", None)
+        if reassign_form is None and active and assignment_may_reassign(assignment=assignment, user=user):
+            reassign_form = ReassignForm(auto_id="reassign-%s")
         may_answer_for = (
-            active and assignment.status != AssignmentStatus.ACCEPTED
+            active and assignment.status in OPEN_STATUSES
             and assignment_may_answer_for(assignment=assignment, user=user)
         )
         return super().get_context_data(
@@ -86,10 +101,16 @@ class AssignmentView(AssignmentMixin, TemplateView):
             may_review=active and assignment.status == AssignmentStatus.SUBMITTED
             and assignment_may_review(assignment=assignment, user=user),
             may_answer_for=may_answer_for,
+            parts_below=assignment_parts_below(assignment=assignment) if may_answer_for else [],
             # The side panel (parts below, delegation) only when it has something to show or do.
-            side_panel=bool(children) or editable or (may_answer_for and not is_assignee),
-            candidates=list(assignment_delegation_candidates(assignment=assignment)) if editable else [],
-            held_sections=assignment_held_sections(assignment=assignment) if editable else [],
+            may_delegate=may_delegate,
+            reassign_form=reassign_form,
+            side_panel=bool(children) or may_delegate or (may_answer_for and not is_assignee) or bool(reassign_form),
+            # A VM list takes the page's width; the side panel then goes below the questionnaire.
+            wide=any(state.question.kind == QuestionKind.VM_LIST for section in sections
+                     for state in section.visible_questions),
+            candidates=list(assignment_delegation_candidates(assignment=assignment)) if may_delegate else [],
+            held_sections=assignment_held_sections(assignment=assignment) if may_delegate else [],
             reviewer=reviewer,
             reviewer_label=reviewer.name if reviewer else str(campaign.owner),
             other_value=OTHER_VALUE,
@@ -125,9 +146,15 @@ class SectionPartial(AssignmentMixin, TemplateView):
                 return state
         raise PermissionDenied("This section is not part of this assignment.")
 
+    def _sections(self, assignment: Assignment) -> list[SectionState]:
+        return section_delegations(
+            sections=with_vm_rows(assignment_questionnaire(assignment=assignment)),
+            children=assignment_children(assignment=assignment),
+        )
+
     def get(self, request, *args, **kwargs):
         assignment = self.load_assignment()
-        state = self._state(with_vm_rows(assignment_questionnaire(assignment=assignment)))
+        state = self._state(self._sections(assignment))
         return self.render_to_response(_section_context(assignment, state, editable=self.editable(assignment)))
 
     def post(self, request, *args, **kwargs):
@@ -157,7 +184,7 @@ class SectionPartial(AssignmentMixin, TemplateView):
         else:
             if other_text.strip() and not answer.other_text:
                 note = "Tick “Other” to keep what you wrote."
-        sections = with_vm_rows(assignment_questionnaire(assignment=assignment))
+        sections = self._sections(assignment)
         editable = self.editable(assignment)
         changed = [state for state in sections if state.visible_keys() != before.get(state.section.pk)]
         indicator = render_to_string(
@@ -217,7 +244,11 @@ class SubmitView(AssignmentActionView):
         try:
             assignment_submit(assignment=self.assignment, user=request.user)
         except ValidationError as error:
-            return self.render_to_response(self.get_context_data(submit_problems=error.messages))
+            blockers = assignment_submit_blockers(assignment=self.assignment)
+            if not blockers:  # refused for the part's state (already submitted, campaign closed): say that
+                messages.error(request, error_text(error))
+                return redirect(assignment_url(self.assignment))
+            return self.render_to_response(self.get_context_data(submit_problems=blockers))
         reviewer = assignment_reviewer_person(assignment=self.assignment)
         messages.success(
             request, f"Submitted: {reviewer.name if reviewer else self.assignment.campaign.owner} reviews it now."
@@ -239,8 +270,45 @@ class ReviewView(AssignmentActionView):
 
 
 class AnswerForView(AssignmentActionView):
-    """The manager who delegated a part answers it themselves, with a reason."""
+    """The manager who delegated a part answers it themselves, with a reason; when refused (answers missing, no
+    reason), the part's page again with every reason listed by the button and the reason typed kept."""
 
-    def act(self, assignment):
-        assignment_answer_for(assignment=assignment, user=self.request.user, reason=self.request.POST.get("reason", ""))
-        return f"{assignment.person.name}'s part is marked answered by you."
+    def post(self, request, *args, **kwargs):
+        self.assignment = self.load_assignment()
+        reason = request.POST.get("reason", "")
+        try:
+            assignment_answer_for(assignment=self.assignment, user=request.user, reason=reason)
+        except ValidationError as error:
+            if not hasattr(error, "error_dict"):  # refused for the part's state (accepted, submitted): say that
+                messages.error(request, error_text(error))
+                return redirect(assignment_url(self.assignment))
+            self.assignment = self.load_assignment()
+            problems = error.message_dict
+            context = self.get_context_data(
+                answer_for_problems=problems.get("answers", []),
+                answer_for_reason_error=" ".join(problems.get("reason", [])),
+                answer_for_reason=reason,
+            )
+            return self.render_to_response(context, status=400)
+        messages.success(request, f"{self.assignment.person.name}'s part is answered by you and accepted.")
+        return redirect(assignment_url(self.assignment))
+
+
+class ReassignView(AssignmentActionView):
+    """Give the part, with its answers and the parts below it, to another person (the campaign's owner, or the
+    manager above); a refusal shows the page again with the reason next to the field."""
+
+    def post(self, request, *args, **kwargs):
+        self.assignment = self.load_assignment()
+        form = ReassignForm(request.POST, auto_id="reassign-%s")
+        if form.is_valid():
+            previous = self.assignment.person.name
+            try:
+                assignment_reassign(assignment=self.assignment, to_person=form.cleaned_data["to_person"],
+                                    user=request.user)
+            except ValidationError as error:
+                form.add_error(None if hasattr(error, "error_dict") else "to_person", error)
+            else:
+                messages.success(request, f"{previous}'s part is now {self.assignment.person.name}'s.")
+                return redirect(assignment_url(self.assignment))
+        return self.render_to_response(self.get_context_data(reassign_form=form), status=400)

@@ -235,11 +235,14 @@ class ReconciliationRunView(ReconciliationView):
 
 # The export's columns: heading and width, in the order of ``_export_row``.
 EXPORT_COLUMNS = (
-    ExportColumn("Item", 10), ExportColumn("State", 26), ExportColumn("Declared name", 24),
+    ExportColumn("Item", 10), ExportColumn("State", 26, dict(ReconciliationState.choices)),
+    ExportColumn("Declared name", 24),
     ExportColumn("Declared by", 20), ExportColumn("Declared by (e-mail)", 26), ExportColumn("Row", 6),
-    ExportColumn("Inventory VM", 24), ExportColumn("Inventory VM id", 10), ExportColumn("Matched by", 26),
+    ExportColumn("Inventory VM", 24), ExportColumn("Inventory VM id", 10),
+    ExportColumn("Matched by", 26, dict(MatchKey.choices)),
     ExportColumn("Matched value", 24), ExportColumn("Reasons", 60), ExportColumn("Candidates (VM ids)", 18),
-    ExportColumn("Routed to", 20), ExportColumn("Routed to (e-mail)", 26), ExportColumn("Answer", 28),
+    ExportColumn("Routed to", 20), ExportColumn("Routed to (e-mail)", 26),
+    ExportColumn("Answer", 28, dict(Resolution.choices)),
     ExportColumn("Answer note", 40), ExportColumn("Answered by", 16), ExportColumn("Answered at", 18),
 )
 
@@ -247,14 +250,14 @@ EXPORT_COLUMNS = (
 def _export_row(item: ReconciliationItem) -> list[Any]:
     declared = item.declared_vm
     return [
-        item.key, item.get_state_display(), declared.name if declared else "",
+        item.key, item.state, declared.name if declared else "",
         item.declarer.name if item.declarer_id else "", item.declarer.email if item.declarer_id else "",
         declared.row if declared else None, item.vm.name if item.vm_id else "", item.vm_id,
-        MatchKey(item.match_key).label if item.match_key else "", item.match_value,
+        item.match_key or None, item.match_value,
         "; ".join(reason.get("message", "") for reason in item.reasons),
         ", ".join(str(vm_id) for vm_id in item.candidates),
         item.routed_to.name if item.routed_to_id else "", item.routed_to.email if item.routed_to_id else "",
-        item.get_resolution_display(), item.resolution_note, str(item.resolved_by) if item.resolved_by_id else "",
+        item.resolution or None, item.resolution_note, str(item.resolved_by) if item.resolved_by_id else "",
         item.resolved_at,
     ]
 
@@ -276,7 +279,7 @@ class ReconciliationExportView(ReconciliationMixin, View):
             title=f"Reconciliation items of {campaign.name}", sheet="Items",
             filename=export_filename(f"{campaign.name}-reconciliation-{timezone.localdate():%Y%m%d}"),
             columns=EXPORT_COLUMNS, rows=(_export_row(item) for item in items.iterator(chunk_size=2000)),
-            user=request.user, count=count, filters=filters,
+            user=request.user, count=count, filters=filters, facts={"Campaign": campaign.name},
         )
         return export_xlsx_response(export) if self.export == "xlsx" else export_csv_response(export)
 

@@ -27,8 +27,15 @@ from questionnaires.services.declared_vms import (
     declared_vms_save,
 )
 from questionnaires.views.common import BADGES, AssignmentMixin, error_text, posted_id, status_oob
-from questionnaires.vm_rows.columns import DATA_CATEGORIES_HELP
-from questionnaires.vm_rows.grid import GRID_COLUMNS, grid_from_post, grid_row, vm_counts
+from questionnaires.vm_rows.columns import DATA_CATEGORIES_HELP, IDENTITY_COLUMNS
+from questionnaires.vm_rows.grid import (
+    GRID_COLUMNS,
+    GridRefused,
+    grid_from_json,
+    grid_row,
+    row_change_texts,
+    vm_counts,
+)
 from questionnaires.vm_rows.parse import ParsedRows, vm_rows_parse
 
 UPLOAD_TYPES = {".csv": "csv_file", ".xlsx": "xlsx_file"}
@@ -45,9 +52,11 @@ EMPTY_GRID_ROW = {"id": None, "cells": {}, "declared": None}
 
 
 def vm_context() -> dict:
-    """What every rendering of a VM list needs besides its rows."""
+    """What every rendering of a VM list needs besides its rows. The identity columns start hidden: a person who
+    pastes them from RVTools shows them (the page remembers the choice)."""
     return {"grid_columns": GRID_COLUMNS, "badge": BADGES, "dispositions": DISPOSITION_BUTTONS,
-            "empty_row": EMPTY_GRID_ROW, "data_categories_help": DATA_CATEGORIES_HELP}
+            "empty_row": EMPTY_GRID_ROW, "data_categories_help": DATA_CATEGORIES_HELP,
+            "default_hidden": " ".join(IDENTITY_COLUMNS)}
 
 
 def with_vm_rows(sections: list[SectionState]) -> list[SectionState]:
@@ -95,7 +104,8 @@ class VMListPartial(AssignmentMixin, TemplateView):
     def post(self, request, *args, **kwargs):
         assignment = self.load_assignment()
         question = self._question(assignment)
-        op = request.POST.get("op", "")
+        # The grid comes as one JSON body (see ``grid_from_json``); every other action is a form.
+        op = "grid" if request.content_type == "application/json" else request.POST.get("op", "")
         handler = {"grid": self._grid, "paste": self._paste, "upload": self._upload,
                    "disposition": self._disposition, "bulk": self._bulk, "prefill": self._prefill}.get(op)
         if handler is None:
@@ -119,39 +129,53 @@ class VMListPartial(AssignmentMixin, TemplateView):
 
     def _grid(self, assignment, question):
         """Autosave of the grid: answers with the list's state line only (the grid as typed stays in the page), and
-        names the bad cells in an ``HX-Trigger`` event the page uses to mark them."""
+        names the bad cells in an ``HX-Trigger`` event the page uses to mark them. A body that is not a grid is
+        refused whole (400), its problems named by row and column; nothing is saved."""
+        if self.request.content_type != "application/json":
+            return self._grid_status(assignment, question, status=400, problems=[
+                "Not saved: the grid is sent as JSON by the page's script; reload the page and try again."])
         try:
-            result = declared_vms_grid_save(
-                assignment=assignment, question=question, grid=grid_from_post(self.request.POST),
-                user=self.request.user,
-            )
+            grid = grid_from_json(self.request.body)
+        except GridRefused as refused:
+            return self._grid_status(assignment, question, status=400, problems=refused.problem_texts(),
+                                     cells=refused.problems)
+        try:
+            result = declared_vms_grid_save(assignment=assignment, question=question, grid=grid,
+                                            user=self.request.user)
         except ValidationError as invalid:  # the list is frozen (submitted, campaign closed): say so by the grid
             # The save is atomic: a refused one left the list as it was.
-            saved = list(declared_vm_list(assignment=assignment, question=question))
-            context = {"counts": vm_counts(saved), "problems": [f"Not saved: {error_text(invalid)}."]}
-            return HttpResponse(render_to_string("questionnaires/_vm_status.html", context, request=self.request))
+            return self._grid_status(assignment, question, problems=[f"Not saved: {error_text(invalid)}."])
         parsed = result.parsed
         saved = list(declared_vm_list(assignment=assignment, question=question))
-        context = {"counts": vm_counts(saved), "saved_at": timezone.localtime(),
-                   "problems": parsed.problem_texts()}
+        notice = None
         if parsed.problems:
-            context["notice"] = (f"{len(parsed.rows)} good row{'s' * (len(parsed.rows) != 1)} saved "
-                                 f"({result.saved.total if result.saved else len(saved)} in the list); "
-                                 "the rows with problems are not saved yet.")
-        response = HttpResponse(render_to_string("questionnaires/_vm_status.html", context, request=self.request))
-        cells = [{"row": p.row, "column": p.column, "message": p.message} for p in parsed.problems if p.row]
-        return trigger_client_event(response, "vmProblems", {"question": question.pk, "cells": cells})
+            notice = (f"{len(parsed.rows)} good row{'s' * (len(parsed.rows) != 1)} saved ({len(saved)} in the list); "
+                      "the rows with problems are not saved yet.")
+        return self._grid_status(assignment, question, saved=saved, problems=parsed.problem_texts(), notice=notice,
+                                 saved_at=timezone.localtime(), cells=parsed.problems)
+
+    def _grid_status(self, assignment, question, *, saved=None, status: int = 200, problems: list[str], cells=(),
+                     **extra):
+        """The grid's state line, with the bad cells in a ``vmProblems`` event for the page to mark."""
+        if saved is None:
+            saved = list(declared_vm_list(assignment=assignment, question=question))
+        context = {"counts": vm_counts(saved), "problems": problems, **extra}
+        html = render_to_string("questionnaires/_vm_status.html", context, request=self.request)
+        marks = [{"row": p.row, "column": p.column, "message": p.message} for p in cells if p.row]
+        return trigger_client_event(HttpResponse(html, status=status), "vmProblems",
+                                    {"question": question.pk, "cells": marks})
 
     def _paste(self, assignment, question):
         text = self.request.POST.get("text", "")
         if not text.strip():
             return self._render(assignment, question, problems=["Paste the rows into the box first."])
         parsed = vm_rows_parse(text=text)
-        added = _added_text(self._save(assignment, question, parsed, replace=False) if parsed.rows else None)
+        saved = self._save(assignment, question, parsed, replace=False) if parsed.rows else None
+        added, changes = _added_text(saved), _change_texts(saved, parsed)
         if not parsed.problems:
-            return self._render(assignment, question, notice=f"{added}.")
+            return self._render(assignment, question, notice=f"{added}.", changes=changes)
         return self._render(
-            assignment, question, problems=parsed.problem_texts(), paste_text=text,
+            assignment, question, problems=parsed.problem_texts(), paste_text=text, changes=changes,
             notice=f"{added}. The rows with problems were not added: fix them in the box and add again "
                    "(rows added already are not added twice).",
         )
@@ -167,9 +191,10 @@ class VMListPartial(AssignmentMixin, TemplateView):
                 problems=[f"“{upload.name}” is not a .csv or .xlsx file: save the list as CSV UTF-8 or xlsx."],
             )
         parsed = vm_rows_parse(**{UPLOAD_TYPES[suffix]: upload})
-        added = _added_text(self._save(assignment, question, parsed, replace=False) if parsed.rows else None)
+        saved = self._save(assignment, question, parsed, replace=False) if parsed.rows else None
         return self._render(
-            assignment, question, problems=parsed.problem_texts(upload.name), notice=f"{added} from “{upload.name}”."
+            assignment, question, problems=parsed.problem_texts(upload.name),
+            notice=f"{_added_text(saved)} from “{upload.name}”.", changes=_change_texts(saved, parsed),
         )
 
     def _disposition(self, assignment, question):
@@ -206,8 +231,16 @@ class VMListPartial(AssignmentMixin, TemplateView):
 
 
 def _added_text(result: SaveResult | None) -> str:
-    """What a paste or an upload added: "3 rows added, 1 updated", or "No row added" when nothing was saved."""
+    """What a paste or an upload did: "3 rows added, 1 updated, 2 unchanged", or "No row added" when nothing was
+    saved."""
     if result is None:
         return "No row added"
     added = f"{result.created} row{'s' * (result.created != 1)} added"
-    return f"{added}, {result.updated} updated" if result.updated else added
+    others = [f"{count} {what}" for count, what in ((result.updated, "updated"), (result.unchanged, "unchanged"))
+              if count]
+    return ", ".join([added, *others])
+
+
+def _change_texts(result: SaveResult | None, parsed: ParsedRows) -> list[str]:
+    """Row by row, what a paste or an upload changed in the rows already listed, and what it kept."""
+    return row_change_texts(result.changes, parsed.problems.numbering) if result else []

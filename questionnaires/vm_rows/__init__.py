@@ -43,7 +43,16 @@ data_categories          values or labels of ``DataCategory`` separated by ``;``
                          ``,``, any case: ephi (or "PHI"), financial_reporting,
                          customer_financial, personal (or "PII"), none
 notes                    free text (at most 2,000 characters)
+uuid                     the VM's instance or BIOS UUID (32 hex digits, dashes optional:
+                         RVTools' "VM UUID" or "SMBIOS UUID"), stored in lower case
+vm_id                    the vCenter VM ID or moref, e.g. vm-1042 (RVTools' "VM ID")
+mac_address              a MAC address, any of 00:50:56:AB:CD:EF, 00-50-56-ab-cd-ef,
+                         0050.56ab.cdef; stored as 00:50:56:ab:cd:ef
 =============== ======== ==============================================================
+
+The last three are for power users pasting from RVTools or vSphere: reconciliation
+matches a declared VM by them first (``services/reconciliation.py``); the grid hides
+them until a person shows them.
 
 Headers are matched as every header is (letters and digits, any case), and a
 few usual names are understood ("VM name", "Hostname", "IP address",

@@ -18,7 +18,12 @@ COLUMNS = (
     "owner",
     "data_categories",
     "notes",
+    "uuid",
+    "vm_id",
+    "mac_address",
 )
+# The identity columns power users paste from RVTools or vSphere: optional, and what reconciliation trusts first.
+IDENTITY_COLUMNS = ("uuid", "vm_id", "mac_address")
 NOTES_MAX_LENGTH = 2_000
 MAX_LENGTHS = {
     "name": 255,
@@ -29,6 +34,9 @@ MAX_LENGTHS = {
     "purpose_other": 200,
     "owner": 200,
     "notes": NOTES_MAX_LENGTH,
+    "uuid": 64,
+    "vm_id": 100,
+    "mac_address": 17,
 }
 # What people call each column: the grid's headings, the names problems use, and headers a file may use.
 COLUMN_LABELS = {
@@ -45,6 +53,9 @@ COLUMN_LABELS = {
     "owner": "Owner",
     "data_categories": "Data handled",
     "notes": "Notes",
+    "uuid": "UUID",
+    "vm_id": "VM ID (moref)",
+    "mac_address": "MAC address",
 }
 COLUMNS_HELP = ", ".join(COLUMN_LABELS[column] for column in COLUMNS)
 # The spellings problems suggest: what people type, not the stored codes (each one is read back, see the tests).
@@ -75,6 +86,11 @@ HEADER_ALIASES = {
     "owner": ("owner", "vmowner", "responsible"),
     "data_categories": ("datacategories", "datacategory", "data", "datahandled", "datatypes"),
     "notes": ("notes", "note", "comments", "comment", "remarks"),
+    # RVTools' vInfo: "VM UUID" (instance UUID), "SMBIOS UUID" (BIOS UUID), "VM ID" (the moref); never
+    # "VI SDK UUID", which is the vCenter's own.
+    "uuid": ("uuid", "vmuuid", "instanceuuid", "biosuuid", "smbiosuuid"),
+    "vm_id": ("vmid", "vmidmoref", "moref", "morefid", "managedobjectid"),
+    "mac_address": ("macaddress", "mac", "vmmacaddress"),
 }
 # Header keys (``cells.key``) to columns.
 HEADERS = {alias: column for column, aliases in HEADER_ALIASES.items() for alias in aliases}

@@ -60,11 +60,21 @@ class VMRow:
     owner: str = ""
     data_categories: list[str] = field(default_factory=list)
     notes: str = ""
+    uuid: str = ""
+    vm_id: str = ""
+    mac_address: str = ""
     declared_vm_id: int | None = None
+    # The columns the input supplied for this row (a file's header, a grid row's keys): a row that edits a saved
+    # one changes only these, and keeps the others.
+    given: frozenset[str] = field(default=frozenset(COLUMNS), compare=False, repr=False)
 
     def facts(self) -> dict[str, Any]:
         """The ``DeclaredVM`` field values of the row."""
         return {name: getattr(self, name) for name in COLUMNS}
+
+    def given_facts(self) -> dict[str, Any]:
+        """The values of the columns the input supplied."""
+        return {name: getattr(self, name) for name in COLUMNS if name in self.given}
 
 
 @dataclass
@@ -147,12 +157,31 @@ def _parse_date(raw: Any) -> datetime.date | None:
     return value
 
 
+def _parse_uuid(raw: Any) -> str:
+    text = cells.text(raw)
+    if text and not re.fullmatch(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}", text):
+        raise ValueError(f"{cells.quoted(text[:80])} is not a UUID (32 hex digits, as 4210a1b2-c3d4-...)")
+    return text.lower()
+
+
+def _parse_mac(raw: Any) -> str:
+    text = cells.text(raw)
+    if not text:
+        return ""
+    digits = re.sub(r"[:.\-]", "", text)
+    if not re.fullmatch(r"[0-9a-fA-F]{12}", digits):
+        raise ValueError(f"{cells.quoted(text[:80])} is not a MAC address (as 00:50:56:ab:cd:ef)")
+    return ":".join(digits[index : index + 2] for index in range(0, 12, 2)).lower()
+
+
 PARSERS = {
     "platform": _parse_platform,
     "created_on": _parse_date,
     "purpose": _parse_purpose,
     "status": _parse_status,
     "data_categories": _parse_data_categories,
+    "uuid": _parse_uuid,
+    "mac_address": _parse_mac,
 }
 
 
@@ -180,15 +209,19 @@ def _row_clean(number: int, row_cells: dict[str, Any], result: ParsedRows) -> VM
     elif "name" not in bad_columns and re.search(r"[\r\n]", values["name"]):
         result.add(number, "name", "holds a line break: a VM name is one line (a quote left open?)")
         bad_columns.add("name")
+    given = set(row_cells) & set(COLUMNS)
     if values.get("purpose_other") and values.get("purpose") in ("", VMPurpose.OTHER):
         values["purpose"] = VMPurpose.OTHER.value
+        given.add("purpose")
     elif values.get("purpose_other") and values.get("purpose"):
         purpose = VMPurpose(values["purpose"]).label
         result.add(number, "purpose_other", f"is only for purpose Other, not {purpose}")
         bad_columns.add("purpose_other")
     if bad_columns:
         return None
-    return VMRow(row=number, **values)
+    if "purpose" in given and values["purpose"] != VMPurpose.OTHER:
+        given.add("purpose_other")  # a purpose other than Other has no "purpose if other" to keep
+    return VMRow(row=number, given=frozenset(given), **values)
 
 
 def _header_columns(row_cells: Sequence[Any]) -> list[str | None] | None:
@@ -285,7 +318,8 @@ def _records_read(
                 continue
             rows.append((row_number, dict(zip(COLUMNS, cut, strict=False))))
         else:
-            values: dict[str, Any] = {}
+            # Every column of the header is supplied, by each row, even where a short row ends before it.
+            values: dict[str, Any] = {column: None for column in columns if column is not None}
             for cell, column in zip(row_cells, columns, strict=False):
                 if column is not None:
                     values[column] = cell

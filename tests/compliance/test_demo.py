@@ -1,10 +1,32 @@
-"""The demo loads the shipped catalogs and the control library, evaluates the controls with a history, and
-running it again changes nothing."""
+"""The demo loads the shipped catalogs and the control library, evaluates the controls with a history, writes
+the compliance records, builds a pack for each regulation, and running it again changes nothing."""
 
 import pytest
+from django.utils import timezone
 
-from compliance.models import CatalogVersion, Control, ControlEvaluation, EvaluationRun, Requirement
+from compliance.choices import ControlTestStatus, DecisionOutcome, ExceptionStatus, PackState
+from compliance.models import (
+    AddressableDecision,
+    Applicability,
+    CatalogVersion,
+    Control,
+    ControlEvaluation,
+    ControlTest,
+    EvaluationRun,
+    Evidence,
+    EvidencePack,
+    FrameworkGrant,
+    PlanSignoff,
+    PlanVersion,
+    Requirement,
+    RiskException,
+)
+from compliance.selectors import plan_in_force
 from compliance.services.demo import HISTORY_WEEKS, demo_load
+from compliance.services.packs import pack_verify
+from portal.choices import Role
+from portal.services.demo import demo_people_load
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +44,53 @@ def test_the_demo_loads_the_catalogs_and_the_library_once():
     assert first[4].startswith(f"Control library: {Control.objects.count()} controls loaded")
     assert first[5].startswith(f"Control evaluations: {HISTORY_WEEKS} weekly")
     assert second[:4] == [line.split(":")[0] + ": unchanged." for line in first[:4]]
-    assert second[4:] == [f"Control library: 0 controls loaded, {Control.objects.count()} unchanged.",
-                          "Control evaluations: already evaluated."]
+    assert second[4:6] == [f"Control library: 0 controls loaded, {Control.objects.count()} unchanged.",
+                           "Control evaluations: already evaluated."]
     assert state[0] == 4 and state[4] == HISTORY_WEEKS + 1
     assert (CatalogVersion.objects.count(), Requirement.objects.count(), Control.objects.count(),
             ControlEvaluation.objects.count(), EvaluationRun.objects.count()) == state
+
+
+def test_the_demo_writes_the_compliance_records_once(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    demo_people_load()
+    first = demo_load()
+    counts = [model.objects.count() for model in (Applicability, AddressableDecision, PlanVersion, PlanSignoff,
+                                                  RiskException, ControlTest, Evidence)]
+    second = demo_load()
+
+    assert "Security plan: v1 signed off, v2 awaiting one sign-off." in first
+    assert "Security plan: unchanged." in second
+    assert [model.objects.count() for model in (Applicability, AddressableDecision, PlanVersion, PlanSignoff,
+                                                RiskException, ControlTest, Evidence)] == counts
+    assert "Control tests: unchanged." in second
+    assert plan_in_force().number == 1
+    assert Applicability.objects.filter(applicable=False).count() == 5  # 164.314(b)(1) and its four specifications
+    outcomes = sorted(AddressableDecision.objects.values_list("outcome", flat=True))
+    assert len(outcomes) == 20  # 22 addressable, two still undecided
+    assert outcomes.count(DecisionOutcome.ALTERNATIVE) == 2 and outcomes.count(DecisionOutcome.NOT_REASONABLE) == 1
+    assert sorted(RiskException.objects.values_list("status", flat=True)) == [ExceptionStatus.APPROVED,
+                                                                              ExceptionStatus.REQUESTED]
+    statuses = set(ControlTest.objects.values_list("status", flat=True))
+    assert {ControlTestStatus.PASSED, ControlTestStatus.FAILED, ControlTestStatus.MISSED,
+            ControlTestStatus.SCHEDULED} <= statuses
+    overdue = ControlTest.objects.filter(status=ControlTestStatus.MISSED, due_on__lt=timezone.localdate())
+    assert overdue.exists() and not overdue.filter(control__metric__gt="").exists()
+
+
+def test_the_demo_builds_a_pack_per_regulation_once_and_grants_them_to_the_auditor():
+    officer = UserFactory(username="officer", role=Role.COMPLIANCE_OFFICER)
+    auditor = UserFactory(username="auditor", role=Role.AUDITOR, access_expires_on="2999-12-31")
+
+    first = [line for line in demo_load() if line.startswith("Evidence pack")]
+    packs = {pack.framework.slug: pack for pack in EvidencePack.objects.select_related("framework")}
+    second = [line for line in demo_load() if line.startswith("Evidence pack")]
+
+    assert set(packs) == {"glba", "hipaa", "sox"}
+    assert all(pack.state == PackState.READY and pack.built_by == officer for pack in packs.values())
+    assert all(pack_verify(pack=pack) == [] for pack in packs.values())
+    assert [line.split(":")[0] for line in first] == [
+        f"Evidence pack {packs[slug].pk} ({slug})" for slug in ("glba", "hipaa", "sox")]
+    assert second == [line.split(":")[0] + ": unchanged." for line in first]
+    assert EvidencePack.objects.count() == 3
+    assert set(FrameworkGrant.objects.filter(auditor=auditor).values_list("framework__slug", flat=True)) == set(packs)

@@ -3,7 +3,8 @@
 The officer launches a campaign that does not cascade; the Director of Infrastructure delegates to two of their
 managers; one pastes 20 VMs and submits; the director returns it with a comment; the manager reads it, fixes the
 list and submits again; the director accepts, answers for the other manager, answers their own part and submits;
-the officer sees the progress change.
+the officer sees the progress change. Answering for the other manager means the director gives that part's
+answers: marking it answered with only a reason is refused, naming the question still to answer.
 """
 
 import re
@@ -69,7 +70,9 @@ def test_a_campaign_goes_down_the_chain_and_back_up(page, live_server, log_in, o
     page.get_by_label("No: assign the head of the scope").check()
     page.get_by_role("button", name="Create the draft").click()
     expect(page.get_by_text("is a draft: check it, then launch it.")).to_be_visible()
-    page.get_by_role("button", name="Launch").click()
+    page.get_by_role("link", name="Launch…").click()
+    expect(page.locator("[data-reach]")).to_have_text("1 person")
+    page.get_by_role("button", name="Launch and notify 1 person").click()
     expect(page.get_by_role("alert")).to_have_text("“VM census 2027” is launched: 1 assignment sent.")
     expect(page.locator("[data-count=not_started]")).to_have_text("1")
     expect(page.locator("[data-count=total]")).to_have_text("1")
@@ -88,6 +91,7 @@ def test_a_campaign_goes_down_the_chain_and_back_up(page, live_server, log_in, o
     parts.get_by_role("button", name="Delegate").click()
     expect(page.get_by_role("alert")).to_have_text(f"The whole questionnaire delegated to {second.name}.")
     expect(parts.locator("[data-part]")).to_have_count(2)
+    expect(page.locator("[data-section=vms] [data-delegated-to]")).to_contain_text(f"Delegated to\n      {first.name}")
 
     # The first manager pastes 20 VMs and submits.
     switch_to("report1", TEST_PASSWORD)
@@ -135,10 +139,21 @@ def test_a_campaign_goes_down_the_chain_and_back_up(page, live_server, log_in, o
     expect(page.get_by_role("alert")).to_have_text(f"{first.name}'s part is accepted.")
     open_my_assignment()
     other = page.locator(f"[data-part='{second.email}']")
-    other.get_by_text("Answer it for them").click()
-    other.get_by_label(f"Reason for answering {second.name}'s part").fill("On leave until the due date.")
-    other.get_by_role("button", name="Mark answered by me").click()
-    expect(page.get_by_role("alert")).to_have_text(f"{second.name}'s part is marked answered by you.")
+    other.get_by_role("link", name="Answer it for them").click()
+    expect(page.locator("[data-answering-for]")).to_contain_text(f"You can answer this part for {second.name}")
+    answer_for = page.locator("#answer-for")
+    answer_for.get_by_label("Why you answer it").fill("On leave until the due date.")
+    answer_for.get_by_role("button", name="Mark answered by me").click()
+    expect(page.locator("[data-answer-for-problems]")).to_contain_text(
+        "“Does your area run any virtual machines?” needs an answer")
+    expect(page.locator("[data-assignment-status]")).to_have_text("Not started")
+    page.locator("[data-question=runs_vms]").get_by_label("No").check()
+    expect(page.locator("[data-question=runs_vms] [data-saved]")).to_contain_text("Saved")
+    expect(answer_for.get_by_label("Why you answer it")).to_have_value("On leave until the due date.")
+    page.locator("#answer-for").get_by_role("button", name="Mark answered by me").click()
+    expect(page.get_by_role("alert")).to_have_text(f"{second.name}'s part is answered by you and accepted.")
+    expect(page.locator("[data-answer=runs_vms]")).to_have_text("No")
+    open_my_assignment()
     page.locator("[data-question=runs_vms]").get_by_label("No").check()
     expect(page.locator("[data-question=runs_vms] [data-saved]")).to_contain_text("Saved")
     expect(page.locator("[data-question=vm_platforms]")).to_have_count(0)

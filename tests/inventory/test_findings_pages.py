@@ -278,3 +278,18 @@ def test_the_dashboard_counts_by_kind_and_state(policies, client_for):
     page = client_for(Role.SECURITY_ADMIN).get(reverse("inventory:findings_dashboard")).content.decode()
 
     assert 'data-figure="open">2<' in page
+
+
+@pytest.mark.parametrize("url", ["inventory:findings_dashboard", "inventory:policy_list", "inventory:baseline_list"])
+def test_the_governance_pages_cost_the_same_queries_for_3_or_30_findings(
+    policies, client_for, django_assert_max_num_queries, url,
+):
+    client = client_for(Role.SECURITY_ADMIN)
+    rogue_vms(3)
+    with django_assert_max_num_queries(15) as few:
+        assert client.get(reverse(url)).status_code == 200
+    for n in range(30):
+        VirtualMachineFactory(name=f"more{n:02d}")
+    findings_evaluate()
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(reverse(url)).status_code == 200

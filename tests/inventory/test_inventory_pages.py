@@ -1,13 +1,16 @@
 """The inventory pages: the VM list with its filters and sorting, the VM page with its facts, timeline and
 lineage, sources with the "Scan now" button and its progress, scan runs, and the queries each page needs."""
 
+import csv
 import datetime
+import io
 import socket
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from openpyxl import load_workbook
 
 from inventory.choices import ChangeKind, PowerState, Sanction, ScanStatus, ScanTrigger, SourceKind, VMStatus
 from inventory.models import ScanRun, VMChange
@@ -83,7 +86,7 @@ def _names(response) -> list[str]:
 
 
 def test_the_vm_list_shows_every_vm_by_name_with_its_facts(estate, client_for):
-    response = client_for(Role.AUDITOR).get(VMS_URL)
+    response = client_for(Role.AUDITOR).get(VMS_URL, {"status": "any"})
 
     page = read(response.content.decode())
     assert response.status_code == 200
@@ -118,11 +121,12 @@ def test_the_vm_list_shows_every_vm_by_name_with_its_facts(estate, client_for):
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ({"source": "vc-lab"}, ["lab-db01", "lab-web01"]),
+        ({"source": "vc-lab"}, ["lab-db01"]),  # lab-web01 is removed: hidden unless asked for
+        ({"source": "vc-lab", "status": "any"}, ["lab-db01", "lab-web01"]),
         ({"source": "vc-prod"}, ["app01", "app02", "db01", "tmpl-rhel9"]),
         ({"source": "vc-nowhere"}, []),
         ({"power_state": "poweredOff"}, ["app02", "tmpl-rhel9"]),
-        ({"power_state": "suspended"}, ["lab-web01"]),
+        ({"power_state": "suspended", "status": "any"}, ["lab-web01"]),
         ({"status": "missing"}, ["db01"]),
         ({"status": "removed"}, ["lab-web01"]),
         ({"status": "present", "source": "vc-prod"}, ["app01", "app02", "tmpl-rhel9"]),
@@ -134,7 +138,7 @@ def test_the_vm_list_shows_every_vm_by_name_with_its_facts(estate, client_for):
         ({"q": "10.1.0.2"}, ["db01"]),
         ({"q": "192.168"}, ["lab-db01"]),
         ({"q": "PAYMENTS"}, ["app01"]),
-        ({"q": "chg-1234"}, ["lab-web01"]),
+        ({"q": "chg-1234", "status": "any"}, ["lab-web01"]),
         ({"q": "50001111-aaaa"}, ["app01"]),
         ({"q": "4210aaaa"}, ["db01", "lab-db01"]),
         ({"q": "db 192.168"}, ["lab-db01"]),
@@ -147,6 +151,38 @@ def test_each_filter_narrows_the_list(estate, client_for, query, expected):
     assert _names(response) == expected
 
 
+def test_removed_vms_are_hidden_until_asked_for(estate, client_for):
+    response = client_for(Role.AUDITOR).get(VMS_URL)
+
+    page = read(response.content.decode())
+    assert "Inventory 5 VMs" in page.text()
+    assert "lab-web01" not in [row[0].split()[0] for row in rows(page.find("table"))]
+    assert "Removed VMs are hidden: choose “Removed” or “Any, removed too” to see them." in page.text()
+    assert options(page, "status")[0] == ("Present or missing", "")
+    assert options(page, "status")[-1] == ("Any, removed too", "any")
+
+
+@pytest.mark.parametrize("page_number", ["2", "99", "999999999999"])
+def test_a_page_past_the_last_shows_the_last_page(db, client_for, page_number):
+    VirtualMachineFactory.create_batch(55, host=HostFactory())
+
+    response = client_for(Role.AUDITOR).get(VMS_URL, {"page": page_number})
+
+    page = read(response.content.decode())
+    assert response.status_code == 200
+    assert "Page 2 of 2" in page.text()
+    assert len(rows(page.find("table"))) == 5
+
+
+def test_a_page_that_is_not_a_number_shows_the_first_page(db, client_for):
+    VirtualMachineFactory.create_batch(55, host=HostFactory())
+
+    response = client_for(Role.AUDITOR).get(VMS_URL, {"page": "last'"})
+
+    assert response.status_code == 200
+    assert "Page 1 of 2" in read(response.content.decode()).text()
+
+
 def test_filters_by_datacenter_cluster_and_host_take_ids(estate, client_for):
     client = client_for(Role.AUDITOR)
     lab_dc = estate["lab_cluster"].datacenter
@@ -155,7 +191,7 @@ def test_filters_by_datacenter_cluster_and_host_take_ids(estate, client_for):
         "app01", "app02", "db01", "tmpl-rhel9",
     ]
     assert _names(client.get(VMS_URL, {"host": estate["hosts"]["prod1"].pk})) == ["app01", "db01"]
-    assert _names(client.get(VMS_URL, {"datacenter": lab_dc.pk})) == ["lab-db01", "lab-web01"]
+    assert _names(client.get(VMS_URL, {"datacenter": lab_dc.pk, "status": "any"})) == ["lab-db01", "lab-web01"]
 
 
 def test_the_moref_is_searched_exactly(estate, client_for):
@@ -197,7 +233,7 @@ def test_an_unknown_cluster_is_reported_and_ignored(estate, client_for):
     ],
 )
 def test_sorting(estate, client_for, ordering, expected):
-    assert _names(client_for(Role.AUDITOR).get(VMS_URL, {"ordering": ordering})) == expected
+    assert _names(client_for(Role.AUDITOR).get(VMS_URL, {"ordering": ordering, "status": "any"})) == expected
 
 
 def test_column_headers_sort_and_keep_the_filters(estate, client_for):
@@ -654,3 +690,27 @@ def test_the_scan_page_of_an_import_source_explains_how_to_refresh_it(client_for
     assert "is refreshed by importing a file" in page
     assert 'import_rvtools EXPORT.xlsx --source "rvtools-east"' in page
     assert "Scan now" not in page
+
+
+def test_the_vm_list_exports_what_it_shows_with_labels_and_records_it(estate, client_for):
+    client = client_for(Role.SECURITY_ADMIN)
+    html = client.get("/inventory/vms/", {"source": "vc-prod"}).content.decode()
+    assert 'href="/inventory/vms/export.xlsx?source=vc-prod" data-export="xlsx"' in html
+
+    response = client.get("/inventory/vms/export.csv", {"source": "vc-prod", "power_state": PowerState.OFF})
+
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert [(row["Name"], row["Power state"], row["Power state (code)"]) for row in rows] == [
+        ("app02", "Off", PowerState.OFF.value), ("tmpl-rhel9", "Off", PowerState.OFF.value)]
+    assert rows[0]["Host"] == "esx-prod-02.example.com"
+    event = AuditEvent.objects.get(action="inventory.exported")
+    assert event.details == {"export": "csv", "rows": 2,
+                             "filters": {"Source (name)": "vc-prod", "Power state": PowerState.OFF.label}}
+
+    workbook = load_workbook(io.BytesIO(client.get("/inventory/vms/export.xlsx", {"status": "missing"}).content))
+    assert workbook.sheetnames == ["About", "VMs", "Codes"]
+    header, *vms = list(workbook["VMs"].iter_rows(values_only=True))
+    record = dict(zip(header, vms[0], strict=True))
+    assert (record["Name"], record["Status"]) == ("db01", VMStatus.MISSING.label)
+    assert isinstance(record["Last seen"], datetime.datetime)
+    assert dict(workbook["About"].iter_rows(values_only=True))["Rows"] == 1

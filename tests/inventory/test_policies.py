@@ -133,7 +133,7 @@ def test_a_cleared_condition_resolves_the_finding_with_the_evidence(policies):
     finding = Finding.objects.get(vm=vm)
     assert (result.resolved["rogue"], finding.state) == (1, FindingState.RESOLVED)
     assert finding.resolution["summary"] == "the condition cleared at this evaluation"
-    assert finding.resolution["was"].startswith("unapproved for 30 days")
+    assert finding.resolution["was"].startswith("unapproved, first seen ")
     assert [c.kind for c in VMChange.objects.filter(vm=vm).order_by("id")] == [
         ChangeKind.FINDING_OPENED, ChangeKind.FINDING_CHANGED]
     (event,) = AuditEvent.objects.filter(action="findings.resolved")

@@ -20,7 +20,7 @@ from inventory.tasks import action_batch_execute_task
 from inventory.vsphere.actions import FINDING_ATTRIBUTE
 from portal.choices import Role
 from portal.models import AuditEvent
-from tests.factories import UserFactory
+from tests.factories import DeploymentRequestFactory, UserFactory
 from tests.vsphere_sim import harness
 
 pytestmark = [pytest.mark.django_db, pytest.mark.simulator]
@@ -274,3 +274,10 @@ def test_a_clone_to_a_cluster_outside_the_policy_scope_is_an_exported_finding(
     assert finding.vm.name == "DC0_C0_RP0_VM0"
     assert [e["why"].split(" by ")[0] for e in finding.evidence["exports"]] == ["clone copy-outside"]
     assert "to cluster DC0_C1, outside the policy's clusters" in finding.evidence["summary"]
+
+    # An approved request for the copy covers it: the next evaluation resolves the finding.
+    copy = VirtualMachine.objects.get(name="copy-outside")
+    DeploymentRequestFactory(vm=copy, state="approved")
+    VirtualMachine.objects.filter(pk=copy.pk).update(sanction=Sanction.APPROVED)
+    findings_evaluate()
+    assert Finding.objects.get(pk=finding.pk).state == FindingState.RESOLVED

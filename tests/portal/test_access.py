@@ -5,10 +5,19 @@ The walk covers every pattern the URLconf has, so a new page or endpoint without
 flow only; the Django admin has its own staff check, tested at the end.
 """
 
+import datetime
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.utils import timezone
 
+from compliance.choices import DecisionOutcome, Implementation, RequirementKind
+from compliance.models import ControlTest
+from compliance.services.applicability import addressable_decision_set, applicability_set
+from compliance.services.attestations import control_test_record
+from compliance.services.evidence_requests import evidence_request_answer, evidence_request_create
+from compliance.services.exceptions import exception_request
+from compliance.services.plans import SECTION_FIELDS, plan_version_create
 from inventory.choices import ActionBatchState, ActionKind, PolicyKind
 from inventory.models import ActionBatch, Baseline, Finding, Policy
 from inventory.services.policies import policies_load
@@ -17,7 +26,14 @@ from portal.services.audit import audit_log
 from questionnaires.choices import QuestionKind, ReconciliationTrigger
 from questionnaires.models import ReconciliationItem
 from questionnaires.services.reconciliation import reconciliation_run
-from tests.compliance.factories import ControlEvaluationFactory, ControlMappingFactory, RequirementFactory
+from tests.compliance.factories import (
+    ControlEvaluationFactory,
+    ControlFactory,
+    ControlMappingFactory,
+    EvidencePackFactory,
+    FrameworkGrantFactory,
+    RequirementFactory,
+)
 from tests.factories import (
     AreaMappingFactory,
     DeploymentRequestFactory,
@@ -52,7 +68,7 @@ def all_url_names() -> list[str]:
 
 
 @pytest.fixture
-def sample_kwargs(org, role_users):
+def sample_kwargs(org, role_users, settings, tmp_path):
     """A real object for every URL keyword, so detail pages answer 200 to those allowed.
 
     ``"*"`` holds the value of each keyword for every URL; a URL name may override some
@@ -75,6 +91,21 @@ def sample_kwargs(org, role_users):
     part = AssignmentFactory(campaign=campaign, person=part_person, parent=head)
     SectionFactory(version=campaign.version)
     requirement = RequirementFactory(version__framework__slug="hipaa")
+    specification = RequirementFactory(
+        version=requirement.version, kind=RequirementKind.IMPLEMENTATION_SPECIFICATION,
+        implementation=Implementation.ADDRESSABLE,
+    )
+    applicability = applicability_set(requirement=requirement, applicable=True, justification="",
+                                      user=role_users[Role.COMPLIANCE_OFFICER])
+    decision = addressable_decision_set(requirement=specification, outcome=DecisionOutcome.IMPLEMENTED,
+                                        user=role_users[Role.COMPLIANCE_OFFICER])
+    plan = plan_version_create(
+        user=role_users[Role.COMPLIANCE_OFFICER], sections={field: "A section." for field in SECTION_FIELDS},
+        change_summary="First.", review_due_on=datetime.date.today() + datetime.timedelta(days=100),
+        stakeholders=[part_person],
+    )
+    exception = exception_request(user=role_users[Role.SECURITY_ADMIN], requirement=requirement, reason="Legacy.",
+                                  expires_on=datetime.date.today() + datetime.timedelta(days=30))
     # Governance: the shipped policies and baselines, a finding on the manager's VM and a batch on it.
     policies_load()
     rogue = Policy.objects.get(kind=PolicyKind.ROGUE)
@@ -83,19 +114,35 @@ def sample_kwargs(org, role_users):
     batch = ActionBatch.objects.create(policy=rogue, action=ActionKind.POWER_OFF, state=ActionBatchState.DRY_RUN,
                                        proposed_by=role_users[Role.SECURITY_ADMIN], proposed_at=timezone.now())
     evaluation = ControlEvaluationFactory()
+    # An attested control owned by the manager's person, with a recorded test and its evidence file.
+    settings.MEDIA_ROOT = tmp_path
+    attested = ControlFactory(metric="", threshold=None, owner=part_person)
+    test = ControlTest.objects.create(control=attested, due_on=datetime.date.today(), created_at=timezone.now())
+    control_test_record(test=test, user=role_users[Role.COMPLIANCE_OFFICER], result="passed", note="",
+                        files=[("report.txt", b"All good.")],
+                        expires_on=datetime.date.today() + datetime.timedelta(days=90))
     control_urls = ["control_detail", "control_evaluations_csv", "control_evaluations_xlsx"]
     # The manager's submitted request for their VM: every role may read it, security admins decide it.
     deployment_request = DeploymentRequestFactory(
         requested_by=role_users[Role.MANAGER], requester=part_person, owner=part_person, state="submitted", vm=vm
     )
+    # A ready HIPAA pack the auditor was granted, and a request of the auditor's answered with a file.
+    pack = EvidencePackFactory(framework=requirement.version.framework)
+    FrameworkGrantFactory(auditor=role_users[Role.AUDITOR], framework=pack.framework,
+                          granted_by=role_users[Role.COMPLIANCE_OFFICER])
+    evidence = evidence_request_create(user=role_users[Role.AUDITOR], framework=pack.framework, title="Scan logs",
+                                       due_date=datetime.date.today(), requirement=requirement)
+    answer = evidence_request_answer(request=evidence, user=role_users[Role.COMPLIANCE_OFFICER], note="Attached",
+                                     file_name="logs.txt", file_content=b"scan log\n")
     # Reconciled: the manager's VM is undeclared, routed to the manager, whom every role may read it of.
     recon_run = reconciliation_run(campaign=campaign, trigger=ReconciliationTrigger.COMMAND)
-    campaign_urls = ["campaign_detail", "campaign_launch", "campaign_close", "campaign_reopen", "export_vms_csv",
+    campaign_urls = ["campaign_detail", "campaign_edit", "campaign_delete",
+                     "campaign_launch", "campaign_close", "campaign_reopen", "export_vms_csv",
                      "export_answers_csv", "export_xlsx", "reconciliation", "reconciliation_answer",
                      "reconciliation_route", "reconciliation_run", "reconciliation_export_csv",
                      "reconciliation_export_xlsx"]
     assignment_urls = ["assignment", "assignment_children", "assignment_delegate", "assignment_submit",
-                       "assignment_review", "assignment_answer_for"]
+                       "assignment_review", "assignment_answer_for", "assignment_reassign"]
     return {
         **{f"questionnaires:{name}": {"pk": campaign.pk} for name in campaign_urls},
         **{f"questionnaires:{name}": {"pk": part.pk} for name in assignment_urls},
@@ -135,13 +182,36 @@ def sample_kwargs(org, role_users):
         "api:reconciliationrun-detail": {"pk": recon_run.pk},
         "api:reconciliationitem-detail": {"pk": ReconciliationItem.objects.get(vm=vm).pk},
         "compliance:framework_detail": {"slug": requirement.version.framework.slug},
+        "compliance:framework_oscal": {"slug": requirement.version.framework.slug},
         "api:framework-detail": {"slug": requirement.version.framework.slug},
         "api:requirement-detail": {"pk": requirement.pk},
+        **{f"compliance:{name}": {"slug": "hipaa"} for name in (
+            "applicability_list", "applicability_export_csv", "applicability_export_xlsx")},
+        "compliance:applicability_edit": {"pk": requirement.pk},
+        "compliance:decision_edit": {"pk": specification.pk},
+        "compliance:plan_version": {"number": plan.number},
+        "compliance:plan_signoff": {"number": plan.number},
+        "api:planversion-detail": {"number": plan.number},
+        "api:planversion-signoff": {"number": plan.number},
+        "compliance:exception_detail": {"pk": exception.pk},
+        "compliance:test_detail": {"pk": test.pk},
+        "api:controltest-detail": {"pk": test.pk},
+        "api:evidence-detail": {"pk": test.evidence_files.get().pk},
+        "api:evidence-download": {"pk": test.evidence_files.get().pk},
+        "compliance:evidence_download": {"pk": test.evidence_files.get().pk},
+        "api:riskexception-detail": {"pk": exception.pk},
+        "api:riskexception-decide": {"pk": exception.pk},
+        "api:applicability-detail": {"pk": applicability.pk},
+        "api:addressabledecision-detail": {"pk": decision.pk},
         **{f"compliance:{name}": {"code": evaluation.control.code} for name in control_urls},
         "compliance:evaluation_detail": {"pk": evaluation.pk},
         "api:control-detail": {"code": evaluation.control.code},
         "api:controlmapping-detail": {"pk": ControlMappingFactory(control=evaluation.control).pk},
         "api:controlevaluation-detail": {"pk": evaluation.pk},
+        **{f"compliance:{name}": {"pk": pack.pk} for name in ("pack_detail", "pack_progress", "pack_pdf",
+                                                               "pack_manifest")},
+        "compliance:request_detail": {"pk": evidence.pk},
+        "compliance:request_file": {"pk": evidence.pk, "response_id": answer.pk},
     }
 
 
@@ -171,6 +241,8 @@ def test_the_walk_sees_the_portal_urls():
     assert {"compliance:framework_list", "compliance:framework_detail", "api:requirement-list"} <= set(names)
     assert {"compliance:control_list", "compliance:control_detail", "compliance:dashboard",
             "compliance:evaluation_detail", "api:control-list", "api:controlevaluation-list"} <= set(names)
+    assert {"compliance:pack_list", "compliance:pack_pdf", "compliance:grant_list", "compliance:request_list",
+            "compliance:request_export"} <= set(names)
 
 
 @pytest.mark.parametrize("name", all_url_names())

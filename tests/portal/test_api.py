@@ -410,3 +410,28 @@ def test_writes_to_the_read_only_endpoints_are_refused_and_change_nothing(events
 
     assert [response.status_code for response in responses] == [403] * 8
     assert _snapshot() == before
+
+
+def test_an_unknown_query_parameter_is_a_400_naming_the_valid_ones(org, client_for):
+    client = client_for(Role.COMPLIANCE_OFFICER)
+
+    response = client.get("/api/v1/people/", {"search": "Alice", "colour": "red"})
+
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) == {"search", "colour"}
+    assert body["search"] == [
+        "Not a query parameter of this endpoint (did you mean 'q'?). Valid: active, department, page, page_size, "
+        "parent, q, subtree."
+    ]
+    assert body["colour"][0].startswith("Not a query parameter of this endpoint. Valid: active,")
+    assert client.get("/api/v1/people/", {"q": "Alice", "page_size": 5, "format": "json"}).status_code == 200
+
+
+def test_every_list_of_the_api_refuses_an_unknown_parameter(db, client_for):
+    client = client_for(Role.ADMIN)
+    for url in ("/api/v1/vms/", "/api/v1/campaigns/", "/api/v1/assignments/", "/api/v1/audit-events/",
+                "/api/v1/reconciliation-items/"):
+        response = client.get(url, {"search": "x"})
+        assert response.status_code == 400, url
+        assert "Valid:" in response.json()["search"][0], url

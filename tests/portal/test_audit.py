@@ -1,6 +1,7 @@
 """The audit trail: ``audit_log`` extends a hash chain, ``manage.py verify_audit`` checks it,
 PostgreSQL refuses to edit it, and oversight roles read it on the audit page."""
 
+import csv
 import datetime
 import io
 from contextlib import contextmanager
@@ -9,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
+from openpyxl import load_workbook
 
 from portal.choices import Role
 from portal.models import AuditEvent
@@ -346,3 +348,31 @@ def test_audit_log_many_appends_a_chain_that_verifies_in_few_statements(db, role
     stored = AuditEvent.objects.get(sequence=251)
     assert (stored.action, stored.object_id, stored.details) == ("person.checked", str(people[-1].pk), {"n": 249})
     assert audit_chain_verify() == (251, None)
+
+
+def test_the_audit_page_exports_the_filtered_trail_as_csv_and_xlsx_and_records_it(dated_events, client_for):
+    client = client_for(Role.AUDITOR)
+    html = client.get("/audit/", {"action": "role."}).content.decode()
+    assert 'href="/audit/events.csv?action=role." data-export="csv"' in html
+
+    response = client.get("/audit/events.csv", {"action": "role."})
+
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert [(row["#"], row["Action"], row["Who"]) for row in rows] == [
+        ("3", "role.revoked", "Olga Petrov"), ("1", "role.granted", "Olga Petrov")]
+    assert rows[1]["Details"] == "role: manager"
+    exported = AuditEvent.objects.get(action="audit.exported")
+    assert exported.details == {"export": "csv", "filters": {"Action starts with": "role."}, "rows": 2}
+
+    workbook = load_workbook(io.BytesIO(client.get("/audit/events.xlsx", {"since": "2026-03-05"}).content))
+    assert workbook.sheetnames == ["About", "Events"]
+    about = dict(workbook["About"].iter_rows(values_only=True))
+    assert (about["Export"], about["Filter: From"]) == ("Audit trail", "2026-03-05")
+    header, *events = list(workbook["Events"].iter_rows(values_only=True))
+    when = dict(zip(header, events[-1], strict=True))["When"]
+    assert isinstance(when, datetime.datetime)
+
+
+def test_only_oversight_roles_export_the_audit_trail(dated_events, client_for):
+    assert client_for(Role.MANAGER).get("/audit/events.csv").status_code == 403
+    assert not AuditEvent.objects.filter(action="audit.exported").exists()

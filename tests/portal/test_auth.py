@@ -3,7 +3,11 @@ and granting roles and API tokens."""
 
 import datetime
 import io
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -22,6 +26,7 @@ from portal.services.roles import user_grant_role
 from tests.factories import TEST_PASSWORD, PersonFactory, UserFactory
 
 LOGIN_URL = "/accounts/login/"
+ROOT = Path(__file__).resolve().parents[2]
 NEW_PASSWORD = "Nebula-quartz-2718"
 
 
@@ -418,3 +423,45 @@ def test_drf_create_token_refuses_an_unknown_login(db):
 
     assert Token.objects.count() == 0
 
+
+
+# --- the audit trail of signing in and out -----------------------------------------------------------------------
+
+
+def test_signing_in_a_refused_attempt_and_signing_out_are_in_the_audit_trail(manager_login, client):
+    _login(client, "x" * 400, "not-the-password")
+    _login(client, "manager", TEST_PASSWORD)
+    client.post("/accounts/logout/")
+
+    events = list(AuditEvent.objects.order_by("sequence").values_list("action", "actor_id", "details"))
+    assert [(action, actor) for action, actor, _ in events] == [
+        ("auth.login_failed", None), ("auth.login", manager_login.pk), ("auth.logout", manager_login.pk),
+    ]
+    assert events[0][2] == {"username": "x" * 150 + "…", "address": "127.0.0.1"}
+    assert "not-the-password" not in str(events)
+
+
+def test_the_demo_auditor_and_admin_are_named_in_the_top_bar(db, client):
+    demo_people_load()
+
+    _login(client, "auditor", DEMO_PASSWORD)
+    html = client.get("/").content.decode()
+
+    assert '<span class="navbar-text me-3 small">Ines Duarte · Auditor</span>' in html
+    assert str(User.objects.get(username="admin")) == "Sam Okafor"
+
+
+def test_the_demo_env_example_copied_to_env_runs_the_demo_settings():
+    """People copy .env.example to .env: it must give the demo (debug, SQLite, tasks in-process), not production."""
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    settings_lines = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    environment = {**os.environ, **settings_lines}
+    for name in ("DATABASE_URL", "CELERY_BROKER_URL"):  # the suite's own, when it runs on PostgreSQL and Redis
+        environment.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings as s; "
+         "print(s.DEBUG, s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER)"],
+        cwd=ROOT, env=environment, capture_output=True, text=True, check=True,
+    )
+    assert result.stdout.split() == ["True", "django.db.backends.sqlite3", "True"]
+    assert "DATABASE_URL" not in settings_lines and "CELERY_BROKER_URL" not in settings_lines

@@ -125,8 +125,7 @@ def test_valid_answers_are_cleaned(questions, key, raw, expected):
         (
             "last_review",
             "2024-02-30",
-            "“When did your area last review its list of VMs?” must be a date written YYYY-MM-DD (e.g. 2024-03-31), "
-            "not '2024-02-30'",
+            "“When did your area last review its list of VMs?” cannot be 2024-02-30: this date does not exist",
         ),
         (
             "vm_count",

@@ -418,6 +418,7 @@ def test_a_report_cannot_review_their_own_managers_part(launched, officer, peopl
     campaign, parts = launched
     vp_a = _client(people["vp_a"])
     for key in ("lead_a1", "lead_a2"):
+        assert _put(vp_a, _url(parts[key], "answers"), {"question": "runs_vms", "value": "no"}).status_code == 200
         answered = _post(vp_a, _url(parts[key], "answer-for"), {"reason": "Ann and Abe run no VMs of their own."})
         assert answered.status_code == 200, answered.content
     assert _put(vp_a, _url(parts["vp_a"], "answers"), {"question": "runs_vms", "value": "no"}).status_code == 200
@@ -445,8 +446,10 @@ def test_submit_names_every_problem_at_once(launched, people):
     assert response.status_code == 400
     assert response.json() == {"non_field_errors": [
         "“Does your area run VMs?” needs an answer",
-        "Abe Lead's part is not started: accept it, or answer it for them, before you submit.",
-        "Ann Lead's part is not started: accept it, or answer it for them, before you submit.",
+        "Abe Lead's part is not started: wait for them to answer and submit it, or answer it for them, before you "
+        "submit.",
+        "Ann Lead's part is not started: wait for them to answer and submit it, or answer it for them, before you "
+        "submit.",
     ]}
     assert Assignment.objects.get(pk=parts["vp_a"].pk).status == AssignmentStatus.NOT_STARTED
 
@@ -458,7 +461,10 @@ def test_answer_for_needs_a_reason(launched, people):
     response = _post(_client(people["vp_a"]), _url(parts["lead_a1"], "answer-for"), {"reason": "  "})
 
     assert response.status_code == 400
-    assert response.json() == {"reason": ["Give the reason you answer this part yourself; it goes in the audit trail."]}
+    assert response.json() == {
+        "reason": ["Give the reason you answer this part yourself; it goes in the audit trail."],
+        "answers": ["“Does your area run VMs?” needs an answer"],
+    }
     assert db_state() == before
 
 
@@ -610,17 +616,22 @@ def test_a_question_outside_the_delegated_sections_is_refused(top_down, org, peo
     assert db_state() == before
 
 
-def test_only_the_assignee_answers(launched, officer, people):
+def test_only_the_assignee_and_the_manager_who_delegated_answer(launched, officer, people):
     _, parts = launched
     before = db_state()
 
     answer = {"question": "runs_vms", "value": "no"}
-    by_manager = _put(_client(people["vp_a"]), _url(parts["lead_a1"], "answers"), answer)
+    by_manager_above = _put(_client(people["ceo"]), _url(parts["lead_a1"], "answers"), answer)
     by_officer = _put(_client(officer), _url(parts["lead_a1"], "answers"), answer)
 
-    assert (by_manager.status_code, by_officer.status_code) == (403, 403)
-    assert by_manager.json() == {"detail": "only the assignee may change these answers"}
+    assert (by_manager_above.status_code, by_officer.status_code) == (403, 403)
+    assert by_manager_above.json() == {
+        "detail": "only the assignee, or the manager who delegated the part, may change these answers"
+    }
     assert db_state() == before
+
+    by_delegating_manager = _put(_client(people["vp_a"]), _url(parts["lead_a1"], "answers"), answer)
+    assert by_delegating_manager.status_code == 200
 
 
 def test_submitted_answers_are_read_only(launched, people):
@@ -672,7 +683,7 @@ def test_bad_cells_are_a_400_naming_each_and_the_good_rows_are_saved(launched, p
         "id": vm.pk, "question": "vms", "row": 1, "name": "app01", "address": "", "platform": "vmware-esxi",
         "software": "", "location": "", "created_on": "2024-03-05", "created_by": "", "purpose": "",
         "purpose_other": "", "status": "", "owner": "", "data_categories": ["ephi"], "notes": "",
-        "disposition": "added", "inventory_vm": None,
+        "uuid": "", "vm_id": "", "mac_address": "", "disposition": "added", "inventory_vm": None,
     }
     assert [(row["row"], row["name"], row["status"]) for row in listed] == [(1, "app01", ""), (2, "desk03", "running")]
     assert Assignment.objects.get(pk=parts["lead_a1"].pk).status == AssignmentStatus.IN_PROGRESS
@@ -719,11 +730,13 @@ def test_only_the_assignee_declares_vms_and_a_refusal_names_no_cell(launched, of
     url = _url(parts["lead_a1"], "declared-vms")
     before = db_state()
 
-    by_manager = _post(_client(people["vp_a"]), url, {"rows": ROWS})
+    by_manager = _post(_client(people["ceo"]), url, {"rows": ROWS})
     by_officer = _post(_client(officer), url, {"rows": ROWS})
     unknown_list = _post(_client(people["lead_a1"]), url, {"question": "runs_vms", "rows": ROWS})
 
-    assert by_manager.json() == {"detail": "only the assignee may change these answers"}
+    assert by_manager.json() == {
+        "detail": "only the assignee, or the manager who delegated the part, may change these answers"
+    }
     assert (by_manager.status_code, by_officer.status_code) == (403, 403)
     assert unknown_list.status_code == 400
     assert unknown_list.json() == {"question": ["'runs_vms' is not a VM list of this campaign."]}

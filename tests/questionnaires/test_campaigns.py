@@ -41,6 +41,7 @@ from questionnaires.selectors import (
     assignments_visible_to,
     campaign_progress,
 )
+from questionnaires.services.answers import answer_save
 from questionnaires.services.assignments import (
     assignment_answer_for,
     assignment_delegate,
@@ -411,8 +412,10 @@ def test_submit_needs_valid_answers_and_every_part_below_accepted(launched, org,
 
     assert error.value.messages == [
         "“Does your area run VMs?” needs an answer",
-        "Abe Lead's part is not started: accept it, or answer it for them, before you submit.",
-        "Ann Lead's part is not started: accept it, or answer it for them, before you submit.",
+        "Abe Lead's part is not started: wait for them to answer and submit it, or answer it for them, before you "
+        "submit.",
+        "Ann Lead's part is not started: wait for them to answer and submit it, or answer it for them, before you "
+        "submit.",
     ]
     assert db_state() == before
 
@@ -494,7 +497,8 @@ def test_review_returns_with_a_comment_the_assignee_reads_then_accepts(
     assert list(
         AuditEvent.objects.filter(object_id=str(lead.pk), object_type="questionnaires.assignment")
         .order_by("sequence").values_list("action", flat=True)
-    ) == ["assignment.submitted", "assignment.returned", "assignment.submitted", "assignment.accepted"]
+    ) == ["answer.saved", "assignment.submitted", "assignment.returned", "assignment.submitted",
+          "assignment.accepted"]  # the answer saved once (unchanged when submitted again)
 
 
 def test_review_is_refused_to_anyone_but_the_assignee_of_the_part_above(launched, logins, officer):
@@ -528,8 +532,24 @@ def test_the_head_of_the_scope_submits_to_the_campaign_owner(top_down, logins, o
 # --- answered for them ------------------------------------------------------------------------------------------
 
 
+def _answer(assignment: Assignment, user, key: str = "runs_vms", value: str = "no") -> None:
+    answer_save(assignment=assignment, question=Question.objects.get(key=key), raw=value, user=user)
+
+
+def test_answer_for_needs_the_managers_own_answers_and_changes_nothing_without_them(launched, logins):
+    _, parts = launched
+    before = db_state()
+
+    with pytest.raises(ValidationError) as error:
+        assignment_answer_for(assignment=parts["vp_a"], user=logins["ceo"], reason="Alice is on leave.")
+
+    assert error.value.message_dict == {"answers": ["“Does your area run VMs?” needs an answer"]}
+    assert db_state() == before
+
+
 def test_answer_for_accepts_the_part_and_everything_delegated_below_it(launched, org, logins):
     _, parts = launched
+    _answer(parts["vp_a"], logins["ceo"])
 
     assignment_answer_for(assignment=parts["vp_a"], user=logins["ceo"], reason="Alice is on leave; I know her area.")
 
@@ -539,18 +559,27 @@ def test_answer_for_accepts_the_part_and_everything_delegated_below_it(launched,
         assert statuses[email] == AssignmentStatus.ACCEPTED
         assert reasons[email] == "Alice is on leave; I know her area."
     assert statuses["vp.b@example.com"] == AssignmentStatus.NOT_STARTED
-    event = AuditEvent.objects.get(action="assignment.answered_for")
-    assert (event.actor, event.details["parts_below_covered"]) == (logins["ceo"], 2)
-    assert Notification.objects.get(dedupe_key__startswith="answered_for:").person == org["vp_a"]
+    events = AuditEvent.objects.filter(action="assignment.answered_for").order_by("sequence")
+    assert [(event.actor, event.object_id) for event in events] == [
+        (logins["ceo"], str(parts["vp_a"].pk)), (logins["ceo"], str(parts["lead_a2"].pk)),
+        (logins["ceo"], str(parts["lead_a1"].pk)),
+    ]
+    assert events[0].details["parts_below_covered"] == ["lead.a2@example.com", "lead.a1@example.com"]
+    assert events[1].details == {"reason": "Alice is on leave; I know her area.", "covered_by": "vp.a@example.com",
+                                 "status_before": "not_started"}
+    told = Notification.objects.filter(dedupe_key__startswith="answered_for:").values_list("person", flat=True)
+    assert set(told) == {org["vp_a"].pk, org["lead_a1"].pk, org["lead_a2"].pk}
 
     with pytest.raises(ValidationError, match="Bob VP's part is not started"):
         submit(parts["ceo"], logins["ceo"])
+    _answer(parts["vp_b"], logins["ceo"])
     assignment_answer_for(assignment=parts["vp_b"], user=logins["ceo"], reason="Merged into Alice's division.")
     assert submit(parts["ceo"], logins["ceo"]).status == AssignmentStatus.SUBMITTED
 
 
 def test_answer_for_needs_a_reason_and_the_manager_above(launched, logins, officer):
     _, parts = launched
+    _answer(parts["lead_a1"], logins["vp_a"])
     before = db_state()
 
     with pytest.raises(ValidationError) as error:
@@ -567,6 +596,17 @@ def test_answer_for_needs_a_reason_and_the_manager_above(launched, logins, offic
     before = db_state()
     with pytest.raises(ValidationError, match="already accepted"):
         assignment_answer_for(assignment=parts["lead_a1"], user=logins["vp_a"], reason="Again.")
+    assert db_state() == before
+
+
+def test_a_submitted_part_is_reviewed_not_answered_for(launched, logins):
+    _, parts = launched
+    _answer(parts["lead_a1"], logins["lead_a1"])
+    submit(parts["lead_a1"], logins["lead_a1"])
+    before = db_state()
+
+    with pytest.raises(ValidationError, match="Ann Lead has submitted their part: review it"):
+        assignment_answer_for(assignment=parts["lead_a1"], user=logins["vp_a"], reason="Because.")
     assert db_state() == before
 
 

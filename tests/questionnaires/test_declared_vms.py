@@ -490,6 +490,9 @@ def test_a_row_is_neutralised_cell_by_cell(assignment, vm_list, assignee):
         "",
         "ephi; personal",
         "'@me",
+        "",  # uuid
+        "",  # vm_id
+        "",  # mac_address
         "added",
         "",
     ]

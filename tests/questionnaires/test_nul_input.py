@@ -30,13 +30,16 @@ def test_a_text_answer_with_a_nul_on_the_page_is_refused(chain, people, q, s):
 
 
 @pytest.mark.parametrize(
-    "rows",
-    [{"op": "grid", "rows-1-name": "web\x0001", "rows-1-id": ""}, {"op": "paste", "text": "name\nweb\x0001\n"}],
+    ("body", "content_type"),
+    [(json.dumps({"rows": [{"id": None, "name": "web\x0001"}]}), "application/json"),
+     ({"op": "paste", "text": "name\nweb\x0001\n"}, None)],
 )
-def test_a_vm_cell_with_a_nul_on_the_page_is_refused(chain, people, rows):
+def test_a_vm_cell_with_a_nul_on_the_page_is_refused(chain, people, body, content_type):
     before = db_state()
 
-    response = login(people["lead_a1"]).post(assignment_url(chain.part, f"vms/{chain_vm_list(chain).pk}/"), rows)
+    client = login(people["lead_a1"])
+    url = assignment_url(chain.part, f"vms/{chain_vm_list(chain).pk}/")
+    response = client.post(url, body, content_type=content_type) if content_type else client.post(url, body)
 
     assert response.status_code == 400
     assert NUL_PROBLEM in html.unescape(response.content.decode())

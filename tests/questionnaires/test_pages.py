@@ -3,7 +3,9 @@ delegation, submission, review, exports, the inbox, area mappings, and the queri
 
 import csv
 import datetime
+import html
 import io
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -22,7 +24,7 @@ from questionnaires.choices import AssignmentStatus, CampaignStatus, Disposition
 from questionnaires.models import Answer, Assignment, Campaign, DeclaredVM, Question, Section
 from questionnaires.services.answers import answer_save
 from questionnaires.services.assignments import assignment_delegate, assignment_submit
-from questionnaires.services.campaigns import campaign_create, campaign_launch
+from questionnaires.services.campaigns import campaign_close, campaign_create, campaign_launch
 from questionnaires.services.templates import DATA_DIR, template_load
 from tests.factories import (
     AreaMappingFactory,
@@ -32,6 +34,8 @@ from tests.factories import (
     UserFactory,
     VirtualMachineFactory,
 )
+from tests.page_reading import read
+from tests.page_reading import rows as table_rows
 from tests.questionnaires.factories import DeclaredVMFactory
 
 pytestmark = pytest.mark.django_db
@@ -122,7 +126,7 @@ def messages_of(response) -> list[str]:
     ("viewer", "expected", "editable"),
     [
         ("lead_a1", 200, True),  # the assignee
-        ("vp_a", 200, False),  # their manager, who delegated it and reviews it
+        ("vp_a", 200, True),  # their manager, who delegated it, reviews it and may answer it for them
         ("ceo", 200, False),  # further up the chain
         ("lead_a2", 403, False),  # a colleague
         ("vp_b", 403, False),  # another branch
@@ -143,7 +147,7 @@ def test_the_assignment_page_opens_for_the_assignee_their_managers_and_oversight
     assert response.status_code == expected
     if expected == 200:
         assert "Ann Lead" in html
-        assert ('name="rows-__N__-name"' in html) is editable  # the VM grid is there for the assignee only
+        assert ('data-column="name" id="vm' in html) is editable  # the VM grid is there for who may answer
         assert ('data-vm-list="vm_list"' in html)
     else:
         assert "You cannot open this page" in html
@@ -238,6 +242,8 @@ def test_an_officer_creates_a_draft_with_the_form_and_launches_it(discovery, off
     campaign = Campaign.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/questionnaires/campaigns/{campaign.pk}/"
     assert (campaign.status, campaign.scope, campaign.owner, campaign.cascade) == ("draft", org["vp_a"], officer, True)
+    _, confirm = page(client, f"/questionnaires/campaigns/{campaign.pk}/launch/")
+    assert "Launch and notify 3 people</button>" in confirm
     response = client.post(f"/questionnaires/campaigns/{campaign.pk}/launch/")
     assert messages_of(response) == ["“Census” is launched: 3 assignments sent."]
     campaign.refresh_from_db()
@@ -265,6 +271,107 @@ def test_the_form_shows_what_the_service_refuses_and_creates_nothing(discovery, 
     })
     assert "is not in the future" in response.content.decode()
     assert not Campaign.objects.exists()
+
+
+def test_the_campaign_form_names_every_problem_in_one_round(discovery, officer, org):
+    client = login(officer)
+
+    response = client.post("/questionnaires/campaigns/new/", {
+        "name": "Census", "version": discovery.pk, "scope": "Zoe Nobody", "due_date": TODAY().isoformat(),
+        "reminder_every_days": 7, "escalate_after_days": 0, "cascade": "no",
+    })
+
+    text = html.unescape(response.content.decode())
+    assert response.status_code == 200
+    assert "3 things to correct: Scope: the head of the subtree asked, Due date, Escalate after (days late)." in text
+    assert "Nobody active is called 'Zoe Nobody'" in text
+    assert "is not in the future" in text
+    assert "Ensure this value is greater than or equal to 1." in text
+    assert not Campaign.objects.exists()
+
+
+def test_the_scope_is_picked_by_full_name(discovery, officer, org):
+    response = login(officer).post("/questionnaires/campaigns/new/", {
+        "name": "Census", "version": discovery.pk, "scope": "alice vp",
+        "due_date": (TODAY() + datetime.timedelta(days=10)).isoformat(), "reminder_every_days": 7,
+        "escalate_after_days": 3, "cascade": "yes",
+    })
+
+    assert response.status_code == 302
+    assert Campaign.objects.get().scope == org["vp_a"]
+
+
+def test_launching_asks_to_confirm_with_the_count_and_warns_of_a_live_campaign_over_the_same_people(
+    chain, discovery, officer, org
+):
+    client = login(officer)
+    response = client.post("/questionnaires/campaigns/new/", {
+        "name": "Second census", "version": discovery.pk, "scope": "ceo@example.com",
+        "due_date": (TODAY() + datetime.timedelta(days=10)).isoformat(), "reminder_every_days": 7,
+        "escalate_after_days": 3, "cascade": "yes",
+    })
+    draft = Campaign.objects.get(name="Second census")
+    assert messages_of(response)[1] == (
+        "People this campaign asks already have a part in an active campaign (2 in “VM census 2027”): they will "
+        "answer twice unless you change the scope."
+    )
+
+    _, detail = page(client, f"/questionnaires/campaigns/{draft.pk}/")
+    assert f'href="/questionnaires/campaigns/{draft.pk}/launch/">Launch…</a>' in detail
+    _, confirm = page(client, f"/questionnaires/campaigns/{draft.pk}/launch/")
+    assert '<strong data-reach="6">6 people</strong>' in confirm
+    assert "Launch and notify 6 people</button>" in confirm
+    assert f'<a href="/questionnaires/campaigns/{chain.campaign.pk}/">VM census 2027</a>: 2 people' in confirm
+    assert Campaign.objects.get(pk=draft.pk).status == CampaignStatus.DRAFT  # asking changed nothing
+
+
+def test_a_draft_is_edited_and_deleted_by_its_owner_and_a_launched_one_is_not(chain, discovery, officer, org):
+    draft = campaign_create(name="Draft", version=discovery, scope=org["vp_b"], owner=officer,
+                            due_date=TODAY() + datetime.timedelta(days=10))
+    client = login(officer)
+
+    _, form = page(client, f"/questionnaires/campaigns/{draft.pk}/edit/")
+    assert 'value="Bob VP &lt;vp.b@example.com&gt;"' in form
+    response = client.post(f"/questionnaires/campaigns/{draft.pk}/edit/", {
+        "name": "Draft, renamed", "version": discovery.pk, "scope": "Bob VP <vp.b@example.com>",
+        "due_date": (TODAY() + datetime.timedelta(days=20)).isoformat(), "reminder_every_days": 5,
+        "escalate_after_days": 3, "cascade": "yes",
+    })
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert (draft.name, draft.reminder_every_days) == ("Draft, renamed", 5)
+    assert AuditEvent.objects.filter(action="campaign.updated").get().details["changes"]["name"] == {
+        "from": "Draft", "to": "Draft, renamed"}
+
+    before = db_state()
+    _, refused = page(client, f"/questionnaires/campaigns/{chain.campaign.pk}/edit/")
+    assert "is active: only a draft can be edited." in refused
+    response = client.post(f"/questionnaires/campaigns/{chain.campaign.pk}/delete/")
+    assert "only a draft can be deleted" in messages_of(response)[0]
+    assert db_state() == before
+
+    response = client.post(f"/questionnaires/campaigns/{draft.pk}/delete/")
+    assert messages_of(response) == ["The draft “Draft, renamed” is deleted."]
+    assert not Campaign.objects.filter(pk=draft.pk).exists()
+    assert AuditEvent.objects.filter(action="campaign.deleted").get().details["name"] == "Draft, renamed"
+
+
+def test_a_part_is_reassigned_from_its_page_by_the_manager_above(chain, people, org):
+    newcomer = PersonFactory(name="Nina New", email="nina@example.com", parent=org["vp_a"])
+    client = login(people["vp_a"])
+    _, html = page(client, assignment_url(chain.part))
+    assert "Give Ann Lead’s part to somebody else" in html
+
+    before = db_state()
+    refused = client.post(assignment_url(chain.part, "reassign/"), {"to_person": "Ben Lead"})
+    assert refused.status_code == 400
+    assert "Ben Lead is not in Alice VP&#x27;s part of the organisation." in refused.content.decode()
+    assert db_state() == before
+
+    response = client.post(assignment_url(chain.part, "reassign/"), {"to_person": "Nina New <nina@example.com>"})
+    assert messages_of(response) == ["Ann Lead's part is now Nina New's."]
+    chain.part.refresh_from_db()
+    assert chain.part.person == newcomer
 
 
 def test_the_owner_closes_and_reopens_with_a_new_due_date(chain, officer):
@@ -368,6 +475,34 @@ def test_a_bad_value_is_named_next_to_the_question_and_not_stored(chain, people,
     assert not Answer.objects.filter(question=q["vm_count"]).exists()
 
 
+@pytest.mark.parametrize(
+    ("section", "key", "value", "shown"),
+    [
+        ("your-area", "data_handled", ["financial_reporting", "none"],
+         "Not saved: “Which kinds of data do your area's VMs handle?” cannot be “None of these” and "
+         "“Financial reporting” at once: untick one or the other"),
+        ("your-area", "vm_count", "-5", "Not saved: “About how many VMs does your area run?” cannot be negative (-5)"),
+        ("processes", "last_review", "2030-01-15",
+         "Not saved: “When did your area last review its list of VMs?” cannot be 15 Jan 2030: that is in the future"),
+        ("processes", "last_review", "2024-02-31",
+         "Not saved: “When did your area last review its list of VMs?” cannot be 2024-02-31: this date does not exist"),
+    ],
+)
+def test_a_contradictory_or_impossible_answer_is_refused_naming_the_question(chain, people, q, s, section, key,
+                                                                             value, shown):
+    client = login(people["vp_a"])
+    client.post(assignment_url(chain.head, f"sections/{s['your-area'].pk}/"), {"question": q["runs_vms"].pk,
+                                                                               "value": "yes"})
+    before = db_state()
+
+    response = client.post(assignment_url(chain.head, f"sections/{s[section].pk}/"),
+                           {"question": q[key].pk, "value": value})
+
+    assert response.status_code == 200
+    assert shown in html.unescape(response.content.decode())
+    assert db_state() == before
+
+
 def test_multiple_choice_with_other_saves_the_ticks_and_the_text(chain, people, q, s):
     client = login(people["vp_a"])
     url = assignment_url(chain.head, f"sections/{s['your-area'].pk}/")
@@ -384,20 +519,24 @@ def test_multiple_choice_with_other_saves_the_ticks_and_the_text(chain, people, 
 
 def test_the_first_save_moves_the_status_badge_out_of_band(chain, people, s):
     client = login(people["lead_a1"])
-    rows = {"op": "grid", "rows-1-name": "web01", "rows-1-id": ""}
-
-    response = client.post(assignment_url(chain.part, f"vms/{chain_vm_list(chain).pk}/"), rows)
+    response = post_grid(client, assignment_url(chain.part, f"vms/{chain_vm_list(chain).pk}/"),
+                         [{"id": None, "name": "web01"}])
 
     assert '<span id="assignment-status" class="badge fs-6 text-bg-primary" data-assignment-status="in_progress" ' \
            'hx-swap-oob="true">In progress</span>' in response.content.decode()
+
+
+def post_grid(client: Client, url: str, rows: list[dict]):
+    """The grid's autosave as the page's script sends it: one JSON body."""
+    return client.post(url, json.dumps({"rows": rows}), content_type="application/json")
 
 
 def chain_vm_list(chain) -> Question:
     return Question.objects.get(section__version=chain.campaign.version, key="vm_list")
 
 
-@pytest.mark.parametrize("viewer", ["vp_a", "ceo", "lead_a2", "officer", Role.AUDITOR, Role.SECURITY_ADMIN])
-def test_nobody_but_the_assignee_saves_answers_and_a_refusal_changes_nothing(
+@pytest.mark.parametrize("viewer", ["ceo", "lead_a2", "officer", Role.AUDITOR, Role.SECURITY_ADMIN])
+def test_nobody_but_the_assignee_and_the_manager_who_delegated_saves_answers_and_a_refusal_changes_nothing(
     chain, people, officer, role_users, viewer
 ):
     user = people.get(viewer) or (officer if viewer == "officer" else role_users[viewer])
@@ -421,8 +560,8 @@ def test_answers_are_read_only_once_submitted(chain, people, q, s):
                                              {"op": "paste", "text": "name\nweb02\n"})
 
     assert "Submitted on" in html and "waiting for review by Alice VP" in html
-    assert 'name="rows-__N__-name"' not in html  # no grid: a read-only table
-    assert '<td class="fw-semibold">web01</td>' in html
+    assert 'data-column="name"' not in html  # no grid: a read-only table
+    assert table_rows(read(html).find("table", css_class="vm-readonly"))[0][1:3] == ["Added", "web01"]
     assert "submitted answers are read-only until returned" in response.content.decode()
     assert db_state() == before
 
@@ -462,7 +601,7 @@ def test_pasting_20_rows_with_2_bad_cells_names_both_and_keeps_the_18_good_rows(
     fixed = twenty_rows_with_two_bad_cells().replace("Parallels", "VirtualBox").replace("31/02/2024", "2024-02-11")
     response = login(people["lead_a1"]).post(assignment_url(chain.part, f"vms/{vm_list.pk}/"),
                                              {"op": "paste", "text": fixed})
-    assert "2 rows added." in response.content.decode()
+    assert "2 rows added, 18 unchanged." in response.content.decode()
     assert DeclaredVM.objects.filter(assignment=chain.part).count() == 20
 
 
@@ -470,12 +609,11 @@ def test_the_grid_autosaves_good_rows_and_names_bad_cells_for_the_page_to_mark(c
     vm_list = chain_vm_list(chain)
     url = assignment_url(chain.part, f"vms/{vm_list.pk}/")
     client = login(people["lead_a1"])
-    grid = {"op": "grid",
-            "rows-1-id": "", "rows-1-name": "web01", "rows-1-platform": "kvm", "rows-1-created_on": "2024-05-01",
-            "rows-2-id": "", "rows-2-name": "web02", "rows-2-created_on": "2999-01-01",
-            "rows-3-id": "", "rows-3-name": ""}  # a blank row added and not filled
+    grid = [{"id": None, "name": "web01", "platform": "kvm", "created_on": "2024-05-01"},
+            {"id": None, "name": "web02", "created_on": "2999-01-01"},
+            {"id": None, "name": ""}]  # a blank row added and not filled
 
-    response = client.post(url, grid)
+    response = post_grid(client, url, grid)
 
     html = response.content.decode()
     assert "row 2, Created on: 2999-01-01 is in the future" in html
@@ -487,14 +625,14 @@ def test_the_grid_autosaves_good_rows_and_names_bad_cells_for_the_page_to_mark(c
     web01 = DeclaredVM.objects.get(assignment=chain.part)
     assert (web01.name, web01.platform, web01.created_on) == ("web01", "kvm", datetime.date(2024, 5, 1))
 
-    grid["rows-1-id"] = str(web01.pk)
-    grid["rows-2-created_on"] = "2024-06-01"
-    response = client.post(url, grid)
+    grid[0]["id"] = web01.pk
+    grid[1]["created_on"] = "2024-06-01"
+    response = post_grid(client, url, grid)
     assert "✓ Saved" in response.content.decode()
     assert list(DeclaredVM.objects.order_by("row").values_list("name", "row")) == [("web01", 1), ("web02", 2)]
 
-    del grid["rows-2-id"], grid["rows-2-name"], grid["rows-2-created_on"]  # the row was removed from the grid
-    client.post(url, grid)
+    del grid[1]  # the row was removed from the grid
+    post_grid(client, url, grid)
     assert list(DeclaredVM.objects.values_list("name", flat=True)) == ["web01"]
 
 
@@ -582,10 +720,11 @@ def test_all_rows_still_to_check_are_confirmed_with_one_button(chain, people, or
     assert "Add the VMs that inventory already attributes to my area" in html
     assert 'hx-confirm="Confirm all 2 rows still to check' in html and "Confirm all rows still to check" in html
     # The headings are the labels people read; a pre-filled row's buttons come before its name.
-    assert "<th>From inventory</th><th class=\"col-name\">Name *</th>" in html
-    assert ">Data handled</th>" in html and "financial_reporting" not in html
+    headings = [th.text() for th in read(html).find("table", css_class="vm-grid").find("thead").find_all("th")]
+    assert headings[1:3] == ["From inventory", "Name *"]
+    assert "Data handled" in headings and "financial_reporting" not in html
     row = html[html.index('class="vm-prefilled"'):]
-    assert row.index('"disposition": "confirmed"') < row.index('name="rows-1-name"')
+    assert row.index('"disposition": "confirmed"') < row.index('data-column="name"')
 
     response = client.post(url, {"op": "bulk", "disposition": "confirmed"})
 
@@ -596,7 +735,7 @@ def test_all_rows_still_to_check_are_confirmed_with_one_button(chain, people, or
     assert "Confirm all rows still to check" not in response.content.decode()
     again = client.post(url, {"op": "bulk", "disposition": "confirmed"})
     assert "No row from inventory is still to check." in again.content.decode()
-    other = login(people["vp_a"]).post(url, {"op": "bulk", "disposition": "disowned"})
+    other = login(people["ceo"]).post(url, {"op": "bulk", "disposition": "disowned"})
     assert other.status_code == 403
 
 
@@ -648,10 +787,25 @@ def test_a_refused_submission_lists_every_problem_and_changes_nothing(chain, peo
 
     html = response.content.decode()
     assert response.status_code == 200
+    runs_vms = Question.objects.get(section__version=chain.campaign.version, key="runs_vms")
     assert "Not submitted yet: 2 things to finish first." in html
-    assert "<li>“Does your area run any virtual machines?” needs an answer</li>" in html
-    assert "<li>Ann Lead&#x27;s part is not started: accept it, or answer it for them, before you submit.</li>" in html
+    assert (f'<li><a class="alert-link" href="#q-{runs_vms.pk}">Does your area run any virtual machines?</a>: '
+            "needs an answer</li>") in html
+    assert (f'<li><a class="alert-link" href="/questionnaires/assignments/{chain.part.pk}/">Ann Lead&#x27;s part</a>: '
+            "not started: wait for them to answer and submit it, or answer it for them</li>") in html
     assert db_state() == before
+
+
+def test_a_refused_submission_says_a_returned_part_is_with_its_assignee_not_to_accept(chain, people):
+    DeclaredVMFactory(assignment=chain.part, question=chain_vm_list(chain), name="web01")
+    assignment_submit(assignment=chain.part, user=people["lead_a1"])
+    login(people["vp_a"]).post(assignment_url(chain.part, "review/"), {"decision": "return", "comment": "Owner?"})
+
+    html = login(people["vp_a"]).post(assignment_url(chain.head, "submit/")).content.decode()
+
+    assert ("Ann Lead&#x27;s part</a>: returned to them for corrections: wait for them to submit it again, "
+            "or answer it for them</li>") in html
+    assert "accept it" not in html[html.index("data-submit-problems"):]
 
 
 def test_return_requires_a_comment_and_the_assignee_sees_it_prominently(chain, people):
@@ -677,7 +831,7 @@ def test_return_requires_a_comment_and_the_assignee_sees_it_prominently(chain, p
     assert 'role="alert" data-review-comment>' in html
     assert '<p class="fs-5 mb-2 review-comment">web01 has no owner: who runs it?</p>' in html
     assert "Correct your answers below and submit again." in html
-    assert 'name="rows-1-name"' in html  # editable again
+    assert 'data-column="name"' in html  # editable again
 
 
 def test_only_the_reviewer_accepts_and_the_manager_answers_for_a_part_with_a_reason(chain, people, officer, org):
@@ -692,14 +846,15 @@ def test_only_the_reviewer_accepts_and_the_manager_answers_for_a_part_with_a_rea
     assert messages_of(response) == ["Ann Lead's part is accepted."]
 
     other = assignment_delegate(assignment=chain.head, to_person=org["lead_a2"], user=people["vp_a"])
-    response = login(people["vp_a"]).post(assignment_url(other, "answer-for/"), {"reason": ""})
-    assert messages_of(response) == [
-        "Give the reason you answer this part yourself; it goes in the audit trail."
-    ]
-    response = login(people["vp_a"]).post(assignment_url(other, "answer-for/"), {"reason": "Abe is on leave."})
-    assert messages_of(response) == ["Abe Lead's part is marked answered by you."]
-    other.refresh_from_db()
-    assert (other.status, other.answered_by_manager_reason) == (AssignmentStatus.ACCEPTED, "Abe is on leave.")
+    manager = login(people["vp_a"])
+    before = db_state()
+    response = manager.post(assignment_url(other, "answer-for/"), {"reason": ""})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Give the reason you answer this part yourself; it goes in the audit trail." in html
+    assert "Not answered yet: 1 answer to give first." in html
+    assert "<li>“Does your area run any virtual machines?” needs an answer</li>" in html
+    assert db_state() == before
 
 
 # --- my questionnaires and the inbox ------------------------------------------------------------------------------
@@ -712,7 +867,8 @@ def test_my_questionnaires_lists_my_parts_and_what_waits_for_my_review(chain, pe
     _, mine = page(login(people["lead_a1"]), "/questionnaires/")
     _, manager = page(login(people["vp_a"]), "/questionnaires/")
 
-    assert f'<tr data-assignment="{chain.part.pk}">' in mine and '<span class="badge text-bg-info">Submitted' in mine
+    assert f'<tr data-assignment="{chain.part.pk}">' in mine
+    assert '<span class="badge text-bg-info" data-status="submitted">Submitted' in mine
     assert "Nothing waits for your review." in mine
     assert '<tr data-review="lead.a1@example.com">' in manager
     assert '<span class="badge text-bg-info align-middle" data-figure="to_review">1</span>' in manager
@@ -750,7 +906,7 @@ def answered(chain, people, q):
     return chain
 
 
-def test_the_csv_exports_hold_the_answers_with_formulas_neutralised(answered, officer):
+def test_the_csv_exports_hold_labels_with_their_codes_and_formulas_neutralised(answered, officer):
     client = login(officer)
     url = f"/questionnaires/campaigns/{answered.campaign.pk}/export"
 
@@ -759,33 +915,62 @@ def test_the_csv_exports_hold_the_answers_with_formulas_neutralised(answered, of
 
     assert vms["Content-Type"] == "text/csv; charset=utf-8"
     assert vms["Content-Disposition"].startswith('attachment; filename="VM-census-2027-')
-    rows = list(csv.reader(io.StringIO(b"".join(vms.streaming_content).decode("utf-8-sig"))))
-    assert rows[0][:6] == ["assignee", "assignee_email", "assignment_status", "question", "name", "address"]
-    assert [row[4] for row in rows[1:]] == ["web01", "'" + HYPERLINK]
-    assert rows[1][:6] == ["Ann Lead", "lead.a1@example.com", "not_started", "vm_list", "web01", "10.0.0.1"]
-    assert rows[2][rows[0].index("owner")] == "'+cmd|' /C calc'!A0"
-    assert rows[1][rows[0].index("data_categories")] == "ephi"
-    rows = list(csv.reader(io.StringIO(b"".join(answers.streaming_content).decode("utf-8-sig"))))
-    by_key = {row[4]: row for row in rows[1:]}
-    assert by_key["runs_vms"][6] == "yes"
-    assert by_key["comments"][6] == "'=1+1 is not a comment"
-    assert (by_key["vm_platforms"][6], by_key["vm_platforms"][7]) == ("kvm; other", "'@SUM(A1)")
+    rows = list(csv.DictReader(io.StringIO(b"".join(vms.streaming_content).decode("utf-8-sig"))))
+    assert [row["Name"] for row in rows] == ["web01", "'" + HYPERLINK]
+    assert (rows[0]["Assignee"], rows[0]["Assignee e-mail"], rows[0]["Host name or IP"]) == (
+        "Ann Lead", "lead.a1@example.com", "10.0.0.1")
+    assert (rows[0]["Assignment status"], rows[0]["Assignment status (code)"]) == ("Not started", "not_started")
+    assert rows[0]["Question"] == "Which VMs does your area run?"
+    assert rows[1]["Owner"] == "'+cmd|' /C calc'!A0"
+    assert (rows[0]["Data handled"], rows[0]["Data handled (code)"]) == (
+        "Electronic protected health information (ePHI)", "ephi")
+    rows = list(csv.DictReader(io.StringIO(b"".join(answers.streaming_content).decode("utf-8-sig"))))
+    by_key = {row["Question key"]: row for row in rows}
+    assert (by_key["runs_vms"]["Answer"], by_key["runs_vms"]["Answer (code)"]) == ("Yes", "yes")
+    assert by_key["comments"]["Answer"] == "'=1+1 is not a comment"
+    assert (by_key["vm_platforms"]["Answer"], by_key["vm_platforms"]["Answer (code)"],
+            by_key["vm_platforms"]["Other"]) == ("KVM (including Proxmox, oVirt, libvirt); Other", "kvm; other",
+                                                 "'@SUM(A1)")
     exported = AuditEvent.objects.filter(action="campaign.exported", object_id=str(answered.campaign.pk))
     assert list(exported.order_by("sequence").values_list("actor", "details")) == [
         (officer.pk, {"export": "vms.csv"}), (officer.pk, {"export": "answers.csv"}),
     ]
 
 
-def test_the_xlsx_export_has_a_sheet_of_vms_and_one_of_answers(answered, officer):
+def test_the_xlsx_export_has_an_about_sheet_labels_typed_cells_and_no_visible_apostrophe(answered, officer, people,
+                                                                                          q):
+    answer_save(assignment=answered.head, question=q["last_review"], raw="2026-03-31", user=people["vp_a"])
+    answer_save(assignment=answered.head, question=q["vm_count"], raw="12", user=people["vp_a"])
+    officer.first_name, officer.last_name = "Olive", "Officer"
+    officer.save()
+
     response = login(officer).get(f"/questionnaires/campaigns/{answered.campaign.pk}/export/answers.xlsx")
 
     workbook = load_workbook(io.BytesIO(response.content))
-    assert workbook.sheetnames == ["VMs", "Answers"]
-    vms = list(workbook["VMs"].iter_rows(values_only=True))
-    assert [row[4] for row in vms[1:]] == ["web01", "'" + HYPERLINK]
-    answers = list(workbook["Answers"].iter_rows(values_only=True))
-    assert answers[1][:2] == ("Alice VP", "vp.a@example.com")
-    assert "'=1+1 is not a comment" in [row[6] for row in answers]
+    assert workbook.sheetnames == ["About", "VMs", "Answers", "Codes"]
+    about = dict(workbook["About"].iter_rows(values_only=True))
+    assert about["Export"] == "Answers and declared VMs of VM census 2027"
+    assert about["Campaign"].startswith("VM census 2027 (active, due ")
+    assert (about["By"], about["Rows (VMs)"], about["Rows (Answers)"]) == ("Olive Officer (officer)", 2, 5)
+    assert about["Filters"] == "none: everything you may read"
+    assert isinstance(about["Made"], datetime.datetime)
+    sheet = workbook["VMs"]
+    last_column = sheet.cell(row=1, column=sheet.max_column).column_letter
+    assert (sheet.freeze_panes, sheet.auto_filter.ref) == ("A2", f"A1:{last_column}3")  # the header and both VMs
+    assert sheet.cell(row=1, column=sheet.max_column).value  # the filter ends at the last named column
+    assert sheet.column_dimensions["A"].width == 20
+    header, *vms = list(sheet.iter_rows(values_only=True))
+    assert [row[header.index("Name")] for row in vms] == ["web01", HYPERLINK]  # typed as text: no apostrophe
+    formula_like = sheet.cell(row=3, column=header.index("Name") + 1)
+    assert formula_like.data_type == "s"
+    assert vms[0][header.index("Data handled")] == "Electronic protected health information (ePHI)"
+    header, *answers = list(workbook["Answers"].iter_rows(values_only=True))
+    by_key = {row[header.index("Question key")]: row for row in answers}
+    assert by_key["comments"][header.index("Answer")] == "=1+1 is not a comment"
+    assert by_key["last_review"][header.index("Answer")] == datetime.datetime(2026, 3, 31)
+    assert by_key["vm_count"][header.index("Answer")] == 12
+    codes = list(workbook["Codes"].iter_rows(values_only=True))
+    assert ("VMs: Platform", "vmware-esxi", "VMware ESXi / vSphere") in codes
 
 
 def test_a_manager_exports_their_own_subtree_only(answered, people):
@@ -902,3 +1087,89 @@ def test_the_assignment_page_needs_the_same_queries_for_2_or_30_vms_and_parts(ch
         assignment_delegate(assignment=chain.head, to_person=report, user=people["vp_a"])
 
     assert count_queries(client, assignment_url(chain.head)) == few
+
+
+def test_answering_for_a_report_opens_their_form_to_the_manager_and_says_what_it_covers(chain, people, org, q, s):
+    other = assignment_delegate(assignment=chain.head, to_person=org["lead_a2"], user=people["vp_a"])
+    below = assignment_delegate(assignment=other, to_person=PersonFactory(
+        name="Zed Report", email="zed@example.com", parent=org["lead_a2"]), user=people["lead_a2"])
+    manager = login(people["vp_a"])
+
+    _, head_html = page(manager, assignment_url(chain.head))
+    assert f'href="/questionnaires/assignments/{other.pk}/#answer-for">Answer it for them</a>' in head_html
+
+    _, html = page(manager, assignment_url(other))
+    assert "You can answer this part for Abe Lead" in html
+    assert f'name="question" value="{q["runs_vms"].pk}"' in html  # the form is open to the manager
+    assert "This also closes the 1 part delegated below it" in html and "<li>Zed Report · not started</li>" in html
+    assert "Mark answered by me (and the 1 part below)" in html
+
+    saved = manager.post(assignment_url(other, f"sections/{s['your-area'].pk}/"),
+                         {"question": q["runs_vms"].pk, "value": "no"})
+    assert saved.status_code == 200
+    response = manager.post(assignment_url(other, "answer-for/"), {"reason": "Abe is on leave."})
+    assert messages_of(response) == ["Abe Lead's part is answered by you and accepted."]
+
+    _, html = page(manager, assignment_url(other))
+    assert "Answered for Abe Lead by vp_a: Abe is on leave." in html
+    assert '<div class="answer" data-answer="runs_vms">\n    No' in html
+    below.refresh_from_db()
+    assert (below.status, below.answered_by_manager_reason) == (AssignmentStatus.ACCEPTED, "Abe is on leave.")
+    trail = AuditEvent.objects.filter(action="assignment.answered_for").values_list("object_id", flat=True)
+    assert sorted(trail) == sorted([str(other.pk), str(below.pk)])
+
+
+def test_a_closed_campaign_shows_closed_in_my_questionnaires_with_no_overdue_date_or_continue(chain, people, officer):
+    campaign_close(campaign=chain.campaign, user=officer)
+    Campaign.objects.filter(pk=chain.campaign.pk).update(due_date=TODAY() - datetime.timedelta(days=3))
+
+    _, html = page(login(people["lead_a1"]), "/questionnaires/")
+
+    row = html[html.index(f'<tr data-assignment="{chain.part.pk}"'):]
+    row = row[:row.index("</tr>")]
+    assert '<span class="badge text-bg-dark" data-status="closed">Closed</span>' in row
+    assert "closed while not started" in row
+    assert "In progress" not in row and "Not started</span>" not in row
+    assert "text-danger" not in row
+    assert ">Continue<" not in row and ">Start<" not in row and ">Open</a>" in row
+
+
+def test_a_delegated_section_says_to_whom_and_its_state_not_that_nothing_is_to_answer(chain, people):
+    _, html = page(login(people["vp_a"]), assignment_url(chain.head))
+
+    section = html[html.index('data-section="vms"'):]
+    section = section[:section.index("</section>")]
+    assert "Nothing to answer here" not in section
+    assert (f'Delegated to\n      <a href="/questionnaires/assignments/{chain.part.pk}/">Ann Lead</a> '
+            '<span class="badge text-bg-secondary">Not started</span>:') in section
+    assert "they answer it, and you review what comes back before you submit." in section
+
+
+def test_each_answer_save_is_summarised_in_the_audit_trail_and_an_unchanged_save_writes_nothing(chain, people, q, s,
+                                                                                              role_users):
+    client = login(people["vp_a"])
+    url = assignment_url(chain.head, f"sections/{s['your-area'].pk}/")
+    client.post(url, {"question": q["runs_vms"].pk, "value": "yes"})
+    client.post(url, {"question": q["runs_vms"].pk, "value": "yes"})
+    client.post(url, {"question": q["runs_vms"].pk, "value": "no"})
+
+    saved = AuditEvent.objects.filter(action="answer.saved").order_by("sequence")
+    assert [(event.actor, event.details) for event in saved] == [
+        (people["vp_a"], {"question": "runs_vms", "from": None, "to": "yes"}),
+        (people["vp_a"], {"question": "runs_vms", "from": "yes", "to": "no"}),
+    ]
+    trail = login(role_users[Role.AUDITOR]).get("/audit/", {"action": "answer."}).content.decode()
+    assert "2 events." in trail and "VM census 2027: Alice VP" in trail
+
+
+def test_answering_for_a_part_already_accepted_says_so_and_changes_nothing(chain, people):
+    DeclaredVMFactory(assignment=chain.part, question=chain_vm_list(chain), name="web01")
+    assignment_submit(assignment=chain.part, user=people["lead_a1"])
+    manager = login(people["vp_a"])
+    manager.post(assignment_url(chain.part, "review/"), {"decision": "accept"})
+    before = db_state()
+
+    response = manager.post(assignment_url(chain.part, "answer-for/"), {"reason": "Because."})
+
+    assert messages_of(response) == ["Ann Lead's part is already accepted."]
+    assert db_state() == before

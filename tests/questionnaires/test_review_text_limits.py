@@ -8,7 +8,12 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from questionnaires.models import REVIEW_TEXT_MAX_LENGTH
-from questionnaires.services.assignments import assignment_answer_for, assignment_review, assignment_submit
+from questionnaires.services.assignments import (
+    assignment_answer_for,
+    assignment_delegate,
+    assignment_review,
+    assignment_submit,
+)
 from tests.questionnaires import test_pages
 from tests.questionnaires.factories import DeclaredVMFactory
 from tests.questionnaires.test_pages import assignment_url, chain_vm_list, db_state, login
@@ -68,11 +73,15 @@ def test_a_huge_comment_on_the_page_is_refused_with_a_message_and_changes_nothin
     assert db_state() == before
 
 
-def test_the_page_fields_say_their_limit(submitted, people, chain):
-    page = login(people["vp_a"]).get(assignment_url(chain.head)).content.decode()
+def test_the_page_fields_say_their_limit(submitted, people, chain, org):
+    other = assignment_delegate(assignment=chain.head, to_person=org["lead_a2"], user=people["vp_a"])
+    manager = login(people["vp_a"])
+    head = manager.get(assignment_url(chain.head)).content.decode()
+    part = manager.get(assignment_url(other)).content.decode()
 
-    # the return comment and the answer-for reason (the template spells the limit out)
-    assert page.count(f'maxlength="{REVIEW_TEXT_MAX_LENGTH}"') >= 2
+    # the return comment, on the page that reviews; the answer-for reason, on the part answered for
+    assert f'name="comment" rows="2" maxlength="{REVIEW_TEXT_MAX_LENGTH}"' in head
+    assert f'name="reason" rows="2" maxlength="{REVIEW_TEXT_MAX_LENGTH}"' in part
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ DATES_HELP = "YYYY-MM-DD (2024-03-05), YYYY/MM/DD, D.M.YYYY or 5 Mar 2024"
 CATEGORIES_HELP = "ePHI, Financial reporting, Customer financial data, Personal data or None"
 COLUMNS_HELP = (
     "Name, Host name or IP, Platform, Software and version, Where it runs, Created on, Created by, Purpose, "
-    "Purpose if other, Status, Owner, Data handled, Notes"
+    "Purpose if other, Status, Owner, Data handled, Notes, UUID, VM ID (moref), MAC address"
 )
 
 
@@ -83,7 +83,7 @@ def test_a_paste_without_header_is_read_in_the_documented_order_from_start_row()
         "web01\tweb01.example.com\tESXi\tESXi 8.0\tDC1\t2023-06-01\tjdoe\tProduction\t\tRunning\tIT\tPII\tfront\n"
         "\n"
         "exp\t\tvmware workstation 17\t\tlaptop\t5 Mar 2024\t\t\tTraining\tpowered off\t\tnone\n"
-        "toolong\t1\t2\t3\t4\t5\t6\t7\t8\t9\t10\t11\t12\t13\n"
+        "toolong\t1\t2\t3\t4\t5\t6\t7\t8\t9\t10\t11\t12\t13\t14\t15\t16\n"
     )
 
     parsed = vm_rows_parse(text=text, start_row=11)
@@ -110,7 +110,7 @@ def test_a_paste_without_header_is_read_in_the_documented_order_from_start_row()
         (
             14,
             "",
-            f"has 14 cells, but without a header line the columns are {COLUMNS_HELP}",
+            f"has 17 cells, but without a header line the columns are {COLUMNS_HELP}",
         ),
     ]
 
@@ -317,6 +317,9 @@ def test_the_grid_headings_are_read_as_headers():
         "owner": "IT",
         "data_categories": ["personal"],
         "notes": "x",
+        "uuid": "",
+        "vm_id": "",
+        "mac_address": "",
     }
 
 

@@ -13,24 +13,33 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from inventory.choices import ChangeKind, FindingState, PowerState, Sanction, ScanStatus, ScanTrigger, SourceKind
-from inventory.models import Finding, Source, VirtualMachine, VMChange
+from inventory.choices import (
+    ChangeKind,
+    Environment,
+    FindingState,
+    PowerState,
+    RequestState,
+    Sanction,
+    ScanStatus,
+    ScanTrigger,
+    SourceKind,
+)
+from inventory.models import DeploymentRequest, Finding, Source, VirtualMachine, VMChange
 from inventory.observations import Inventory, ObservedCluster, ObservedDatacenter, ObservedHost, ObservedVM
-from inventory.services.findings import findings_evaluate
+from inventory.services.findings import policies_evaluate
 from inventory.services.identity import inventory_apply
 from inventory.services.policies import policies_load
 from inventory.services.scan_runs import scan_run_finish, scan_run_start
 from portal.choices import Role
 from portal.db import chunked
-from portal.models import User
+from portal.models import Person, User
 
 EVALUATION_TARGET_SECONDS = 5.0
 QUEUE_TARGET_SECONDS = 0.300
-# A scan may grow by at most this share when the evaluation follows it.
-SCAN_SHARE_TARGET = 0.20
 # The queue is timed over at least this many unresolved findings.
 QUEUE_MIN_FINDINGS = 10_000
 CLUSTERS = 20
+HARDENED = {"isolation.device.connectable.disable": "TRUE", "RemoteDisplay.maxConnections": "1"}
 HOSTS_PER_CLUSTER = 10
 
 
@@ -42,8 +51,8 @@ class Command(BaseCommand):
     help = (
         "Time the policies on a generated estate of N VMs applied as a scan applies them (rogue, dormant, unpatched, "
         "off-baseline and copied VMs among them): the first evaluation (every policy, target "
-        f"{EVALUATION_TARGET_SECONDS:g} s), a second one that changes nothing, their queries, their share of a "
-        f"rescan's writing (target under {SCAN_SHARE_TARGET:.0%}), and the findings queue over every open finding "
+        f"{EVALUATION_TARGET_SECONDS:g} s), a second one that changes nothing, their queries, their size against "
+        "a rescan's writing, and the findings queue over every open finding "
         f"(target {QUEUE_TARGET_SECONDS * 1000:g} ms). Everything is rolled back at the end."
     )
 
@@ -71,16 +80,16 @@ class Command(BaseCommand):
                     version="7.0.3" if old else "8.0.2", build="17630552" if old else "22380479"))
         for n in range(count):
             cluster = n % CLUSTERS
-            # Every VM breaks the baseline (one in ten by a copy setting, the rest by a console limit left unset):
-            # with the other policies, more than N open findings for the queue.
-            settings = {"isolation.device.connectable.disable": "TRUE"} if n % 10 else {
-                "isolation.tools.copy.disable": "FALSE"}
+            # Three VMs in ten break the baseline (a copy setting, or a console limit left unset), one in two runs
+            # old Tools: with the rogue, dormant and copied ones, more than N open findings for the queue.
+            settings = dict(HARDENED) if n % 10 > 2 else {"isolation.tools.copy.disable": "FALSE"} if n % 10 == 0 \
+                else {"isolation.device.connectable.disable": "TRUE"}
             inventory.vms.append(ObservedVM(
                 moref=f"vm-{n}", name=f"bench-{n:06d}", instance_uuid=f"50{n:030d}",
                 bios_uuid=f"42{n // 2 if n % 500 == 1 else n:030d}",
                 power_state=PowerState.OFF if n % 20 == 0 else PowerState.ON, datacenter_key="datacenter-1",
                 cluster_key=f"c{cluster}", host_key=f"h{cluster}-{n // CLUSTERS % HOSTS_PER_CLUSTER}",
-                tools_status="toolsOk", tools_version_status="guestToolsNeedUpgrade" if n % 7 == 0 else
+                tools_status="toolsOk", tools_version_status="guestToolsNeedUpgrade" if n % 2 == 0 else
                 "guestToolsCurrent", hardware_version="vmx-19", advanced_settings=settings,
             ))
         return inventory
@@ -101,8 +110,8 @@ class Command(BaseCommand):
         started = time.perf_counter()
         self._scan(source, self._observation(tag, count, now - datetime.timedelta(days=120)))
         ids = list(VirtualMachine.objects.filter(source=source).order_by("id").values_list("id", flat=True))
-        for chunk in chunked([vm_id for index, vm_id in enumerate(ids) if index % 10]):
-            VirtualMachine.objects.filter(id__in=chunk).update(sanction=Sanction.APPROVED)
+        approved = [vm_id for index, vm_id in enumerate(ids) if index % 10]
+        self._approve(tag, approved)
         VMChange.objects.bulk_create([
             VMChange(vm_id=vm_id, kind=ChangeKind.POWER_CHANGED, at=now - datetime.timedelta(days=100 + index % 50),
                      old=PowerState.ON, new=PowerState.OFF)
@@ -116,14 +125,14 @@ class Command(BaseCommand):
                 import cProfile
                 import pstats
                 profile = cProfile.Profile()
-                first = profile.runcall(findings_evaluate)
+                first = profile.runcall(policies_evaluate)
                 pstats.Stats(profile).sort_stats("cumulative").print_stats("inventory|portal", 25)
             else:
-                first = findings_evaluate()
+                first = policies_evaluate()
             first_seconds = time.perf_counter() - started
         with CaptureQueriesContext(connection) as second_queries:
             started = time.perf_counter()
-            second = findings_evaluate()
+            second = policies_evaluate()
             second_seconds = time.perf_counter() - started
         opened = dict(first.opened)
         self.stdout.write(f"  first evaluation: {first_seconds:.2f} s, {len(first_queries)} queries, opened "
@@ -133,10 +142,25 @@ class Command(BaseCommand):
                           f"queries, {second.changed} changes "
                           f"[{_verdict(second_seconds < EVALUATION_TARGET_SECONDS and not second.changed)}]")
         share = second_seconds / rescan
-        self.stdout.write(f"  a rescan's writing of {count:,} VMs took {rescan:.2f} s; the evaluation after it adds "
-                          f"{share:.0%} of that [{_verdict(share < SCAN_SHARE_TARGET)} < {SCAN_SHARE_TARGET:.0%}]"
-                          " (collection from vCenter, not counted here, makes the real share smaller)")
+        self.stdout.write(f"  a rescan's writing of {count:,} VMs took {rescan:.2f} s; the evaluation after it is "
+                          f"{share:.0%} of that writing alone (scripts/benchmark_scan.py measures its share of a "
+                          "whole scan, collection from vCenter included)")
         self._queue()
+
+    @staticmethod
+    def _approve(tag: str, vm_ids: list[int]) -> None:
+        """Nine VMs in ten are held by an approved deployment request (and sanctioned: the baseline decides)."""
+        requester = User.objects.create(username=f"benchmark-manager-{tag}")
+        person = Person.objects.create(name="Benchmark Manager", email=f"manager-{tag}@benchmark.invalid",
+                                       user=requester)
+        today = timezone.localdate()
+        DeploymentRequest.objects.bulk_create([
+            DeploymentRequest(requested_by=requester, requester=person, owner=person, purpose=f"Service {vm_id}",
+                              environment=Environment.PRODUCTION, vcpu=2, memory_gb=8, disk_gb=100, os="Linux",
+                              start_date=today, state=RequestState.FULFILLED, vm_id=vm_id)
+            for vm_id in vm_ids], batch_size=2000)
+        for chunk in chunked(vm_ids):
+            VirtualMachine.objects.filter(id__in=chunk).update(sanction=Sanction.APPROVED)
 
     def _queue(self) -> None:
         admin = User.objects.create(username=f"benchmark-secadmin-{uuid.uuid4().hex[:6]}")

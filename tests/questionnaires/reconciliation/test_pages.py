@@ -346,7 +346,7 @@ def test_the_csv_export_is_the_filtered_list_with_labels_safe_cells_and_an_audit
     table = list(csv.DictReader(io.StringIO(body.removeprefix("\ufeff"))))
     names = sorted(row["Declared name"] for row in table)
     assert names == sorted(["'" + HYPERLINK, "olga-ghost", "rex-ghost", "web-01"])
-    assert {row["State"] for row in table} == {"Not found (platform we scan)"}
+    assert {(row["State"], row["State (code)"]) for row in table} == {("Not found (platform we scan)", "not_found")}
     close = next(row for row in table if row["Declared name"] == "web-01")
     assert (close["Declared by"], close["Candidates (VM ids)"], close["Routed to"]) == (
         "Rex Report", str(recon["vms"]["web_01"].pk), "Rex Report",
@@ -371,9 +371,9 @@ def test_the_xlsx_export_has_an_about_sheet_a_frozen_filtered_header_and_typed_c
     response = dana.get(page_of(recon) + "items.xlsx", {"status": "answered", "subtree": recon["people"]["rex"].pk})
 
     workbook = load_workbook(io.BytesIO(response.content))
-    assert workbook.sheetnames == ["About", "Items"]
+    assert workbook.sheetnames == ["About", "Items", "Codes"]
     about = {label: value for label, value in workbook["About"].iter_rows(values_only=True)}
-    assert about["Export"] == "Reconciliation items of Census 2027"
+    assert (about["Export"], about["Campaign"]) == ("Reconciliation items of Census 2027", "Census 2027")
     assert (about["By"], about["Rows"]) == ("dana", 1)
     assert (about["Filter: Answer"], about["Filter: Part of"]) == ("Answered", "Rex Report")
     assert isinstance(about["Made"], datetime.datetime)
@@ -387,6 +387,9 @@ def test_the_xlsx_export_has_an_about_sheet_a_frozen_filtered_header_and_typed_c
     assert isinstance(record["Answered at"], datetime.datetime) and isinstance(record["Row"], int)
     assert items.column_dimensions["K"].width == 60  # the reasons
     assert response["Content-Disposition"].startswith('attachment; filename="Census-2027-reconciliation-')
+    codes = list(workbook["Codes"].iter_rows(values_only=True))
+    assert ("Answer", "retired", "Confirmed retired") in codes
+    assert ("State", "not_found", State.NOT_FOUND.label) in codes
 
 
 # --- follow-ups --------------------------------------------------------------------------------------------------
