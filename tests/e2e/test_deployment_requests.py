@@ -12,7 +12,7 @@ from inventory.services.approvals import REQUEST_ATTRIBUTE
 from inventory.services.sources import source_vcenter_save
 from portal.models import Person
 from portal.services.demo import DEMO_PASSWORD, demo_people_load
-from tests.e2e.pages import RECORD_VIOLATIONS, settle
+from tests.e2e.pages import RECORD_VIOLATIONS, navigate, settle
 from tests.vsphere_sim import harness
 
 pytestmark = [pytest.mark.e2e, pytest.mark.simulator, pytest.mark.django_db(transaction=True)]
@@ -40,7 +40,7 @@ def test_a_manager_requests_a_vm_a_security_admin_approves_and_a_scan_links_it(b
     log_in("manager", DEMO_PASSWORD)
     settle(page)
 
-    page.get_by_role("link", name="Requests").click()
+    navigate(page, "Estate", "Deployment requests")
     page.get_by_role("link", name="Request a VM").click()
     settle(page)
     page.get_by_label("Purpose").fill("Payroll reporting")
@@ -69,7 +69,7 @@ def test_a_manager_requests_a_vm_a_security_admin_approves_and_a_scan_links_it(b
     admin_page.fill("input[name=username]", "secadmin")
     admin_page.fill("input[name=password]", DEMO_PASSWORD)
     admin_page.click("button[type=submit]")
-    admin_page.get_by_role("link", name="Requests 1").click()
+    navigate(admin_page, "Estate", "Deployment requests 1")
     admin_page.get_by_role("link", name="Review queue").click()
     row = admin_page.get_by_role("row", name=request.number)
     expect(row).to_contain_text("0 of 1")

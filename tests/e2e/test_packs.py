@@ -14,6 +14,7 @@ from compliance.services.catalogs import catalogs_load
 from compliance.services.sampling import sample_draw
 from portal.models import AuditEvent, User
 from portal.services.demo import DEMO_PASSWORD, demo_people_load
+from tests.e2e.pages import navigate
 from tests.factories import VirtualMachineFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -36,7 +37,7 @@ def test_the_officer_builds_a_pack_and_the_auditor_downloads_it_and_draws_a_samp
     page = watched
 
     log_in(page, live_server.url, "officer")
-    page.get_by_role("link", name="Evidence", exact=True).click()
+    navigate(page, "Compliance", "Evidence packs")
     form = page.locator("form[data-form=pack-request]")
     form.get_by_label("Framework").select_option("hipaa")
     form.get_by_label("Period start").fill(str(today - datetime.timedelta(days=30)))
@@ -50,7 +51,7 @@ def test_the_officer_builds_a_pack_and_the_auditor_downloads_it_and_draws_a_samp
         expect(page.locator("[data-pack-state]")).to_have_text("Ready", timeout=60_000)
     pdf_hash = page.locator("[data-figure=pdf-sha256]").inner_text().strip()
 
-    page.get_by_role("link", name="Evidence packs").click()
+    page.locator("main").get_by_role("link", name="Evidence packs").click()
     page.get_by_role("link", name="Auditor access").click()
     grant = page.locator("form[data-form=grant]")
     grant.get_by_label("Auditor").select_option("auditor")
@@ -62,7 +63,7 @@ def test_the_officer_builds_a_pack_and_the_auditor_downloads_it_and_draws_a_samp
     auditor_context = browser.new_context(viewport={"width": 1280, "height": 900})
     auditor = auditor_context.new_page()
     log_in(auditor, live_server.url, "auditor")
-    auditor.get_by_role("link", name="Evidence", exact=True).click()
+    navigate(auditor, "Compliance", "Evidence packs")
     auditor.locator("[data-figure=packs] tbody tr a").first.click()
     with auditor.expect_download() as download_info:
         auditor.locator("[data-download=pdf]").click()

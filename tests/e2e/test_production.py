@@ -31,6 +31,7 @@ from playwright.sync_api import expect
 
 from portal.choices import Role
 from tests.conftest import TEST_BROKER_URL, _redis_problem
+from tests.e2e.pages import navigate
 from tests.factories import UserFactory
 from tests.vsphere_sim import harness
 
@@ -216,7 +217,7 @@ def test_a_security_admin_adds_the_simulator_and_scans_it_on_the_production_stac
     assert static.headers["content-encoding"] in ("br", "gzip")
     assert "immutable" in static.headers["cache-control"]
 
-    page.locator("#nav").get_by_role("link", name="Sources").click()
+    navigate(page, "Estate", "Sources")
     page.get_by_role("link", name="Add vCenter").click()
     page.get_by_label("Name").fill("lab-simulator")
     page.get_by_label("Host").fill(simulator.host)
@@ -240,7 +241,7 @@ def test_a_security_admin_adds_the_simulator_and_scans_it_on_the_production_stac
         raise AssertionError(f"the scan did not complete:\n{production['processes'].log('worker')}") from None
     expect(page.locator("[data-progress]")).to_contain_text(f"{len(SIMULATED_VMS)} VMs seen")
 
-    page.locator("#nav").get_by_role("link", name="Inventory").click()
+    navigate(page, "Estate", "Inventory")
     names = page.locator("table tbody tr td:first-child a")
     expect(names).to_have_count(len(SIMULATED_VMS))
     assert sorted(names.all_inner_texts()) == SIMULATED_VMS

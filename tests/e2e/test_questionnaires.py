@@ -16,6 +16,7 @@ from portal.choices import Role
 from portal.models import Person
 from portal.services.demo import DEMO_PASSWORD, demo_people_load
 from questionnaires.services.templates import DATA_DIR, template_load
+from tests.e2e.pages import navigate
 from tests.factories import TEST_PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -57,13 +58,13 @@ def test_a_campaign_goes_down_the_chain_and_back_up(page, live_server, log_in, o
         expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
     def open_my_assignment() -> None:
-        page.locator("#nav").get_by_role("link", name="Questionnaires", exact=True).click()
+        navigate(page, "Questionnaires", "My questionnaires")
         page.locator("tr[data-assignment] a.btn").click()
         expect(page.get_by_role("heading", name=re.compile(r"^Your part of VM census 2027"))).to_be_visible()
 
     # The officer creates the campaign through the form and launches it.
     switch_to("officer")
-    page.locator("#nav").get_by_role("link", name="Campaigns", exact=True).click()
+    navigate(page, "Questionnaires", "Campaigns")
     page.get_by_role("link", name="New campaign").click()
     page.get_by_label("Name").fill("VM census 2027")
     page.get_by_label("Scope: the head of the subtree asked").fill(director.email)
@@ -109,7 +110,7 @@ def test_a_campaign_goes_down_the_chain_and_back_up(page, live_server, log_in, o
 
     # The director returns it with a comment.
     switch_to("manager")
-    page.locator("#nav").get_by_role("link", name="Questionnaires", exact=True).click()
+    navigate(page, "Questionnaires", "My questionnaires")
     expect(page.locator(f"tr[data-review='{first.email}']")).to_be_visible()
     open_my_assignment()
     part = page.locator(f"[data-part='{first.email}']")
