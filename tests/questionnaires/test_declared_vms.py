@@ -18,7 +18,6 @@ from questionnaires.services.declared_vms import (
     declared_vms_save,
 )
 from questionnaires.services.templates import DATA_DIR, template_load
-from questionnaires.vm_rows.export import declared_vm_export_cells, vm_rows_export_cells
 from questionnaires.vm_rows.parse import vm_rows_parse
 from tests.factories import (
     AreaMappingFactory,
@@ -462,40 +461,6 @@ def test_an_unchanged_prefilled_row_keeps_its_disposition(assignment, vm_list, e
 
     assert (result.unchanged, result.updated, result.total) == (1, 0, 4)
     assert assignment.declared_vms.get(pk=viewer.pk).disposition == Disposition.PENDING
-
-
-# --- exports of saved rows ---------------------------------------------------------------------------------
-
-
-def test_a_row_is_neutralised_cell_by_cell(assignment, vm_list, assignee):
-    assert vm_rows_export_cells(["=1", "ok", 3]) == ["'=1", "ok", 3]
-    rows = vm_rows_parse(
-        text="name\tnotes\tdata_categories\tcreated_on\n=cmd|' /C calc'!A0\t@me\tephi;personal\t2024-01-02\n"
-    ).rows
-    declared_vms_save(assignment=assignment, question=vm_list, rows=rows, user=assignee.user)
-
-    cells = declared_vm_export_cells(assignment.declared_vms.get())
-
-    assert cells == [
-        "'=cmd|' /C calc'!A0",
-        "",
-        "",
-        "",
-        "",
-        "2024-01-02",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "ephi; personal",
-        "'@me",
-        "",  # uuid
-        "",  # vm_id
-        "",  # mac_address
-        "added",
-        "",
-    ]
 
 
 def test_a_long_list_is_reordered_and_one_edit_writes_one_row(

@@ -14,7 +14,6 @@ from portal.tabular.problems import Numbering, Problem
 from questionnaires.choices import DataCategory, DeclaredVMStatus, VMPurpose
 from questionnaires.vm_rows import columns
 from questionnaires.vm_rows.columns import COLUMN_LABELS
-from questionnaires.vm_rows.export import vm_rows_export_cells
 from questionnaires.vm_rows.parse import MAX_ROWS, ParsedRows, VMRow, vm_rows_parse
 from tests.xlsx_files import cell, crafted
 
@@ -494,30 +493,6 @@ def test_a_zip_bomb_is_refused_before_it_is_inflated(settings):
     parsed = vm_rows_parse(xlsx_file=SimpleUploadedFile("vms.xlsx", archive.getvalue()))
 
     assert problems(parsed) == [(0, "", "unzips to 391 KB, more than the 293 KB allowed: save a smaller one")]
-
-
-# --- exports ----------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("cell", "expected"),
-    [
-        ('=HYPERLINK("http://evil")', '\'=HYPERLINK("http://evil")'),
-        ("+1+1", "'+1+1"),
-        ("-2", "'-2"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("\t=1", "'\t=1"),
-        ("\r=1", "'\r=1"),
-        ("web01", "web01"),
-        ("a=b", "a=b"),
-        ("", ""),
-        (-2, -2),
-        (None, None),
-        (datetime.date(2024, 1, 2), datetime.date(2024, 1, 2)),
-    ],
-)
-def test_formula_cells_are_neutralised_for_export(cell, expected):
-    assert vm_rows_export_cells(cell) == expected
 
 
 def test_problems_read_with_the_grids_headings_and_an_upload_named():
