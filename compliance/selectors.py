@@ -386,6 +386,27 @@ def dashboard_cards(*, user) -> list[dict]:
     }]
 
 
+def vm_panels(*, vm, user) -> list[dict]:
+    """The VM page's "Compliance scope" panel, for those who read control status: the frameworks its declared
+    data categories put it in, each with the automated controls deficient in that scope. One query."""
+    if not user.has_role(*COMPLIANCE_ROLES):
+        return []
+    categories = set(vm.data_categories or [])
+    scopes = [scope for scope, category in SCOPE_CATEGORIES.items() if category in categories]
+    deficient: dict[str, list[str]] = defaultdict(list)
+    if scopes:
+        for code, scope in latest_evaluations().filter(
+            scope__in=scopes, status=EvaluationStatus.DEFICIENT
+        ).order_by("control__code").values_list("control__code", "scope"):
+            deficient[scope].append(code)
+    labels = dict(Scope.choices)
+    return [{
+        "title": "Compliance scope",
+        "template": "compliance/_vm_scope.html",
+        "frameworks": [{"slug": scope, "label": labels[scope], "deficient": deficient[scope]} for scope in scopes],
+    }]
+
+
 # --- statement of applicability and addressable decisions ---------------------------------------------------------
 
 APPLICABILITY_STATES = {"applicable": "Applicable", "not_applicable": "Not applicable", "undecided": "Undecided"}

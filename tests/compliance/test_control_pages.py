@@ -13,6 +13,7 @@ from django.utils import timezone
 from compliance.charts import evaluation_history_svg
 from compliance.choices import EvaluationTrigger
 from compliance.models import Control, ControlEvaluation, EvaluationRun
+from compliance.selectors import vm_panels
 from compliance.services.controls import controls_load
 from compliance.services.evaluation import controls_evaluate
 from inventory.choices import Sanction
@@ -254,3 +255,15 @@ def test_an_attested_result_has_nothing_to_re_check(estate, client_for):
     assert response.status_code == 200
     html = response.content.decode()
     assert "Quarterly review done." in html and 'data-figure="recheck' not in html
+
+
+def test_a_vm_page_says_which_framework_scopes_it_is_in(estate, client_for, role_users):
+    ephi_vm = estate[-1]  # holds ePHI: HIPAA scope, where approval (0 of 2) is deficient
+
+    html = client_for(Role.AUDITOR).get(reverse("inventory:vm_detail", args=[ephi_vm.pk])).content.decode()
+    other = client_for(Role.AUDITOR).get(reverse("inventory:vm_detail", args=[estate[0].pk])).content.decode()
+
+    panel = html[html.index('data-panel="compliance-scope"'):]
+    assert 'data-framework="hipaa"' in panel and "VMC-02" in panel[:panel.index("</div></div>")]
+    assert "outside the HIPAA, SOX and GLBA scopes" in other
+    assert vm_panels(vm=ephi_vm, user=role_users[Role.MANAGER]) == []  # managers read no control status

@@ -168,7 +168,7 @@ def test_the_list_filters_escapes_and_exports(requirement, role_users, client_fo
                           reason="<b>legacy</b>", expires_on=in_days(30))
     client = client_for(Role.AUDITOR)
 
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(12):  # the page's own reads, the login and the menus' counts: not per row
         response = client.get(reverse("compliance:exception_list"), {"status": "requested", "framework": "hipaa"})
     exported = client.get(reverse("compliance:exception_export_csv"), {"status": "approved"})
     xlsx = client.get(reverse("compliance:exception_export_xlsx"))
