@@ -69,3 +69,54 @@ def trend_svg(series: dict[str, list[tuple]], *, title: str = "", width: int = 7
     for label, points in series.items():
         chart.add(label, sorted(((moment, value) for moment, value in points), key=lambda point: point[0]))
     return SCRIPT.sub("", chart.render(is_unicode=True))
+
+
+# Colours of an evaluation's dot on the printed chart, by status.
+STATUS_COLOURS = {EvaluationStatus.EFFECTIVE: "#198754", EvaluationStatus.DEFICIENT: "#dc3545",
+                  EvaluationStatus.NOT_EVALUATED: "#6c757d"}
+
+
+def evaluation_print_svg(evaluations: Sequence, *, metric: str, width: int = 680, height: int = 110) -> str:
+    """The evaluations' values over time as a plain SVG for a PDF: a line, the threshold dashed, a dot per
+    evaluation coloured by status. A few dozen elements and no stylesheet, where pygal's chart carries a
+    stylesheet and hundreds of elements that WeasyPrint lays out slowly (a pack prints a hundred of them)."""
+    spec = SPECS[metric]
+    points = sorted(evaluations, key=lambda evaluation: (evaluation.evaluated_at, evaluation.pk or 0))
+    values = [float(p.value) for p in points if p.value is not None]
+    thresholds = [float(p.threshold) for p in points if p.threshold is not None]
+    top = 100.0 if spec.unit == PERCENT else max([*values, *thresholds, 1.0]) * 1.1
+    left, right, upper, lower = 44, width - 8, 8, height - 18
+    first, last = (points[0].evaluated_at, points[-1].evaluated_at) if points else (None, None)
+    span = (last - first).total_seconds() if points and last > first else 1.0
+
+    def x(point) -> float:
+        return left + (right - left) * ((point.evaluated_at - first).total_seconds() / span if len(points) > 1 else 1)
+
+    def y(value: float) -> float:
+        return lower - (lower - upper) * (value / top if top else 0)
+
+    unit = " %" if spec.unit == PERCENT else ""
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, sans-serif" font-size="9">',
+             f'<rect x="{left}" y="{upper}" width="{right - left}" height="{lower - upper}" fill="#f8f9fa" '
+             'stroke="#ced4da" stroke-width="0.5"/>',
+             f'<text x="{left - 4}" y="{upper + 8}" text-anchor="end">{top:g}{unit}</text>',
+             f'<text x="{left - 4}" y="{lower}" text-anchor="end">0{unit}</text>']
+    if thresholds:
+        parts.append(f'<line x1="{left}" x2="{right}" y1="{y(thresholds[-1]):.1f}" y2="{y(thresholds[-1]):.1f}" '
+                     'stroke="#dc3545" stroke-width="1" stroke-dasharray="5,3"/>')
+    line = " ".join(f"{x(p):.1f},{y(float(p.value)):.1f}" for p in points if p.value is not None)
+    if line:
+        parts.append(f'<polyline points="{line}" fill="none" stroke="#0d6efd" stroke-width="1.5"/>')
+    for p in points:
+        if p.value is not None:
+            parts.append(f'<circle cx="{x(p):.1f}" cy="{y(float(p.value)):.1f}" r="2.2" '
+                         f'fill="{STATUS_COLOURS.get(p.status, "#6c757d")}"/>')
+    if points:
+        parts.append(f'<text x="{left}" y="{height - 4}">{first:%Y-%m-%d}</text>')
+        parts.append(f'<text x="{right}" y="{height - 4}" text-anchor="end">{last:%Y-%m-%d}</text>')
+    if not values:
+        parts.append(f'<text x="{(left + right) / 2}" y="{(upper + lower) / 2}" text-anchor="middle" '
+                     'fill="#6c757d">No measured value in the period</text>')
+    parts.append("</svg>")
+    return "".join(parts)

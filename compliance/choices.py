@@ -131,3 +131,21 @@ class ControlTestStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     NOT_APPLICABLE = "not_applicable", "Not applicable"
     MISSED = "missed", "Missed"
+
+
+class PackState(models.TextChoices):
+    """Where an evidence pack's build stands; only a ready pack is shown to auditors."""
+
+    QUEUED = "queued", "Queued"
+    BUILDING = "building", "Building"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class EvidenceRequestState(models.TextChoices):
+    """An auditor's request for evidence ("provided by client" list), as audit firms track it."""
+
+    OPEN = "open", "Open"
+    ANSWERED = "answered", "Answered, to review"
+    ACCEPTED = "accepted", "Accepted"
+    ASKED_AGAIN = "asked_again", "Asked again"

@@ -1,22 +1,28 @@
 """Forms of the compliance pages: shapes only. The rules (who decides, which text an outcome needs, who may
 approve) live in the services, which name the field a refusal is about; the views put that on the form. A
 compliance officer assigns a control's owner and threshold; anybody who reads control status picks the date to
-read it on."""
+read it on; packs, samples, grants and evidence requests."""
+
+import datetime
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Field, Layout, Submit
 from django import forms
 from django.conf import settings
 
-from compliance.choices import ControlTestStatus, DecisionOutcome
+from compliance.choices import ControlTestStatus, DecisionOutcome, FrameworkKind
 from compliance.evidence_files import ALLOWED_TEXT, ALLOWED_TYPES
-from compliance.models import Control, Requirement
+from compliance.models import Control, Framework, Requirement
 from compliance.selectors import latest_versions
 from compliance.services.attestations import RESULTS
+from compliance.services.packs import DEFAULT_SAMPLE_SIZE
 from compliance.services.plans import PLAN_SECTIONS, SECTION_FIELDS
+from compliance.services.sampling import SAMPLE_SIZE_MAX, SEED_BOUND
 from compliance.services.texts import PLAN_SECTION_MAX_LENGTH, STATEMENT_MAX_LENGTH
 from portal.forms import PersonField
-from portal.models import Person
+from portal.models import Person, User
+
+DATE = forms.DateInput(attrs={"type": "date"})
 
 
 class OptionalPersonField(PersonField):
@@ -180,3 +186,75 @@ class EvidenceAddForm(forms.Form):
     files = EvidenceFilesField(label="Evidence files", help_text=f"{ALLOWED_TEXT}, at most 10 MB each. A file "
                                "named as one kept already becomes its next version.")
     expires_on = forms.DateField(label="Valid until", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class PackRequestForm(forms.Form):
+    framework = forms.ModelChoiceField(Framework.objects.filter(kind=FrameworkKind.REGULATION).order_by("name"),
+                                       to_field_name="slug")
+    period_start = forms.DateField(widget=DATE)
+    period_end = forms.DateField(widget=DATE)
+    as_of = forms.DateField(widget=DATE, required=False, help_text="Empty: the end of the period.")
+    sample_size = forms.IntegerField(min_value=1, max_value=SAMPLE_SIZE_MAX, initial=DEFAULT_SAMPLE_SIZE)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("period_start") and data.get("period_end") and data["period_start"] > data["period_end"]:
+            self.add_error("period_end", "The end is before the start.")
+        return data
+
+
+class SampleForm(forms.Form):
+    size = forms.IntegerField(min_value=1, max_value=SAMPLE_SIZE_MAX, initial=DEFAULT_SAMPLE_SIZE)
+    seed = forms.IntegerField(min_value=0, max_value=SEED_BOUND - 1, required=False,
+                              help_text="Empty: a new random seed. The same seed draws the same VMs again.")
+
+
+class GrantForm(forms.Form):
+    auditor = forms.ModelChoiceField(User.objects.none(), to_field_name="username")
+    framework = forms.ModelChoiceField(Framework.objects.filter(kind=FrameworkKind.REGULATION).order_by("name"),
+                                       to_field_name="slug")
+
+    def __init__(self, *args, auditors=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if auditors is not None:
+            self.fields["auditor"].queryset = auditors
+
+
+class EvidenceRequestForm(forms.Form):
+    framework = forms.ModelChoiceField(Framework.objects.none(), to_field_name="slug")
+    control = forms.CharField(max_length=64, required=False, help_text="A citation of the framework, e.g. 164.312(b).")
+    vm = forms.CharField(max_length=255, required=False, label="VM", help_text="Or a VM's name.")
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=10_000)
+    due_date = forms.DateField(widget=DATE, initial=lambda: datetime.date.today() + datetime.timedelta(days=14))
+
+    def __init__(self, *args, frameworks=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if frameworks is not None:
+            self.fields["framework"].queryset = frameworks
+
+
+class AnswerForm(forms.Form):
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=10_000)
+    file = forms.FileField(required=False)
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("accept", "Accept"), ("ask_again", "Ask again")])
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=10_000)
+
+
+class PeriodForm(forms.Form):
+    """``?start=YYYY-MM-DD&end=YYYY-MM-DD`` of an export over a period (default: the year so far)."""
+
+    start = forms.DateField(required=False)
+    end = forms.DateField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        today = datetime.date.today()
+        data["start"] = data.get("start") or today.replace(month=1, day=1)
+        data["end"] = data.get("end") or today
+        if data["start"] > data["end"]:
+            self.add_error("end", "The end is before the start.")
+        return data

@@ -18,11 +18,13 @@ from compliance.choices import (
     EvaluationBasis,
     EvaluationStatus,
     EvaluationTrigger,
+    EvidenceRequestState,
     ExceptionStatus,
     FrameworkKind,
     Implementation,
     MappingRelationship,
     Metric,
+    PackState,
     RequirementKind,
     Scope,
 )
@@ -497,3 +499,151 @@ class Evidence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version} ({self.control.code})"
+
+
+class EvidencePack(models.Model):
+    """One PDF for a framework and a period, with the manifest of every table and attachment it holds.
+
+    Built once by ``pack_build`` (a Celery task on the ``pdf`` queue); once ``ready`` it never changes, and a
+    rebuild is a new pack. ``pdf_sha256`` is the hash of ``pdf`` (a PDF cannot hold its own hash) and
+    ``manifest_sha256`` that of the manifest's canonical JSON; ``verify_pack`` recomputes both and every hash the
+    manifest lists. A failed build keeps no PDF and says why in ``failure_reason``.
+    """
+
+    framework = models.ForeignKey(Framework, on_delete=models.PROTECT, related_name="packs")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    as_of = models.DateField(help_text="The date the pack's figures are read as of.")
+    built_by = models.ForeignKey("portal.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    built_by_label = models.CharField(max_length=200, help_text="Who asked for it (user or command).")
+    requested_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=20, choices=PackState.choices, default=PackState.QUEUED)
+    failure_reason = models.TextField(blank=True)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Per cent done, for the page that waits.")
+    progress_step = models.CharField(max_length=200, blank=True)
+    sample_seed = models.BigIntegerField(help_text="Seed of the audit sample: the same seed draws the same VMs.")
+    sample_size = models.PositiveIntegerField()
+    pdf = models.BinaryField(null=True, blank=True, editable=False)
+    pdf_sha256 = models.CharField(max_length=64, blank=True)
+    manifest = models.JSONField(default=dict, blank=True)
+    manifest_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(period_start__lte=models.F("period_end")), name="pack_period_order"),
+            models.CheckConstraint(
+                condition=~Q(state=PackState.READY) | (Q(pdf__isnull=False) & ~Q(pdf_sha256="")),
+                name="pack_ready_has_pdf",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state=PackState.FAILED) | Q(pdf__isnull=True), name="pack_failed_has_no_pdf"
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="pack_progress_percent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Pack {self.pk} {self.framework.slug} {self.period_start}..{self.period_end}"
+
+
+class PackSample(models.Model):
+    """A sample an auditor drew again from a pack's population: a new seed, recorded, so it can be redrawn.
+
+    ``vm_ids`` are the VMs drawn from the pack's recorded population (``manifest["population_ids"]``), so the
+    sample depends on the pack and the seed only, never on today's inventory.
+    """
+
+    pack = models.ForeignKey(EvidencePack, on_delete=models.PROTECT, related_name="samples")
+    seed = models.BigIntegerField()
+    size = models.PositiveIntegerField()
+    vm_ids = models.JSONField(default=list)
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the drawn ids, in order, as JSON.")
+    drawn_by = models.ForeignKey("portal.User", on_delete=models.PROTECT, related_name="+")
+    drawn_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-drawn_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Sample of {self.size} from pack {self.pack_id} (seed {self.seed})"
+
+
+class FrameworkGrant(models.Model):
+    """A framework an auditor may read the packs of, granted by a compliance officer.
+
+    The auditor's access still ends with their login's ``access_expires_on``; a revoked grant keeps its row.
+    """
+
+    auditor = models.ForeignKey("portal.User", on_delete=models.PROTECT, related_name="framework_grants")
+    framework = models.ForeignKey(Framework, on_delete=models.PROTECT, related_name="grants")
+    granted_by = models.ForeignKey("portal.User", on_delete=models.PROTECT, related_name="+")
+    granted_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["framework", "auditor"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["auditor", "framework"], condition=Q(revoked_at__isnull=True), name="grant_one_live_per_pair"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.framework.slug} for {self.auditor}"
+
+
+class EvidenceRequest(models.Model):
+    """An auditor's request for evidence on a control (a catalog requirement) or a VM, due on a date.
+
+    The client answers with files or a note (``EvidenceResponse``); the auditor accepts or asks again.
+    """
+
+    framework = models.ForeignKey(Framework, on_delete=models.PROTECT, related_name="evidence_requests")
+    requirement = models.ForeignKey(
+        Requirement, null=True, blank=True, on_delete=models.PROTECT, related_name="evidence_requests"
+    )
+    vm = models.ForeignKey(
+        "inventory.VirtualMachine", null=True, blank=True, on_delete=models.PROTECT, related_name="evidence_requests"
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    due_date = models.DateField()
+    state = models.CharField(max_length=20, choices=EvidenceRequestState.choices, default=EvidenceRequestState.OPEN)
+    requested_by = models.ForeignKey("portal.User", on_delete=models.PROTECT, related_name="evidence_requests")
+    requested_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(requirement__isnull=False) & Q(vm__isnull=True))
+                | (Q(requirement__isnull=True) & Q(vm__isnull=False)),
+                name="evidence_request_names_control_or_vm",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Request {self.pk}: {self.title}"
+
+
+class EvidenceResponse(models.Model):
+    """One turn of an evidence request: the client's answer (a note and maybe a file) or the auditor's review."""
+
+    request = models.ForeignKey(EvidenceRequest, on_delete=models.CASCADE, related_name="responses")
+    by = models.ForeignKey("portal.User", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    note = models.TextField(blank=True)
+    state_after = models.CharField(max_length=20, choices=EvidenceRequestState.choices)
+    file_name = models.CharField(max_length=200, blank=True)
+    file_content = models.BinaryField(null=True, blank=True, editable=False)
+    file_sha256 = models.CharField(max_length=64, blank=True)
+    file_size = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_state_after_display()} by {self.by} on request {self.request_id}"

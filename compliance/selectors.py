@@ -21,6 +21,7 @@ from compliance.choices import (
     EvaluationStatus,
     FrameworkKind,
     Implementation,
+    PackState,
     RequirementKind,
     Scope,
 )
@@ -33,7 +34,10 @@ from compliance.models import (
     ControlTest,
     EvaluationRun,
     Evidence,
+    EvidencePack,
+    EvidenceRequest,
     Framework,
+    FrameworkGrant,
     Mapping,
     PlanSignoff,
     PlanVersion,
@@ -42,7 +46,8 @@ from compliance.models import (
 )
 from compliance.services.catalogs import HUB_SLUG
 from inventory.selectors import policy_list
-from portal.choices import COMPLIANCE_ROLES
+from portal.choices import COMPLIANCE_ROLES, Role
+from portal.models import User
 
 
 def latest_versions() -> QuerySet[CatalogVersion]:
@@ -470,9 +475,9 @@ def plan_diff(*, old: PlanVersion | None, new: PlanVersion, sections) -> list[di
 # --- exceptions ---------------------------------------------------------------------------------------------------
 
 
-def exception_list(*, status: str = "", framework: str = "") -> QuerySet[RiskException]:
-    """Exceptions, newest first, with what they cover and who asked and decided; narrowed by status and the
-    framework of their requirement."""
+def exception_list(*, status: str = "", framework: str = "", control: str = "") -> QuerySet[RiskException]:
+    """Exceptions, newest first, with what they cover and who asked and decided; narrowed by status, the
+    framework of their requirement and the code of their control."""
     rows = RiskException.objects.select_related(
         "requirement__version__framework", "control", "requested_by", "decided_by"
     ).order_by("-requested_at", "-id")
@@ -480,6 +485,8 @@ def exception_list(*, status: str = "", framework: str = "") -> QuerySet[RiskExc
         rows = rows.filter(status=status)
     if framework:
         rows = rows.filter(requirement__version__framework__slug=framework)
+    if control:
+        rows = rows.filter(control__code=control)
     return rows
 
 
@@ -564,3 +571,55 @@ def _setting(key: str, value) -> str:
     if isinstance(value, list):
         return f"{label}: {', '.join(str(item).replace('_', ' ') for item in value) or 'none'}"
     return f"{label} {value}"
+
+
+# --- evidence packs ---------------------------------------------------------------------------------------------
+
+
+def granted_frameworks(user: User) -> QuerySet[Framework]:
+    """The frameworks an auditor holds a live grant of, while their access lasts; none for anyone else."""
+    if not user.has_role(Role.AUDITOR) or user.access_expired():
+        return Framework.objects.none()
+    return Framework.objects.filter(grants__auditor=user, grants__revoked_at__isnull=True).distinct()
+
+
+def packs_visible_to(user: User) -> QuerySet[EvidencePack]:
+    """Compliance officers and admins read every pack; an auditor the ready packs of granted frameworks; nobody
+    else any. Without the PDF's bytes: lists never load them."""
+    packs = EvidencePack.objects.select_related("framework", "built_by").defer("pdf", "manifest")
+    if user.has_role(Role.COMPLIANCE_OFFICER, Role.ADMIN):
+        return packs
+    if user.has_role(Role.AUDITOR):
+        return packs.filter(state=PackState.READY, framework__in=granted_frameworks(user))
+    return packs.none()
+
+
+def pack_visible(*, user: User, pk: int, with_pdf: bool = False) -> EvidencePack:
+    """A pack the user may read (404 otherwise, so an auditor learns nothing of others' frameworks)."""
+    packs = packs_visible_to(user)
+    if with_pdf:
+        packs = packs.defer(None).select_related("framework", "built_by")
+    return get_object_or_404(packs, pk=pk)
+
+
+def grants_list() -> QuerySet[FrameworkGrant]:
+    return FrameworkGrant.objects.select_related("auditor", "framework", "granted_by").order_by(
+        "revoked_at", "framework__name", "auditor__username")
+
+
+def auditors_grantable() -> QuerySet[User]:
+    """Logins with the auditor role whose access has an end date still ahead."""
+    return User.objects.filter(groups__name=Role.AUDITOR, access_expires_on__gte=datetime.date.today()).order_by(
+        "username").distinct()
+
+
+def evidence_requests_visible_to(user: User) -> QuerySet[EvidenceRequest]:
+    """Auditors read the requests of their granted frameworks; compliance officers, security admins and admins
+    (who answer them) read all."""
+    requests = EvidenceRequest.objects.select_related("framework", "requirement", "vm", "requested_by").annotate(
+        response_count=Count("responses"))
+    if user.has_role(Role.COMPLIANCE_OFFICER, Role.SECURITY_ADMIN, Role.ADMIN):
+        return requests
+    if user.has_role(Role.AUDITOR):
+        return requests.filter(framework__in=granted_frameworks(user))
+    return requests.none()

@@ -1,5 +1,6 @@
 """Celery doors onto compliance: control evaluation (after a complete scan, a reconciliation run, a campaign
-close, and daily) and the daily runs of plan reminders, exception expiry and the attestation calendar.
+close, and daily), the daily runs of plan reminders, exception expiry and the attestation calendar, and the
+evidence pack build (on the ``pdf`` queue).
 
 Each is safe to run twice (state guards and notification keys), so transient database trouble is retried.
 """
@@ -10,6 +11,7 @@ from django.db import OperationalError
 from compliance.services.attestations import control_tests_remind, control_tests_schedule, evidence_expire
 from compliance.services.evaluation import controls_evaluate
 from compliance.services.exceptions import exceptions_expire
+from compliance.services.packs import pack_build
 from compliance.services.plans import plan_reminders_run
 
 # Transient database trouble (a lock held by a scan writing VMs): retried after 1, 2, 4... seconds.
@@ -56,3 +58,14 @@ def attestation_daily_task() -> dict[str, int]:
     written = control_tests_schedule()
     reminders = control_tests_remind()
     return {"scheduled": written, **reminders, "evidence_expired": evidence_expire()}
+
+
+# A pack of 10,000 VMs builds in about a minute; the renderer's own limit (PDF_RENDER_TIMEOUT) stops first.
+PACK_SOFT_TIME_LIMIT = 20 * 60
+PACK_TIME_LIMIT = PACK_SOFT_TIME_LIMIT + 60
+
+
+@shared_task(name="compliance.pack_build", soft_time_limit=PACK_SOFT_TIME_LIMIT, time_limit=PACK_TIME_LIMIT)
+def pack_build_task(pack_id: int) -> str:
+    """Build a queued pack; a second delivery of the same pack does nothing."""
+    return pack_build(pack_id=pack_id).state

@@ -1,4 +1,6 @@
-"""Pages of compliance, under /compliance/ (namespace ``compliance``)."""
+"""Pages of compliance, under /compliance/ (namespace ``compliance``). ``packs/<id>/`` is the address the
+PACK_READY message links to, ``requests/<id>/`` the one of evidence request messages
+(``services.evidence_requests.REQUESTS_PATH``)."""
 
 from django.urls import path
 
@@ -9,6 +11,8 @@ app_name = "compliance"
 urlpatterns = [
     path("", views.FrameworkListView.as_view(), name="framework_list"),
     path("frameworks/<slug:slug>/", views.FrameworkDetailView.as_view(), name="framework_detail"),
+    path("frameworks/<slug:slug>/oscal-assessment-results.json", views.FrameworkOscalView.as_view(),
+         name="framework_oscal"),
     path("dashboard/", views.ComplianceDashboardView.as_view(), name="dashboard"),
     path("controls/", views.ControlListView.as_view(), name="control_list"),
     path("controls/export.csv", views.ControlExportView.as_view(export="csv"), name="control_export_csv"),
@@ -56,4 +60,14 @@ urlpatterns = [
          name="plan_history_export_xlsx"),
     path("plan/versions/<int:number>/", views_plan.PlanVersionView.as_view(), name="plan_version"),
     path("plan/versions/<int:number>/signoff/", views_plan.PlanSignoffView.as_view(), name="plan_signoff"),
+    path("packs/", views.PackListView.as_view(), name="pack_list"),
+    path("packs/<int:pk>/", views.PackDetailView.as_view(), name="pack_detail"),
+    path("packs/<int:pk>/progress/", views.PackProgressPartial.as_view(), name="pack_progress"),
+    path("packs/<int:pk>/pack.pdf", views.PackDownloadView.as_view(what="pdf"), name="pack_pdf"),
+    path("packs/<int:pk>/manifest.json", views.PackDownloadView.as_view(what="manifest"), name="pack_manifest"),
+    path("grants/", views.GrantListView.as_view(), name="grant_list"),
+    path("requests/", views.EvidenceRequestListView.as_view(), name="request_list"),
+    path("requests/export.xlsx", views.EvidenceRequestExportView.as_view(), name="request_export"),
+    path("requests/<int:pk>/", views.EvidenceRequestDetailView.as_view(), name="request_detail"),
+    path("requests/<int:pk>/files/<int:response_id>/", views.EvidenceFileView.as_view(), name="request_file"),
 ]

@@ -33,8 +33,10 @@ class ExceptionFilterMixin(RoleRequiredMixin):
     def filters(self) -> dict[str, str]:
         status = self.request.GET.get("status", "")
         framework = self.request.GET.get("framework", "")
+        control = self.request.GET.get("control", "")
         return {"status": status if status in ExceptionStatus.values else "",
-                "framework": framework if framework in self.framework_slugs() else ""}
+                "framework": framework if framework in self.framework_slugs() else "",
+                "control": control if control in dict(control_names()) else ""}
 
     def framework_slugs(self) -> dict[str, str]:
         return dict(framework_names())
@@ -47,7 +49,7 @@ class ExceptionListView(ExceptionFilterMixin, TemplateView):
         filters = self.filters()
         return super().get_context_data(
             exceptions=list(exception_list(**filters)), filters=filters, statuses=ExceptionStatus.choices,
-            frameworks=self.framework_slugs(), badge=STATUS_BADGES,
+            frameworks=self.framework_slugs(), controls=control_names(), badge=STATUS_BADGES,
             may_request=self.request.user.has_role(*EXCEPTION_REQUEST_ROLES), **kwargs,
         )
 
@@ -66,7 +68,7 @@ class ExceptionExportView(ExceptionFilterMixin, View):
     def get(self, request, *args, **kwargs):
         filters = self.filters()
         rows = exception_list(**filters)
-        labels = {"status": "Status", "framework": "Framework"}
+        labels = {"status": "Status", "framework": "Framework", "control": "Control"}
         export = Export(
             title="Exceptions (risk acceptance)", filename="compliance-exceptions", columns=EXCEPTION_COLUMNS,
             rows=([e.pk, e.requirement.version.framework.slug if e.requirement_id else "", e.subject_label,

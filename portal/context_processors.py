@@ -20,6 +20,7 @@ NAVIGATION = [
     ("Follow-ups", "questionnaires:follow_ups", ALL_ROLES),
     ("Campaigns", "questionnaires:campaign_list", OVERSIGHT_ROLES),
     ("Compliance", "compliance:framework_list", COMPLIANCE_ROLES),
+    ("Evidence", "compliance:pack_list", OVERSIGHT_ROLES),
     ("Audit trail", "audit:list", OVERSIGHT_ROLES),
     ("API", "api:docs", ALL_ROLES),
 ]

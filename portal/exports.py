@@ -165,9 +165,10 @@ def _xlsx_cell(sheet, value: Any, font: Font | None = None) -> WriteOnlyCell:
     return cell
 
 
-def export_xlsx_response(export: Export, *more: Export) -> HttpResponse:
+def export_xlsx_bytes(export: Export, *more: Export) -> bytes:
     """The rows as an xlsx workbook: an About sheet first, then a sheet of data per export (``export`` and
-    ``more``) with a frozen header row, filters on it and set column widths, then the codes of the coded columns."""
+    ``more``) with a frozen header row, filters on it and set column widths, then the codes of the coded columns.
+    Evidence packs embed these bytes; pages send them with ``export_xlsx_response``."""
     exports = [export, *more]
     workbook = Workbook(write_only=True)
     about = workbook.create_sheet("About")
@@ -203,7 +204,12 @@ def export_xlsx_response(export: Export, *more: Export) -> HttpResponse:
         about.append([_xlsx_cell(about, label, bold), _xlsx_cell(about, value)])
     stream = io.BytesIO()
     workbook.save(stream)
-    response = HttpResponse(stream.getvalue(), content_type=XLSX_TYPE)
+    return stream.getvalue()
+
+
+def export_xlsx_response(export: Export, *more: Export) -> HttpResponse:
+    """The rows as an xlsx download (``export_xlsx_bytes``)."""
+    response = HttpResponse(export_xlsx_bytes(export, *more), content_type=XLSX_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{export.filename}.xlsx"'
     return response
 

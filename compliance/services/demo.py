@@ -1,9 +1,10 @@
 """The compliance part of ``manage.py load_demo``: the catalogs and the control library shipped in
 ``compliance/data/``, owners for the controls, the frameworks' scope on the demo estate, a history of
-evaluations, then the compliance records (applicability, decisions, the security plan, exceptions, tests).
+evaluations, then the compliance records (applicability, decisions, the security plan, exceptions, tests), a built
+evidence pack for each regulation and the demo auditor's grants.
 
-Loaded through the same services as ``manage.py load_catalogs``, ``load_controls`` and ``evaluate_controls``, so
-running the demo twice changes nothing.
+Loaded through the same services as ``manage.py load_catalogs``, ``load_controls``, ``evaluate_controls`` and
+``build_pack``, so running the demo twice changes nothing: a regulation with a ready demo pack gets no second.
 """
 
 import datetime
@@ -11,12 +12,14 @@ import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from compliance.choices import EvaluationTrigger
-from compliance.models import Control, ControlEvaluation
+from compliance.choices import EvaluationTrigger, FrameworkKind, PackState
+from compliance.models import Control, ControlEvaluation, EvidencePack, Framework
 from compliance.services.catalogs import catalogs_load
 from compliance.services.controls import control_update, controls_load
 from compliance.services.demo_records import records_demo_load
 from compliance.services.evaluation import controls_evaluate
+from compliance.services.grants import framework_grant
+from compliance.services.packs import pack_build, pack_request
 from inventory.models import VirtualMachine
 from portal.choices import Role
 from portal.models import Person, User
@@ -31,6 +34,11 @@ DEMO_SCOPES = {
 }
 # Demo history: the controls evaluated as of each of these many weeks before today, then today.
 HISTORY_WEEKS = 8
+
+# The demo's packs cover the last quarter: the live campaign, its reconciliation and the evaluations fall in it.
+DEMO_PERIOD_DAYS = 90
+# Fixed seeds: the demo's samples are the same VMs every time it is loaded afresh, and its packs are known by them.
+DEMO_SEEDS = {"hipaa": 1001, "sox": 1002, "glba": 1003}
 
 
 def _owners() -> int:
@@ -74,7 +82,7 @@ def demo_load() -> list[str]:
     lines.append(f"Control library: {len(loaded.created)} controls loaded, {loaded.unchanged} unchanged"
                  f"{f', {owners} owners assigned' if owners else ''}"
                  f"{f', {scoped} VMs given the data categories of their cluster' if scoped else ''}.")
-    return [*lines, _evaluations(), *records_demo_load()]
+    return [*lines, _evaluations(), *records_demo_load(), *_packs_load()]
 
 
 def _evaluations() -> str:
@@ -87,3 +95,26 @@ def _evaluations() -> str:
     figures = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in run.counts.items())
     return (f"Control evaluations: {HISTORY_WEEKS} weekly as of past dates (on today's VM facts where the "
             f"inventory keeps no history), then today: {figures}.")
+
+
+def _packs_load() -> list[str]:
+    """A ready pack of each regulation, built by the demo officer, granted to the demo auditor."""
+    lines = []
+    today = timezone.localdate()
+    officer = User.objects.filter(username="officer").first()
+    auditor = User.objects.filter(username="auditor").first()
+    for framework in Framework.objects.filter(kind=FrameworkKind.REGULATION).order_by("slug"):
+        seed = DEMO_SEEDS.get(framework.slug, 1000)
+        pack = EvidencePack.objects.filter(framework=framework, sample_seed=seed, state=PackState.READY).first()
+        if pack is None:
+            pack = pack_request(framework_slug=framework.slug, period_start=today - datetime.timedelta(
+                days=DEMO_PERIOD_DAYS), period_end=today, user=officer, actor_label="demo", sample_size=10,
+                sample_seed=seed)
+            pack = pack_build(pack_id=pack.pk)
+            lines.append(f"Evidence pack {pack.pk} ({framework.slug}): {pack.get_state_display().lower()}"
+                         f"{', SHA-256 ' + pack.pdf_sha256 if pack.pdf_sha256 else ': ' + pack.failure_reason}.")
+        else:
+            lines.append(f"Evidence pack {pack.pk} ({framework.slug}): unchanged.")
+        if auditor is not None and officer is not None and not auditor.access_expired():
+            framework_grant(auditor=auditor, framework=framework, user=officer)
+    return lines

@@ -175,6 +175,8 @@ EVIDENCE_UPLOAD_MAX_BYTES = env.int("EVIDENCE_UPLOAD_MAX_BYTES", default=10 * 10
 # packs of 10,000 VMs render in well under a minute and a gigabyte).
 PDF_RENDER_TIMEOUT = env.int("PDF_RENDER_TIMEOUT", default=300)
 PDF_RENDER_MEMORY_MB = env.int("PDF_RENDER_MEMORY_MB", default=1536)
+# The organisation an evidence pack's cover names.
+ORGANISATION_NAME = env("ORGANISATION_NAME", default="Example Organisation")
 
 # Days a declared creation date may be from vCenter's createDate before reconciliation calls it a mismatch:
 # people remember the month a VM was built, not the day.
@@ -230,6 +232,7 @@ CELERY_TASK_ROUTES = {
     "compliance.exceptions_expire": {"queue": "default"},
     "compliance.attestation_daily": {"queue": "notifications"},
     "compliance.controls_evaluate": {"queue": "policies"},
+    "compliance.pack_build": {"queue": "pdf"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Periodic work for `celery beat` (times in TIME_ZONE). Each task is safe to run twice.

@@ -306,7 +306,9 @@ class AssignmentViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=AnswerForSerializer, responses=AssignmentSerializer)
     @action(detail=True, methods=["post"], url_path="answer-for", filter_backends=[])
     def answer_for(self, request, pk=None):
-        """The manager who delegated this part answers it themselves, with a reason: it becomes accepted."""
+        """The manager who delegated this part answers it themselves: they give its answers first (``answers`` of
+        this part accept their writes), then a reason; refused with every missing answer under ``answers``. It becomes
+        accepted, and so do the parts delegated below it that are not accepted yet."""
         assignment = self.get_object()
         data = _valid(AnswerForSerializer, request)
         with _service_errors():

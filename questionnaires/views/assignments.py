@@ -279,8 +279,11 @@ class AnswerForView(AssignmentActionView):
         try:
             assignment_answer_for(assignment=self.assignment, user=request.user, reason=reason)
         except ValidationError as error:
+            if not hasattr(error, "error_dict"):  # refused for the part's state (accepted, submitted): say that
+                messages.error(request, error_text(error))
+                return redirect(assignment_url(self.assignment))
             self.assignment = self.load_assignment()
-            problems = error.message_dict if hasattr(error, "error_dict") else {"answers": error.messages}
+            problems = error.message_dict
             context = self.get_context_data(
                 answer_for_problems=problems.get("answers", []),
                 answer_for_reason_error=" ".join(problems.get("reason", [])),

@@ -1,5 +1,6 @@
 """factory_boy factories for the compliance models: catalogs, controls and evaluations."""
 
+import hashlib
 from decimal import Decimal
 
 import factory
@@ -11,10 +12,20 @@ from compliance.choices import (
     FrameworkKind,
     MappingRelationship,
     Metric,
+    PackState,
     RequirementKind,
     Scope,
 )
-from compliance.models import CatalogVersion, Control, ControlEvaluation, ControlMapping, Framework, Requirement
+from compliance.models import (
+    CatalogVersion,
+    Control,
+    ControlEvaluation,
+    ControlMapping,
+    EvidencePack,
+    Framework,
+    FrameworkGrant,
+    Requirement,
+)
 from portal.choices import Role
 
 
@@ -96,3 +107,32 @@ class ControlMappingFactory(factory.django.DjangoModelFactory):
     framework = factory.LazyAttribute(lambda mapping: mapping.target.version.framework)
     citation = factory.LazyAttribute(lambda mapping: mapping.target.citation)
     relationship = MappingRelationship.RELATED
+
+
+class EvidencePackFactory(factory.django.DjangoModelFactory):
+    """A ready pack row (a stand-in PDF and a one-VM manifest): for pages and permissions, not for verification,
+    which builds real packs."""
+
+    class Meta:
+        model = EvidencePack
+
+    framework = factory.SubFactory(FrameworkFactory, slug="hipaa", name="HIPAA Security Rule")
+    period_start = factory.LazyFunction(lambda: timezone.localdate().replace(month=1, day=1))
+    period_end = factory.LazyFunction(timezone.localdate)
+    as_of = factory.LazyFunction(timezone.localdate)
+    built_by_label = "test"
+    requested_at = factory.LazyFunction(timezone.now)
+    state = PackState.READY
+    sample_seed = 11
+    sample_size = 1
+    pdf = b"%PDF-1.7 stand-in"
+    pdf_sha256 = factory.LazyAttribute(lambda pack: hashlib.sha256(pack.pdf).hexdigest())
+    manifest = factory.LazyFunction(lambda: {"population_ids": [1, 2, 3], "tables": [], "attachments": []})
+
+
+class FrameworkGrantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FrameworkGrant
+
+    framework = factory.SubFactory(FrameworkFactory, slug="hipaa", name="HIPAA Security Rule")
+    granted_at = factory.LazyFunction(timezone.now)

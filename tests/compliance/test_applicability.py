@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from compliance.choices import DecisionOutcome, Implementation, RequirementKind
 from compliance.models import AddressableDecision, Applicability, Requirement
+from compliance.services.applicability import applicability_set
 from portal.choices import Role
 from portal.models import AuditEvent
 
@@ -266,3 +267,17 @@ def test_the_api_refuses_a_decision_on_a_required_specification(shipped_catalogs
 
     assert response.status_code == 400 and "requirement" in response.json()
     assert state() == before
+
+
+def test_the_api_list_reads_in_a_fixed_number_of_queries(shipped_catalogs, role_users, client_for,
+                                                         django_assert_max_num_queries):
+    for requirement in Requirement.objects.filter(version__framework__slug="hipaa")[:20]:
+        applicability_set(requirement=requirement, applicable=True, justification="",
+                          user=role_users[Role.COMPLIANCE_OFFICER])
+
+    client = client_for(Role.AUDITOR)
+
+    with django_assert_max_num_queries(8):
+        response = client.get("/api/v1/applicability/", {"framework": "hipaa"})
+
+    assert response.json()["count"] == 20

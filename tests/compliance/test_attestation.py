@@ -315,3 +315,16 @@ def test_each_allowed_type_is_kept_by_its_content():
     assert types == {"scan.xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                      "shot.png": "image/png", "photo.jpeg": "image/jpeg", "report.pdf": "application/pdf",
                      "hosts.csv": "text/csv", "notes.txt": "text/plain"}
+
+
+def test_the_api_lists_read_in_a_fixed_number_of_queries(control, client_for, django_assert_max_num_queries):
+    for days in range(12):
+        ControlTest.objects.create(control=control, due_on=in_days(days), created_at=timezone.now())
+    client = client_for(Role.AUDITOR)
+
+    with django_assert_max_num_queries(8):
+        tests = client.get("/api/v1/control-tests/")
+    with django_assert_max_num_queries(8):
+        client.get("/api/v1/evidence/")
+
+    assert tests.json()["count"] == 12

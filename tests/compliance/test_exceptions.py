@@ -15,7 +15,7 @@ from compliance.services.exceptions import exception_decide, exception_request, 
 from compliance.tasks import exceptions_expire_task
 from portal.choices import NotificationKind, Role
 from portal.models import AuditEvent, Notification
-from tests.compliance.factories import RequirementFactory
+from tests.compliance.factories import ControlFactory, RequirementFactory
 from tests.factories import PersonFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -222,4 +222,58 @@ def test_the_api_refuses_the_requester_and_auditors(requirement, role_users, cli
 
     assert own.status_code == 403 and "another compliance officer" in own.json()["detail"]
     assert auditor.status_code == 403
+    assert state() == before
+
+
+def test_the_api_refuses_a_nul_and_a_10_mb_reason(requirement, client_for):
+    before = state()
+    client = client_for(Role.COMPLIANCE_OFFICER)
+
+    for reason in ("legacy\x00", "x" * 10_000_000):
+        response = client.post("/api/v1/exceptions/", {"requirement": requirement.pk, "reason": reason,
+                                                       "expires_on": in_days(30).isoformat()},
+                               content_type="application/json")
+        assert response.status_code == 400 and response.json()["detail"]
+
+    assert state() == before
+
+
+def test_the_api_list_reads_in_a_fixed_number_of_queries(requirement, role_users, client_for,
+                                                         django_assert_max_num_queries):
+    for _ in range(12):
+        ask(role_users[Role.SECURITY_ADMIN], requirement)
+    client = client_for(Role.AUDITOR)
+
+    with django_assert_max_num_queries(8):
+        response = client.get("/api/v1/exceptions/")
+
+    assert response.json()["count"] == 12
+
+
+def test_an_exception_on_a_control_is_asked_for_listed_by_control_and_expires(role_users, second_officer,
+                                                                              client_for):
+    ControlFactory(code="VMC-21", title="Encryption of VM files at rest")
+
+    response = client_for(Role.SECURITY_ADMIN).post(REQUEST_URL, form(framework="", citation="", control="VMC-21"))
+    exception = RiskException.objects.get()
+    listed = client_for(Role.AUDITOR).get(reverse("compliance:exception_list"), {"control": "VMC-21"})
+
+    assert response.status_code == 302
+    assert (exception.control.code, exception.requirement) == ("VMC-21", None)
+    assert [e.subject_label for e in listed.context["exceptions"]] == ["control VMC-21"]
+    exception_decide(exception=exception, user=second_officer, approve=True)
+    assert exceptions_expire(today=in_days(91)) == 1
+
+
+def test_an_exception_covers_one_control_or_one_requirement(requirement, client_for):
+    ControlFactory(code="VMC-21")
+    before = state()
+    client = client_for(Role.SECURITY_ADMIN)
+
+    both = client.post(REQUEST_URL, form(control="VMC-21"))
+    neither = client.post(REQUEST_URL, form(framework="", citation=""))
+
+    for response in (both, neither):
+        assert response.context["form"].errors["control"] == [
+            "An exception covers one control or one requirement: choose one of the two."]
     assert state() == before

@@ -323,3 +323,18 @@ def test_a_standard_without_its_policy_says_nothing_enforces_it(people, role_use
     page = read(client_for(Role.AUDITOR).get(reverse("compliance:plan")).content.decode())
 
     assert "nothing enforces this standard yet" in page.find("div", data_policies="unpatched").text()
+
+
+def test_the_api_list_reads_in_a_fixed_number_of_queries(people, role_users, client_for,
+                                                         django_assert_max_num_queries):
+    for number in range(1, 6):
+        version = write(people, role_users, sections={"tools": f"Tools, edition {number}."})
+    plan_signoff(version=version, user=role_users[Role.MANAGER])
+
+    client = client_for(Role.AUDITOR)
+
+    with django_assert_max_num_queries(10):
+        response = client.get("/api/v1/plan-versions/")
+
+    assert [row["number"] for row in response.json()["results"]] == [5, 4, 3, 2, 1]
+    assert response.json()["results"][0]["signoffs"][0]["name"] == "Chris CIO"

@@ -39,7 +39,10 @@ def long_list():
     question = Question.objects.get(section__version=version, key="vm_list")
     runs_vms = Question.objects.get(section__version=version, key="runs_vms")
     answer_save(assignment=assignment, question=runs_vms, raw="yes", user=ann.user)
-    lines = ["Name\tOwner\tPurpose"] + [f"srv{number:03d}\tAnn Lead\tTest" for number in range(1, ROWS + 1)]
+    lines = ["Name\tOwner\tPurpose\tSoftware\tWhere it runs"] + [
+        f"srv{number:03d}\tAnn Lead\tTest\tVMware ESXi 7.0.3 build-21930508\tWEST-DC1 / west-dc1-cl1"
+        for number in range(1, ROWS + 1)
+    ]
     declared_vms_save(assignment=assignment, question=question, rows=vm_rows_parse(text="\n".join(lines)).rows,
                       user=ann.user)
     return assignment
@@ -82,7 +85,7 @@ def test_a_long_list_is_edited_filtered_reuploaded_and_a_removed_row_restored(pa
     expect(page.locator("[data-notice]")).to_have_text("0 rows added, 2 updated from “purposes.csv”.", **SLOW)
     changes = page.locator("[data-changes]")
     expect(changes).to_contain_text("line 3 of the file, srv120: Purpose changed from “Test” to “Production”; "
-                                    "kept: Owner")
+                                    "kept: Software and version, Where it runs, Owner")
     assert (saved(long_list, "srv120").owner, saved(long_list, "srv120").purpose) == ("Bo Ops", "production")
 
     # A row added, removed, and brought back with Undo.
@@ -120,3 +123,23 @@ def test_a_cell_typed_just_before_leaving_is_saved_and_the_person_is_asked(page,
             break
         page.wait_for_timeout(100)
     assert saved(long_list, "srv001").notes == "retire in June"
+
+
+def test_the_read_only_list_shows_its_columns_without_scrolling_and_remembers_the_ones_chosen(page, live_server,
+                                                                                               log_in, long_list):
+    log_in("officer", TEST_PASSWORD)  # the campaign's owner reads Ann's part: the list is read-only to them
+    page.goto(f"{live_server.url}/questionnaires/assignments/{long_list.pk}/")
+    table = page.locator(".vm-readonly")
+    table.scroll_into_view_if_needed()
+    for heading in ("Disposition", "Purpose", "Status", "Owner", "Data handled"):
+        expect(table.get_by_role("button", name=heading, exact=True)).to_be_in_viewport()
+    expect(table.get_by_role("button", name="UUID")).to_be_hidden()  # identity columns: shown on request
+
+    page.get_by_role("button", name="Columns").click()
+    page.get_by_label("UUID").check()
+    page.get_by_label("Software and version").uncheck()
+    page.reload()
+
+    expect(table.get_by_role("button", name="UUID")).to_be_visible()
+    expect(table.get_by_role("button", name="Software and version")).to_be_hidden()
+    expect(table.locator("tbody tr").first.locator("td.col-software")).to_be_hidden()

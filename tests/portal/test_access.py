@@ -15,6 +15,7 @@ from compliance.choices import DecisionOutcome, Implementation, RequirementKind
 from compliance.models import ControlTest
 from compliance.services.applicability import addressable_decision_set, applicability_set
 from compliance.services.attestations import control_test_record
+from compliance.services.evidence_requests import evidence_request_answer, evidence_request_create
 from compliance.services.exceptions import exception_request
 from compliance.services.plans import SECTION_FIELDS, plan_version_create
 from inventory.choices import ActionBatchState, ActionKind, PolicyKind
@@ -29,6 +30,8 @@ from tests.compliance.factories import (
     ControlEvaluationFactory,
     ControlFactory,
     ControlMappingFactory,
+    EvidencePackFactory,
+    FrameworkGrantFactory,
     RequirementFactory,
 )
 from tests.factories import (
@@ -123,6 +126,14 @@ def sample_kwargs(org, role_users, settings, tmp_path):
     deployment_request = DeploymentRequestFactory(
         requested_by=role_users[Role.MANAGER], requester=part_person, owner=part_person, state="submitted", vm=vm
     )
+    # A ready HIPAA pack the auditor was granted, and a request of the auditor's answered with a file.
+    pack = EvidencePackFactory(framework=requirement.version.framework)
+    FrameworkGrantFactory(auditor=role_users[Role.AUDITOR], framework=pack.framework,
+                          granted_by=role_users[Role.COMPLIANCE_OFFICER])
+    evidence = evidence_request_create(user=role_users[Role.AUDITOR], framework=pack.framework, title="Scan logs",
+                                       due_date=datetime.date.today(), requirement=requirement)
+    answer = evidence_request_answer(request=evidence, user=role_users[Role.COMPLIANCE_OFFICER], note="Attached",
+                                     file_name="logs.txt", file_content=b"scan log\n")
     # Reconciled: the manager's VM is undeclared, routed to the manager, whom every role may read it of.
     recon_run = reconciliation_run(campaign=campaign, trigger=ReconciliationTrigger.COMMAND)
     campaign_urls = ["campaign_detail", "campaign_edit", "campaign_delete",
@@ -171,6 +182,7 @@ def sample_kwargs(org, role_users, settings, tmp_path):
         "api:reconciliationrun-detail": {"pk": recon_run.pk},
         "api:reconciliationitem-detail": {"pk": ReconciliationItem.objects.get(vm=vm).pk},
         "compliance:framework_detail": {"slug": requirement.version.framework.slug},
+        "compliance:framework_oscal": {"slug": requirement.version.framework.slug},
         "api:framework-detail": {"slug": requirement.version.framework.slug},
         "api:requirement-detail": {"pk": requirement.pk},
         **{f"compliance:{name}": {"slug": "hipaa"} for name in (
@@ -196,6 +208,10 @@ def sample_kwargs(org, role_users, settings, tmp_path):
         "api:control-detail": {"code": evaluation.control.code},
         "api:controlmapping-detail": {"pk": ControlMappingFactory(control=evaluation.control).pk},
         "api:controlevaluation-detail": {"pk": evaluation.pk},
+        **{f"compliance:{name}": {"pk": pack.pk} for name in ("pack_detail", "pack_progress", "pack_pdf",
+                                                               "pack_manifest")},
+        "compliance:request_detail": {"pk": evidence.pk},
+        "compliance:request_file": {"pk": evidence.pk, "response_id": answer.pk},
     }
 
 
@@ -225,6 +241,8 @@ def test_the_walk_sees_the_portal_urls():
     assert {"compliance:framework_list", "compliance:framework_detail", "api:requirement-list"} <= set(names)
     assert {"compliance:control_list", "compliance:control_detail", "compliance:dashboard",
             "compliance:evaluation_detail", "api:control-list", "api:controlevaluation-list"} <= set(names)
+    assert {"compliance:pack_list", "compliance:pack_pdf", "compliance:grant_list", "compliance:request_list",
+            "compliance:request_export"} <= set(names)
 
 
 @pytest.mark.parametrize("name", all_url_names())

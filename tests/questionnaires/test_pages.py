@@ -955,7 +955,9 @@ def test_the_xlsx_export_has_an_about_sheet_labels_typed_cells_and_no_visible_ap
     assert about["Filters"] == "none: everything you may read"
     assert isinstance(about["Made"], datetime.datetime)
     sheet = workbook["VMs"]
-    assert (sheet.freeze_panes, sheet.auto_filter.ref) == ("A2", "A1:S3")
+    last_column = sheet.cell(row=1, column=sheet.max_column).column_letter
+    assert (sheet.freeze_panes, sheet.auto_filter.ref) == ("A2", f"A1:{last_column}3")  # the header and both VMs
+    assert sheet.cell(row=1, column=sheet.max_column).value  # the filter ends at the last named column
     assert sheet.column_dimensions["A"].width == 20
     header, *vms = list(sheet.iter_rows(values_only=True))
     assert [row[header.index("Name")] for row in vms] == ["web01", HYPERLINK]  # typed as text: no apostrophe
@@ -1158,3 +1160,16 @@ def test_each_answer_save_is_summarised_in_the_audit_trail_and_an_unchanged_save
     ]
     trail = login(role_users[Role.AUDITOR]).get("/audit/", {"action": "answer."}).content.decode()
     assert "2 events." in trail and "VM census 2027: Alice VP" in trail
+
+
+def test_answering_for_a_part_already_accepted_says_so_and_changes_nothing(chain, people):
+    DeclaredVMFactory(assignment=chain.part, question=chain_vm_list(chain), name="web01")
+    assignment_submit(assignment=chain.part, user=people["lead_a1"])
+    manager = login(people["vp_a"])
+    manager.post(assignment_url(chain.part, "review/"), {"decision": "accept"})
+    before = db_state()
+
+    response = manager.post(assignment_url(chain.part, "answer-for/"), {"reason": "Because."})
+
+    assert messages_of(response) == ["Ann Lead's part is already accepted."]
+    assert db_state() == before

@@ -115,10 +115,11 @@ def test_a_grid_body_over_the_size_limit_is_refused_before_it_is_read(chain, peo
     assert db_state() == before
 
 
-def test_only_the_assignee_saves_the_grid(chain, people):
+def test_nobody_outside_the_parts_chain_saves_the_grid(chain, people):
+    """The assignee saves, and so may the managers above who answer for them; a peer elsewhere may not."""
     before = db_state()
 
-    response = post_grid(login(people["vp_a"]), vm_url(chain), [{"id": None, "name": "rogue01"}])
+    response = post_grid(login(people["lead_b1"]), vm_url(chain), [{"id": None, "name": "rogue01"}])
 
     assert response.status_code == 403
     assert db_state() == before
@@ -181,3 +182,23 @@ def test_a_column_the_file_has_but_leaves_empty_is_emptied_and_said_so(chain, pe
     changes = read(response.content.decode()).find(data_changes="").find_all("li")
     assert [item.text() for item in changes] == ["line 2 of the file, web01: Owner emptied (was “Ann Lead”)"]
     assert DeclaredVM.objects.get(assignment=chain.part).owner == ""
+
+
+def test_the_manager_above_answering_for_their_report_saves_the_grid(chain, people):
+    response = post_grid(login(people["vp_a"]), vm_url(chain), [{"id": None, "name": "lab01"}])
+
+    assert response.status_code == 200
+    assert list(chain.part.declared_vms.values_list("name", flat=True)) == ["lab01"]
+
+
+def test_an_api_row_without_a_column_keeps_its_saved_value(chain, people):
+    client = login(people["lead_a1"])
+    url = f"/api/v1/assignments/{chain.part.pk}/declared-vms/"
+    client.post(url, json.dumps({"rows": [{"name": "web01", "owner": "Ann Lead"}]}), content_type="application/json")
+
+    response = client.post(url, json.dumps({"rows": [{"name": "web01", "purpose": "test"}]}),
+                           content_type="application/json")
+
+    assert response.status_code == 200
+    web01 = DeclaredVM.objects.get(assignment=chain.part)
+    assert (web01.owner, web01.purpose) == ("Ann Lead", "test")
