@@ -9,8 +9,9 @@ RetrievePropertiesEx through pyvmomi (the floor of any pyvmomi scanner), the
 wire-and-parse floor (the same request parsed with lxml), a full first scan,
 a rescan with nothing changed, a rescan after 1% of the VMs were renamed,
 the SQL queries of each, and the process's peak memory; then, with the default
-policies loaded, a rescan followed by the first evaluation and one followed by
-an evaluation that changes nothing (its share of the rescan). On 600 VMs it also
+policies loaded, a rescan followed by the first evaluation, one followed by
+an evaluation that changes nothing, and that evaluation alone (its share of a
+rescan). On 600 VMs it also
 times attribute-by-attribute reads (the approach of popular sync tools).
 """
 
@@ -36,6 +37,7 @@ from pyVmomi import vim  # noqa: E402
 
 from inventory.choices import FindingState, ScanStatus  # noqa: E402
 from inventory.models import Finding  # noqa: E402
+from inventory.services.findings import policies_evaluate  # noqa: E402
 from inventory.services.policies import policies_load  # noqa: E402
 from inventory.services.scan import source_scan  # noqa: E402
 from inventory.services.sources import source_vcenter_save  # noqa: E402
@@ -195,6 +197,8 @@ def main() -> None:
                 with measured(label, evaluated):
                     run = source_scan(source=source)
                 assert run.status == ScanStatus.COMPLETE, run.error
+            with measured("evaluation alone", evaluated):
+                policies_evaluate(source=source)
             findings = Finding.objects.exclude(state=FindingState.RESOLVED).count()
             pages = time_inventory_pages()
             # A fresh session each: the simulator drops connections left idle during the scans.
@@ -229,8 +233,8 @@ def main() -> None:
     print(f"\n  policies after a scan ({findings} unresolved findings):")
     for label, (seconds, queries, _peak) in evaluated.items():
         print(f"    {label:<26} {seconds:7.2f} s  {queries:5d} SQL queries")
-    share = (evaluated["rescan + evaluation"][0] - rescan) / rescan
-    print(f"    the evaluation adds {share:.0%} to a rescan with nothing changed "
+    share = evaluated["evaluation alone"][0] / rescan
+    print(f"    the evaluation alone is {share:.0%} of a rescan with nothing changed "
           f"(target < {TARGET_EVALUATION_SHARE:.0%}: {verdict(share < TARGET_EVALUATION_SHARE)})")
     print(f"\n  inventory pages and API on {vm_count} VMs (slowest of {PAGE_REPEATS}, whole request):")
     for path, (seconds, queries) in pages.items():
