@@ -10,7 +10,7 @@ from django.db.models import Q
 from compliance.choices import EvaluationStatus, Implementation, RequirementKind, Scope
 from compliance.models import ControlEvaluation, ControlMapping, Requirement
 from compliance.selectors import latest_versions
-from portal.filters import WholeNumberFilter
+from portal.filters import InstantFilter, WholeNumberFilter
 
 
 class RequirementFilter(django_filters.FilterSet):
@@ -55,8 +55,8 @@ class ControlEvaluationFilter(django_filters.FilterSet):
     control = django_filters.CharFilter(field_name="control__code", label="Control code, e.g. VMC-01")
     scope = django_filters.ChoiceFilter(choices=Scope.choices)
     status = django_filters.ChoiceFilter(choices=EvaluationStatus.choices)
-    evaluated_after = django_filters.IsoDateTimeFilter(field_name="evaluated_at", lookup_expr="gte")
-    evaluated_before = django_filters.IsoDateTimeFilter(field_name="evaluated_at", lookup_expr="lte")
+    evaluated_after = InstantFilter(field_name="evaluated_at", lookup_expr="gte")
+    evaluated_before = InstantFilter(field_name="evaluated_at", lookup_expr="lte")
 
     class Meta:
         model = ControlEvaluation

@@ -1,5 +1,7 @@
 """Filters for people and the audit trail, shared by pages and the API."""
 
+import datetime
+
 import django_filters
 from django import forms
 from django.db.models import Q
@@ -40,6 +42,30 @@ class WholeNumberFilter(django_filters.NumberFilter):
     """A whole number (a version, a count): 0.5 is refused, as the API schema says."""
 
     field_class = forms.IntegerField
+
+
+class _InstantField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date and time whose UTC offset exists on Earth (PostgreSQL refuses one past 15:59, and a
+    schema-valid "+19:54" must get a 400, not a 500) and whose year a database can store once in UTC."""
+
+    EARTH_OFFSET = datetime.timedelta(hours=14)
+
+    def to_python(self, value):
+        instant = super().to_python(value)
+        if instant is None:
+            return None
+        offset = instant.utcoffset()
+        if (offset is not None and abs(offset) > self.EARTH_OFFSET) or not 1 < instant.year < 9999:
+            raise forms.ValidationError(f"{value!r} is not a time any clock shows: use a year from 2 to 9998 and "
+                                        "a UTC offset of at most 14 hours.", code="invalid")
+        return instant
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class InstantFilter(django_filters.IsoDateTimeFilter):
+    """``IsoDateTimeFilter`` refusing offsets and years no clock has (see ``_InstantField``)."""
+
+    field_class = _InstantField
 
 
 @extend_schema_field(OpenApiTypes.INT)

@@ -96,3 +96,22 @@ def test_the_requirement_list_needs_the_same_queries_for_4_or_40_rows(small_dir,
 
     assert client.get(REQUIREMENTS_URL, {"framework": "rule"}).json()["count"] == 40
     assert count() == few
+
+
+@pytest.mark.parametrize(
+    "instant",
+    ["0071-01-20T19:29:16.0418+19:54", "2026-01-20T19:29:16+16:00", "0001-01-01T00:00:00+01:00"],
+)
+def test_a_time_no_clock_shows_is_a_400_naming_the_filter(db, client_for, instant):
+    """PostgreSQL refuses offsets past 15:59 and years before 1 once in UTC: the API says so instead of failing."""
+    response = client_for(Role.AUDITOR).get("/api/v1/control-evaluations/", {"evaluated_before": instant})
+
+    assert response.status_code == 400
+    assert "evaluated_before" in response.json()
+
+
+def test_a_real_time_with_its_offset_filters_evaluations(db, client_for):
+    response = client_for(Role.AUDITOR).get("/api/v1/control-evaluations/",
+                                            {"evaluated_before": "2026-01-20T19:29:16+14:00"})
+
+    assert response.status_code == 200
