@@ -77,6 +77,16 @@ class EvaluationStatus(models.TextChoices):
     NOT_EVALUATED = "not_evaluated", "Not evaluated"
 
 
+class RollUpStatus(models.TextChoices):
+    """A control's or requirement's status in a framework roll-up: its evaluations' status, or excepted when an
+    approved exception in force accepts the risk of it not being effective. Never stored on an evaluation."""
+
+    EFFECTIVE = EvaluationStatus.EFFECTIVE.value, EvaluationStatus.EFFECTIVE.label
+    DEFICIENT = EvaluationStatus.DEFICIENT.value, EvaluationStatus.DEFICIENT.label
+    NOT_EVALUATED = EvaluationStatus.NOT_EVALUATED.value, EvaluationStatus.NOT_EVALUATED.label
+    EXCEPTED = "excepted", "Excepted"
+
+
 class EvaluationBasis(models.TextChoices):
     """Where an evaluation's status comes from: a metric over the portal's data, or a person's attested test."""
 

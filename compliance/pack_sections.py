@@ -20,7 +20,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from compliance.charts import evaluation_print_svg, svg_data_uri
-from compliance.choices import EvaluationStatus, Scope
+from compliance.choices import EvaluationStatus, RollUpStatus, Scope
 from compliance.models import (
     Applicability,
     CatalogVersion,
@@ -314,7 +314,7 @@ def section_requirements(ctx: PackContext, population: list[dict], out_of_scope:
     if ctx.version is not None:
         requirements = requirement_tree(version=ctx.version)
         rollup = framework_rollup(version=ctx.version, requirements=requirements, at=ctx.ends)
-        statuses = dict(EvaluationStatus.choices)
+        statuses = dict(RollUpStatus.choices)
         for requirement in requirements:
             rows.append([
                 requirement.citation, requirement.title, requirement.get_implementation_display() or "",

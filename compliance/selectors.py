@@ -19,10 +19,12 @@ from compliance.choices import (
     ControlTestStatus,
     EvaluationBasis,
     EvaluationStatus,
+    ExceptionStatus,
     FrameworkKind,
     Implementation,
     PackState,
     RequirementKind,
+    RollUpStatus,
     Scope,
 )
 from compliance.evaluators.specs import SCOPE_CATEGORIES
@@ -144,8 +146,9 @@ def requirement_list(*, latest_only: bool = True) -> QuerySet[Requirement]:
 
 # --- The control library and its evaluations -------------------------------------------------------------------
 
-# A requirement's status from the controls mapped to it: the worst of theirs (deficient, then not evaluated).
-STATUS_ORDER = (EvaluationStatus.DEFICIENT, EvaluationStatus.NOT_EVALUATED, EvaluationStatus.EFFECTIVE)
+# A requirement's status from the controls mapped to it: the worst of theirs (deficient, then not evaluated, then
+# excepted: a risk knowingly accepted is not a deficiency, but it is not met either).
+STATUS_ORDER = (RollUpStatus.DEFICIENT, RollUpStatus.NOT_EVALUATED, RollUpStatus.EXCEPTED, RollUpStatus.EFFECTIVE)
 # Rows that only group others (a CFR section, an 800-53 family, an ITGC domain): not counted in roll-ups.
 STRUCTURAL_KINDS = frozenset({RequirementKind.SECTION, RequirementKind.FAMILY, RequirementKind.DOMAIN})
 # Points a control page's chart and table show: a year of daily runs.
@@ -248,8 +251,8 @@ def control_mapping_list() -> QuerySet[ControlMapping]:
 
 
 def worst_status(statuses) -> str | None:
-    """The status a set of control statuses rolls up to: any deficient one, else any not evaluated, else
-    effective; None for an empty set."""
+    """The status a set of control statuses rolls up to: any deficient one, else any not evaluated, else any
+    excepted, else effective; None for an empty set."""
     present = set(statuses)
     return next((status for status in STATUS_ORDER if status in present), None)
 
@@ -257,20 +260,25 @@ def worst_status(statuses) -> str | None:
 @dataclass
 class RollUp:
     """A framework's requirements judged from its mapped controls: how many of the requirements with a control
-    are effective, deficient or not evaluated, and how many have no control."""
+    are effective, deficient, not evaluated or excepted, and how many have no control."""
 
     effective: int = 0
     deficient: int = 0
     not_evaluated: int = 0
+    excepted: int = 0
     unmapped: int = 0
 
     @property
     def mapped(self) -> int:
-        return self.effective + self.deficient + self.not_evaluated
+        return self.effective + self.deficient + self.not_evaluated + self.excepted
 
     @property
     def percent_effective(self) -> int | None:
         return round(100 * self.effective / self.mapped) if self.mapped else None
+
+    @property
+    def percent_excepted(self) -> int | None:
+        return round(100 * self.excepted / self.mapped) if self.mapped else None
 
     def add(self, status: str | None) -> None:
         if status is None:
@@ -279,11 +287,33 @@ class RollUp:
             setattr(self, status, getattr(self, status) + 1)
 
 
+def exceptions_in_force(*, version: CatalogVersion, at: datetime.datetime | None = None) -> tuple[dict, dict]:
+    """The exceptions approved and in force at ``at`` (now when None) on controls and on ``version``'s
+    requirements: ``({control id: exception id}, {requirement id: exception id})``. An exception expired since
+    counts for a moment before its expiry; one approved after ``at`` does not. One query."""
+    moment = at or timezone.now()
+    in_force = RiskException.objects.filter(
+        Q(control__isnull=False) | Q(requirement__version=version),
+        status__in=[ExceptionStatus.APPROVED, ExceptionStatus.EXPIRED],
+        decided_at__lte=moment, expires_on__gte=timezone.localtime(moment).date(),
+    ).order_by("expires_on", "id")
+    on_controls: dict[int, int] = {}
+    on_requirements: dict[int, int] = {}
+    for pk, control_id, requirement_id in in_force.values_list("id", "control_id", "requirement_id"):
+        if control_id:
+            on_controls.setdefault(control_id, pk)
+        else:
+            on_requirements.setdefault(requirement_id, pk)
+    return on_controls, on_requirements
+
+
 def framework_rollup(*, version: CatalogVersion, requirements: list[Requirement],
                      at: datetime.datetime | None = None) -> RollUp:
     """Give each requirement of ``requirement_tree`` its controls and status, and each row ``rollup`` (its own and
     its descendants' requirements by status); returns the framework's. Statuses are the controls' newest
-    evaluations (at ``at``) for the framework's scope. Three queries whatever the tree's size."""
+    evaluations (at ``at``) for the framework's scope; a control or requirement not effective under an approved
+    exception in force at ``at`` is excepted instead, its row's ``exception_id`` the exception's (a requirement's
+    own first). Four queries whatever the tree's size."""
     slug = version.framework.slug
     scope = framework_scope(slug)
     controls = {control.pk: control for control in Control.objects.filter(retired_at__isnull=True).only(
@@ -302,6 +332,7 @@ def framework_rollup(*, version: CatalogVersion, requirements: list[Requirement]
             via_hub[citation].add(control_id)
         if framework_slug == slug:
             direct[citation].add(control_id)
+    on_controls, on_requirements = exceptions_in_force(version=version, at=at)
     total = RollUp()
     for requirement in requirements:
         own = set(direct.get(requirement.citation, ()))
@@ -309,12 +340,24 @@ def framework_rollup(*, version: CatalogVersion, requirements: list[Requirement]
             for mapping in requirement.mapped_controls:
                 own |= via_hub.get(mapping.target.citation, set())
         requirement.controls = []
+        requirement.exception_id = None
         for control_id in sorted(own, key=lambda pk: controls[pk].code):
             control = controls[control_id]
             evaluation = _status_for(by_scope.get(control_id, {}), scope)
-            control.status = evaluation.status if evaluation else EvaluationStatus.NOT_EVALUATED
+            control.status = evaluation.status if evaluation else RollUpStatus.NOT_EVALUATED
+            if control.status != RollUpStatus.EFFECTIVE and control_id in on_controls:
+                control.status = RollUpStatus.EXCEPTED
+                requirement.exception_id = requirement.exception_id or on_controls[control_id]
             requirement.controls.append((control, control.status))
         requirement.status = worst_status(status for _, status in requirement.controls)
+        if requirement.status in (RollUpStatus.DEFICIENT, RollUpStatus.NOT_EVALUATED) and (
+            requirement.pk in on_requirements
+        ):
+            requirement.status = RollUpStatus.EXCEPTED
+        if requirement.pk in on_requirements and requirement.status == RollUpStatus.EXCEPTED:
+            requirement.exception_id = on_requirements[requirement.pk]
+        elif requirement.status != RollUpStatus.EXCEPTED:
+            requirement.exception_id = None
         requirement.rollup = RollUp()
     # Depth-first order: a row's descendants follow it until a row at its depth or above.
     stack: list[Requirement] = []

@@ -26,6 +26,7 @@ from compliance.choices import (
     EvidenceRequestState,
     Implementation,
     PackState,
+    RollUpStatus,
     Scope,
 )
 from compliance.evaluators.specs import SPECS
@@ -134,7 +135,7 @@ class FrameworkDetailView(RoleRequiredMixin, TemplateView):
 CONTROL_EDIT_ROLES = frozenset({Role.COMPLIANCE_OFFICER})
 STATUS_BADGES = {
     EvaluationStatus.EFFECTIVE: "success", EvaluationStatus.DEFICIENT: "danger",
-    EvaluationStatus.NOT_EVALUATED: "secondary",
+    EvaluationStatus.NOT_EVALUATED: "secondary", RollUpStatus.EXCEPTED: "warning",
 }
 SCOPE_LABELS = dict(Scope.choices)
 # Evaluations a control page lists under its chart; the export has them all.

@@ -1,6 +1,6 @@
 """The demo's compliance records: HIPAA applicability and addressable decisions, a signed security plan with a
-newer version awaiting one sign-off, exceptions (one approved, one waiting for the officer), and a test calendar
-with recorded, failed, missed (overdue) and coming tests.
+newer version awaiting one sign-off, exceptions (two approved, on a GLBA requirement and on a control, one waiting
+for the officer), and a test calendar with recorded, failed, missed (overdue) and coming tests.
 
 Written through the services as the demo logins (so the audit trail shows them); each piece is skipped when it
 exists, so running the demo twice changes nothing.
@@ -15,6 +15,7 @@ from compliance.choices import DecisionOutcome, Implementation, RequirementKind
 from compliance.models import (
     AddressableDecision,
     Applicability,
+    Control,
     ControlTest,
     PlanVersion,
     Requirement,
@@ -45,13 +46,45 @@ DECISIONS = {
 CALENDAR_STARTED_DAYS_AGO = 35
 # Tests recorded in the demo, by control: result, note, evidence file name and content ({due} is the due date).
 DEMO_RESULTS = {
-    "VMC-17": ("passed", "", "backup-jobs-{due}.csv",
+    "VMC-17": ("passed", "Both nightly backup jobs finished successfully.", "backup-jobs-{due}.csv",
                "job,vms,status,finished\nnightly-tier1,184,success,{due} 02:41\n"
                "nightly-tier2,611,success,{due} 04:12\n"),
     "VMC-15": ("passed", "Sampled 25 privileged sessions; all in the SIEM.", "privileged-sessions-{due}.txt",
                "Review of vCenter privileged sessions for the month ending {due}: 25 sampled, 25 logged.\n"),
     "VMC-31": ("failed", "Three guests in the Finance cluster were missed by the scanner: the credentials "
                          "expired. Ticket SEC-2291 opened.", "", ""),
+    # Quarterly to annual tests (but VMC-21, encryption at rest, which waits for the Finance array's replacement),
+    # done early in their first period (the owners tested as the library was adopted).
+    "VMC-14": ("passed", "Reviewed the 14 vCenter administrators with their managers; 2 leavers removed.",
+               "admin-access-review-{due}.csv", "account,role,manager,decision\nadm-jlee,Administrator,"
+               "uma.abbott,keep\nadm-rossi,Administrator,uma.abbott,removed (left)\n"),
+    "VMC-16": ("passed", "All 36 hosts synchronise with the two internal NTP servers; drift under 50 ms.",
+               "ntp-report-{due}.txt", "36 of 36 hosts: ntpd running, servers ntp1 and ntp2, max offset 41 ms.\n"),
+    "VMC-18": ("passed", "Failed over the Tier 1 EHR VMs to the second site: RTO 3 h 10 min, RPO 12 min.",
+               "dr-test-{due}.txt", "DR test: 22 Tier 1 VMs recovered at site B in 3 h 10 min; data loss 12 min.\n"),
+    "VMC-20": ("passed", "vMotion runs on the isolated vMotion VLAN with encryption set to required.",
+               "vmotion-encryption-{due}.txt", "vMotion encryption: required on 1,317 of 1,317 VMs.\n"),
+    "VMC-22": ("passed", "46 of 48 administrators completed the course; the 2 on leave are booked for March.",
+               "training-completion-{due}.csv", "course,enrolled,completed\nVirtualization security,48,46\n"),
+    "VMC-23": ("passed", "The 2026 risk assessment of the virtual estate was approved by the risk committee.",
+               "risk-assessment-{due}.txt", "Risk assessment 2026: 31 risks rated, 4 high, treatment plans "
+                                            "owned.\n"),
+    "VMC-24": ("passed", "Policies reviewed against the governance settings; dormancy period kept at 90 days.",
+               "policy-review-{due}.txt", "Virtualization policy review: 6 policies, 1 clarified, none "
+                                          "retired.\n"),
+    "VMC-25": ("passed", "Security plan v1 reviewed and signed off by the three stakeholders.",
+               "plan-review-{due}.txt", "Security plan v1: signed off by officer, secadmin, manager.\n"),
+    "VMC-26": ("passed", "Tabletop exercise of a ransomware outbreak on the Clinical cluster; 3 actions.",
+               "tabletop-{due}.txt", "Ransomware tabletop: isolation in 25 min, 3 follow-up actions.\n"),
+    "VMC-28": ("passed", "The 5 templates match the hardening baseline; rebuilt with this month's patches.",
+               "templates-{due}.csv", "template,baseline,patched\nrhel9-golden,pass,yes\nwin2022-golden,"
+               "pass,yes\n"),
+    "VMC-29": ("passed", "Owners of the regulated clusters confirmed the data categories in the Q3 census.",
+               "data-categories-{due}.txt", "Data categories confirmed for 4 regulated clusters.\n"),
+    "VMC-30": ("passed", "Firewall rules between the Clinical, Finance and test networks reviewed: no "
+                         "any-any rule.", "segregation-{due}.txt", "Segregation review: 212 rules, 0 findings.\n"),
+    "VMC-32": ("passed", "The colocation provider's SOC 2 Type II report was read; no exception affects us.",
+               "provider-review-{due}.txt", "SOC 2 Type II, period ending June: unqualified opinion.\n"),
 }
 # The portal demo's logins who write and sign the records: the officer decides, the security admin asks for
 # exceptions, all three sign the plan off.
@@ -154,32 +187,59 @@ def _exceptions(officer: User, secadmin: User) -> int:
     )
     exception_decide(exception=approved, user=officer, approve=True,
                      note="Accepted until the array replacement; the project plan is attached to CHG-4411.")
+    disposal = Control.objects.filter(code="VMC-19").first()
+    written = 1
+    if disposal is not None:
+        vendor = exception_request(
+            user=secadmin, control=disposal, expires_on=today + datetime.timedelta(days=45),
+            reason="The disk disposal vendor changes this quarter; the monthly check of wipe certificates "
+                   "against decommissioned VMs resumes once the new vendor's certificates are in.",
+        )
+        exception_decide(exception=vendor, user=officer, approve=True,
+                         note="Accepted for the change of vendor; retired disks stay locked in the cage meanwhile.")
+        written += 1
     exception_request(
         user=secadmin, requirement=glba.requirements.get(citation="314.4(c)(5)"),
         expires_on=today + datetime.timedelta(days=60),
         reason="The out-of-band ESXi console accounts cannot use MFA; they are vaulted and used only in a "
                "declared incident.",
     )
-    return 2
+    return written + 1
+
+
+def _record(test: ControlTest, today: datetime.date) -> None:
+    result, note, name, content = DEMO_RESULTS[test.control.code]
+    control_test_record(
+        test=test, user=test.control.owner.user, result=result, note=note, today=today,
+        files=[(name.format(due=test.due_on), content.format(due=test.due_on).encode())] if name else [],
+        expires_on=next_due(test.due_on, test.control.frequency) + datetime.timedelta(days=1),
+    )
 
 
 def _tests(today: datetime.date) -> str:
     """The test calendar as if the library had been adopted five weeks ago: the daily backup checks and two
-    monthly tests recorded (one failed), the others' past tests missed, the next ones scheduled."""
+    monthly tests recorded (one failed), the quarterly to annual ones recorded early in their first period, the
+    two other monthly tests missed (overdue, their controls untested), the next ones scheduled."""
     if ControlTest.objects.exists():
         return "unchanged"
     control_tests_schedule(today=today - datetime.timedelta(days=CALENDAR_STARTED_DAYS_AGO))
     past = ControlTest.objects.filter(due_on__lt=today).select_related("control__owner__user").order_by("due_on")
     recorded = 0
+    tested = set()
     for test in past:
         if test.control.code not in DEMO_RESULTS or test.control.owner is None or test.control.owner.user is None:
             continue
-        result, note, name, content = DEMO_RESULTS[test.control.code]
-        control_test_record(
-            test=test, user=test.control.owner.user, result=result, note=note, today=test.due_on,
-            files=[(name.format(due=test.due_on), content.format(due=test.due_on).encode())] if name else [],
-            expires_on=next_due(test.due_on, test.control.frequency) + datetime.timedelta(days=1),
-        )
+        _record(test, test.due_on)
+        tested.add(test.control.code)
+        recorded += 1
+    ahead = ControlTest.objects.filter(due_on__gte=today).exclude(control__code__in=tested).select_related(
+        "control__owner__user").order_by("due_on", "id")
+    for test in ahead:
+        if test.control.code not in DEMO_RESULTS or test.control.code in tested or test.control.owner is None \
+                or test.control.owner.user is None:
+            continue
+        _record(test, today)
+        tested.add(test.control.code)
         recorded += 1
     flagged = control_tests_remind(today=today)
     return f"{recorded} recorded, {flagged['missed']} missed, {flagged['reminded']} owners reminded"

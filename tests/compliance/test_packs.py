@@ -125,7 +125,9 @@ def test_a_pack_is_built_once_with_every_section_and_a_manifest_that_verifies(es
     assert "80 of 100 approved" in text and "97 of 100 approved" in text
     assert flat("164.308(a)(1)(ii)(D) Information system activity review") in flat(text)
     requirement_row = next(row for row in _evidence(pack)["requirements"]["rows"] if row[0] == "164.308(a)(1)(ii)(D)")
-    assert requirement_row[4:] == ["VMC-90", "Deficient"]
+    # VMC-90 is deficient, but the exception approved on it is in force at the period's end.
+    assert requirement_row[4:] == ["VMC-90", "Excepted"]
+    assert flat("excepted (an approved exception in force)") in flat(text)
     (findings,) = [row for row in _evidence(pack)["findings"]["rows"] if row[0] == "Off its hardening baseline"]
     assert findings == ["Off its hardening baseline", "Open", 1, 10, 10]
     assert flat("Off its hardening baseline: open since") in flat(text)
