@@ -2,13 +2,10 @@
 campaign, then the HIPAA framework page; rolled back."""
 
 import datetime
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.test import Client
@@ -24,13 +21,9 @@ from inventory.choices import PowerState, Sanction, ScanStatus, SourceKind, VMSt
 from inventory.models import Cluster, Datacenter, Host, ScanRun, Source, VirtualMachine
 from inventory.services.findings import policies_evaluate
 from inventory.services.policies import policies_load
-from portal.choices import Role
-from portal.management.commands.benchmark_people_import import BENCHMARK_DOMAIN, write_org_csv
-from portal.models import Person, User
-from portal.services.people import people_import
 from questionnaires.choices import AssignmentStatus, Disposition, QuestionKind, ReconciliationTrigger
-from questionnaires.models import Assignment, DeclaredVM, Question, QuestionnaireTemplate, Section, TemplateVersion
-from questionnaires.services.campaigns import campaign_create, campaign_launch
+from questionnaires.management.commands.benchmark_reconciliation import benchmark_campaign
+from questionnaires.models import Assignment, DeclaredVM, Question
 from questionnaires.services.reconciliation import reconciliation_run
 
 EVALUATION_TARGET_SECONDS = 5.0
@@ -78,19 +71,7 @@ class Command(BaseCommand):
         start = time.perf_counter()
         catalogs_load()
         controls_load()
-        with tempfile.TemporaryDirectory() as directory:
-            path = Path(directory) / "people.csv"
-            write_org_csv(path, people)
-            with path.open("rb") as stream:
-                people_import(stream=stream, source_name=path.name)
-        root = Person.objects.get(email=f"person0@{BENCHMARK_DOMAIN}")
-        officer = User.objects.create(username=f"benchmark-officer-{tag}")
-        officer.groups.add(Group.objects.get_or_create(name=Role.COMPLIANCE_OFFICER)[0])
-        campaign = campaign_create(
-            name=f"Benchmark compliance {tag}", version=self._template(tag), scope=root, owner=officer,
-            due_date=timezone.localdate() + datetime.timedelta(days=14),
-        )
-        campaign_launch(campaign=campaign, user=officer)
+        campaign, officer = benchmark_campaign(name=f"Benchmark compliance {tag}", people=people, tag=tag)
         assignments = list(Assignment.objects.filter(campaign=campaign).values_list("pk", flat=True))
         # Four in five answered.
         Assignment.objects.filter(pk__in=[pk for index, pk in enumerate(assignments) if index % 5]).update(
@@ -138,14 +119,6 @@ class Command(BaseCommand):
             f"HIPAA framework page: {median * 1000:.0f} ms (median of {PAGE_LOADS}), {len(queries)} queries  "
             f"target {PAGE_TARGET_SECONDS * 1000:g} ms  {_verdict(median, PAGE_TARGET_SECONDS)}"
         )
-
-    @staticmethod
-    def _template(tag: str) -> TemplateVersion:
-        template = QuestionnaireTemplate.objects.create(slug=f"benchmark-{tag}", name="Benchmark")
-        version = TemplateVersion.objects.create(template=template, number=1)
-        section = Section.objects.create(version=version, key="vms", order=1, title="VMs")
-        Question.objects.create(section=section, key="vms", order=1, text="Your VMs", kind=QuestionKind.VM_LIST)
-        return version
 
     @staticmethod
     def _estate(tag: str, count: int) -> None:
