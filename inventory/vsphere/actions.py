@@ -101,35 +101,33 @@ def _current(vm) -> tuple[bool, str] | None:
         return None
 
 
-def vm_power_off(si, moref: str) -> Outcome:
-    """Power a VM off (hard power off, as PowerOffVM_Task does), unless it is a template, gone or already off."""
+def _act(si, moref: str, *, start, never: str, refuse) -> Outcome:
+    """Run ``start(vm)`` (a vCenter task) on a VM that exists and is no template, unless ``refuse(power)`` gives
+    the reason to skip it; a fault is a failed outcome, never an exception."""
     vm = _vm(si, moref)
     current = _current(vm)
     if current is None:
         return Outcome("skipped", "the VM no longer exists in vCenter")
     is_template, power = current
     if is_template:
-        return Outcome("skipped", "a template: never powered off")
-    if power == vim.VirtualMachinePowerState.poweredOff:
-        return Outcome("skipped", "already powered off")
+        return Outcome("skipped", f"a template: never {never}")
+    reason = refuse(power)
+    if reason:
+        return Outcome("skipped", reason)
     try:
-        return _wait(vm.PowerOffVM_Task())
+        return _wait(start(vm))
     except (vim.fault.VimFault, vmodl.MethodFault) as fault:
         return Outcome("failed", _fault_text(fault))
+
+
+def vm_power_off(si, moref: str) -> Outcome:
+    """Power a VM off (hard power off, as PowerOffVM_Task does), unless it is a template, gone or already off."""
+    return _act(si, moref, start=lambda vm: vm.PowerOffVM_Task(), never="powered off",
+                refuse=lambda power: "already powered off" if power == vim.VirtualMachinePowerState.poweredOff else "")
 
 
 def vm_upgrade_tools(si, moref: str) -> Outcome:
     """Upgrade VMware Tools in a running VM (UpgradeTools_Task), unless it is a template, gone or off."""
-    vm = _vm(si, moref)
-    current = _current(vm)
-    if current is None:
-        return Outcome("skipped", "the VM no longer exists in vCenter")
-    is_template, power = current
-    if is_template:
-        return Outcome("skipped", "a template: never upgraded")
-    if power != vim.VirtualMachinePowerState.poweredOn:
-        return Outcome("skipped", f"{power}: Tools are upgraded in a running VM")
-    try:
-        return _wait(vm.UpgradeTools_Task())
-    except (vim.fault.VimFault, vmodl.MethodFault) as fault:
-        return Outcome("failed", _fault_text(fault))
+    return _act(si, moref, start=lambda vm: vm.UpgradeTools_Task(), never="upgraded",
+                refuse=lambda power: "" if power == vim.VirtualMachinePowerState.poweredOn
+                else f"{power}: Tools are upgraded in a running VM")
